@@ -1,0 +1,467 @@
+//! Typed errors, split by who is at fault: the host, the operator's deliberate refusal, the
+//! operator (or an attacker) breaking the protocol, or a rejected id_token or callback.
+
+use std::fmt;
+
+use crate::exchange::Endpoint;
+
+/// Every error mc-core returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The host used the API wrongly (missing endpoint, wrong operator for a flow, bad input).
+    #[error("misuse: {0}")]
+    Misuse(#[from] MisuseError),
+    /// The operator (or discovery service) answered with an OAuth-style error.
+    #[error("refused by the operator: {0}")]
+    Refused(#[from] OperatorError),
+    /// A response that breaks the protocol.
+    #[error("protocol violation: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The browser's return to the redirect URI was rejected.
+    #[error("callback rejected: {0}")]
+    Callback(#[from] CallbackError),
+    /// An id_token (or signed userinfo) failed verification.
+    #[error("id_token rejected: {0}")]
+    IdToken(#[from] IdTokenError),
+}
+
+/// Who is at fault, for hosts that map errors to HTTP answers or alerts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// A bug in the host's use of the library.
+    Misuse,
+    /// The operator or the user said no (e.g. `access_denied`): an ordinary outcome.
+    Refused,
+    /// The operator, the browser or an attacker sent something a correct peer never sends.
+    Misbehaving,
+}
+
+impl Error {
+    /// Who is at fault.
+    #[must_use]
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Misuse(_) => ErrorClass::Misuse,
+            Self::Refused(_) => ErrorClass::Refused,
+            Self::Protocol(_) | Self::Callback(_) | Self::IdToken(_) => ErrorClass::Misbehaving,
+        }
+    }
+
+    /// The OAuth error the operator sent, if this is one.
+    #[must_use]
+    pub fn operator_error(&self) -> Option<&OperatorError> {
+        match self {
+            Self::Refused(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Misuse of the API by the host.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MisuseError {
+    /// The operator context has no such endpoint (neither configured nor discovered).
+    #[error("the operator has no {endpoint} endpoint")]
+    MissingEndpoint {
+        /// Which endpoint.
+        endpoint: &'static str,
+    },
+    /// A URL given to the library is unusable.
+    #[error("invalid URL for {what}: {reason}")]
+    InvalidUrl {
+        /// Which URL.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A parameter value is unusable.
+    #[error("invalid parameter {name}: {reason}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A per-login state was resumed with another operator's context.
+    #[error("flow belongs to operator {expected:?}, resumed with {found:?}")]
+    OperatorMismatch {
+        /// The operator the flow started with.
+        expected: String,
+        /// The operator context handed in.
+        found: String,
+    },
+    /// The operator's issuer is not known yet: configure it or fetch the provider metadata.
+    #[error("the operator's issuer is unknown: configure it or fetch the provider metadata")]
+    IssuerUnknown,
+}
+
+/// An OAuth-style error sent by the operator or the discovery service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorError {
+    /// The endpoint that answered.
+    pub endpoint: Endpoint,
+    /// The HTTP status, when the error came in an HTTP response (not a browser redirect).
+    pub status: Option<u16>,
+    /// The `error` code, e.g. `access_denied`, `invalid_grant`, `Not_Found_Entity`.
+    pub error: String,
+    /// `error_description` (or MC's `description`), if any.
+    pub description: Option<String>,
+    /// `error_uri`, if any.
+    pub uri: Option<String>,
+    /// The operator's `correlation_id`, if any.
+    pub correlation_id: Option<String>,
+}
+
+impl OperatorError {
+    /// Whether the error code is `code`.
+    #[must_use]
+    pub fn is(&self, code: &str) -> bool {
+        self.error == code
+    }
+}
+
+impl fmt::Display for OperatorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} answered {}", self.endpoint, self.error)?;
+        if let Some(status) = self.status {
+            write!(f, " (HTTP {status})")?;
+        }
+        if let Some(description) = &self.description {
+            write!(f, ": {description}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for OperatorError {}
+
+/// A response that breaks the protocol.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A status this step does not accept, with no OAuth error in the body.
+    #[error("{endpoint} answered HTTP {status}")]
+    UnexpectedStatus {
+        /// Endpoint.
+        endpoint: Endpoint,
+        /// Status code.
+        status: u16,
+    },
+    /// A body over the size bound.
+    #[error("{endpoint} body of {size} bytes exceeds the {limit}-byte bound")]
+    BodyTooLarge {
+        /// Endpoint.
+        endpoint: Endpoint,
+        /// The bound.
+        limit: usize,
+        /// The body size.
+        size: usize,
+    },
+    /// A body that is not the JSON this step expects (the reason names no values).
+    #[error("{endpoint} sent malformed JSON: {reason}")]
+    MalformedJson {
+        /// Endpoint.
+        endpoint: Endpoint,
+        /// serde's category, line and column (never the offending value).
+        reason: String,
+    },
+    /// A required member is missing.
+    #[error("{endpoint} response lacks {field}")]
+    MissingField {
+        /// Endpoint.
+        endpoint: Endpoint,
+        /// Member name.
+        field: &'static str,
+    },
+    /// A member has an unusable value.
+    #[error("{endpoint} response has an invalid {field}: {reason}")]
+    InvalidField {
+        /// Endpoint.
+        endpoint: Endpoint,
+        /// Member name.
+        field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A body of a content type this step cannot read.
+    #[error("{endpoint} sent content type {found:?}")]
+    UnexpectedContentType {
+        /// Endpoint.
+        endpoint: Endpoint,
+        /// The `Content-Type` received.
+        found: String,
+    },
+    /// The provider metadata names another issuer than the one configured or discovered.
+    #[error("provider metadata issuer {found:?} differs from the expected {expected:?}")]
+    MetadataIssuerMismatch {
+        /// Expected issuer.
+        expected: String,
+        /// Issuer in the metadata.
+        found: String,
+    },
+    /// The JWKS holds more keys than the bound.
+    #[error("JWKS has {found} keys, over the bound of {limit}")]
+    TooManyKeys {
+        /// The bound.
+        limit: usize,
+        /// Keys received.
+        found: usize,
+    },
+    /// The userinfo or premiuminfo `sub` is not the id_token's `sub`.
+    #[error("{endpoint} sub differs from the id_token sub")]
+    SubjectMismatch {
+        /// Endpoint.
+        endpoint: Endpoint,
+    },
+    /// The token response's `token_type` is not Bearer.
+    #[error("token_type {found:?} is not Bearer")]
+    TokenTypeNotBearer {
+        /// The token type received.
+        found: String,
+    },
+}
+
+/// The browser's return to the redirect URI was rejected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// No `state` parameter.
+    #[error("state is missing")]
+    StateMissing,
+    /// `state` is not the one this login sent (CSRF, or another login's callback).
+    #[error("state does not match this login")]
+    StateMismatch,
+    /// A parameter appears more than once (RFC 6749 section 3.1).
+    #[error("parameter {name} appears more than once")]
+    DuplicateParameter {
+        /// The parameter.
+        name: String,
+    },
+    /// The query string is over the size or parameter-count bound.
+    #[error("callback query over the bound of {limit}")]
+    TooLarge {
+        /// The bound (bytes or parameters).
+        limit: usize,
+    },
+    /// RFC 9207 `iss` differs from the operator's issuer (mix-up attack).
+    #[error("iss {found:?} differs from the expected {expected:?}")]
+    IssuerMismatch {
+        /// The operator's issuer.
+        expected: String,
+        /// The `iss` received.
+        found: String,
+    },
+    /// The operator announces RFC 9207 support but sent no `iss`.
+    #[error("iss is missing although the operator announces RFC 9207 support")]
+    IssuerMissing,
+    /// The login started longer ago than the policy's login timeout.
+    #[error("login started at {issued_at} has expired at {now}")]
+    LoginExpired {
+        /// When the login started.
+        issued_at: u64,
+        /// The host's time.
+        now: u64,
+    },
+    /// Neither `code` nor `error`.
+    #[error("neither code nor error in the callback")]
+    CodeMissing,
+}
+
+/// Which part of a JWT is malformed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwtPart {
+    /// The three-part structure itself.
+    Structure,
+    /// The JOSE header.
+    Header,
+    /// The claims.
+    Claims,
+    /// The signature.
+    Signature,
+}
+
+impl fmt::Display for JwtPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Structure => "structure",
+            Self::Header => "header",
+            Self::Claims => "claims",
+            Self::Signature => "signature",
+        })
+    }
+}
+
+/// An id_token (or signed userinfo) failed one rule of OpenID Connect Core 3.1.3.7 / MC.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// The token response carried no id_token.
+    #[error("the token response has no id_token")]
+    Missing,
+    /// The JWT is longer than the bound.
+    #[error("JWT of {len} bytes exceeds the {limit}-byte bound")]
+    TooLong {
+        /// The bound.
+        limit: usize,
+        /// The length.
+        len: usize,
+    },
+    /// A part of the JWT cannot be decoded.
+    #[error("malformed {part}: {reason}")]
+    Malformed {
+        /// The part.
+        part: JwtPart,
+        /// Why (never the value).
+        reason: String,
+    },
+    /// The `alg` is not allowed (`none`, unknown, HMAC without a client secret, or outside the
+    /// operator's allow-list).
+    #[error("algorithm {alg:?} is not allowed")]
+    AlgorithmNotAllowed {
+        /// The `alg` header value.
+        alg: String,
+    },
+    /// The header has a `crit` member (no extension is understood, RFC 7515 4.1.11).
+    #[error("critical header extensions {names:?} are not understood")]
+    CriticalHeader {
+        /// The names in `crit`.
+        names: Vec<String>,
+    },
+    /// No key in the operator's JWKS has this `kid`, even after a refetch.
+    #[error("no key with kid {kid:?} in the operator's JWKS")]
+    UnknownKeyId {
+        /// The `kid`.
+        kid: String,
+    },
+    /// No key of a type usable for this `alg`.
+    #[error("no key usable for {alg} in the operator's JWKS")]
+    NoUsableKey {
+        /// The `alg`.
+        alg: String,
+    },
+    /// The key exists but cannot verify (e.g. RSA under 2048 bits, wrong curve).
+    #[error("key rejected by the crypto backend for {alg}")]
+    KeyRejected {
+        /// The `alg`.
+        alg: String,
+    },
+    /// The signature does not verify.
+    #[error("signature does not verify")]
+    BadSignature,
+    /// A required claim is missing.
+    #[error("claim {claim} is missing")]
+    MissingClaim {
+        /// The claim.
+        claim: &'static str,
+    },
+    /// `iss` is not exactly the operator's issuer.
+    #[error("iss {found:?} differs from the expected {expected:?}")]
+    IssuerMismatch {
+        /// The operator's issuer.
+        expected: String,
+        /// The token's `iss`.
+        found: String,
+    },
+    /// `aud` does not contain our client_id.
+    #[error("aud {found:?} does not contain client_id {client_id:?}")]
+    AudienceMismatch {
+        /// Our client_id.
+        client_id: String,
+        /// The token's audiences.
+        found: Vec<String>,
+    },
+    /// Several audiences and no `azp` (OIDC Core 3.1.3.7 rule 4, strict reading).
+    #[error("several audiences and no azp")]
+    AuthorizedPartyMissing,
+    /// `azp` present and not our client_id.
+    #[error("azp {found:?} is not client_id {client_id:?}")]
+    AuthorizedPartyMismatch {
+        /// Our client_id.
+        client_id: String,
+        /// The token's `azp`.
+        found: String,
+    },
+    /// `exp` is past (beyond the leeway).
+    #[error("expired at {exp}, now {now}, leeway {leeway}s")]
+    Expired {
+        /// `exp`.
+        exp: u64,
+        /// The host's time.
+        now: u64,
+        /// Leeway in seconds.
+        leeway: u64,
+    },
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("not valid before {nbf}, now {now}, leeway {leeway}s")]
+    NotYetValid {
+        /// `nbf`.
+        nbf: u64,
+        /// The host's time.
+        now: u64,
+        /// Leeway in seconds.
+        leeway: u64,
+    },
+    /// `iat` is in the future (beyond the leeway).
+    #[error("issued in the future at {iat}, now {now}, leeway {leeway}s")]
+    IssuedInFuture {
+        /// `iat`.
+        iat: u64,
+        /// The host's time.
+        now: u64,
+        /// Leeway in seconds.
+        leeway: u64,
+    },
+    /// `iat` is older than the policy's maximum token age.
+    #[error("issued at {iat}, older than {max_age}s at {now}")]
+    IssuedTooLongAgo {
+        /// `iat`.
+        iat: u64,
+        /// The host's time.
+        now: u64,
+        /// The policy's maximum age.
+        max_age: u64,
+    },
+    /// `auth_time` is missing although `max_age` was requested.
+    #[error("auth_time missing although max_age was requested")]
+    AuthTimeMissing,
+    /// The user authenticated longer ago than `max_age` allows.
+    #[error("auth_time {auth_time} is older than max_age {max_age}s at {now}")]
+    AuthTooOld {
+        /// `auth_time`.
+        auth_time: u64,
+        /// The requested `max_age`.
+        max_age: u64,
+        /// The host's time.
+        now: u64,
+    },
+    /// No `nonce` although one was sent.
+    #[error("nonce is missing")]
+    NonceMissing,
+    /// `nonce` is not this login's (replay, or another login's token).
+    #[error("nonce does not match this login")]
+    NonceMismatch,
+    /// `at_hash` is required (profile or policy) and missing.
+    #[error("at_hash is missing")]
+    AtHashMissing,
+    /// `at_hash` does not match the access token.
+    #[error("at_hash does not match the access token")]
+    AtHashMismatch,
+    /// `acr` is required and missing.
+    #[error("acr is missing")]
+    AcrMissing,
+    /// `acr` is below the requested level of assurance.
+    #[error("acr {found:?} is below the requested {requested}")]
+    AcrTooLow {
+        /// The lowest LoA the login asked for.
+        requested: u8,
+        /// The token's `acr`.
+        found: String,
+    },
+    /// `amr` is required by the profile and missing.
+    #[error("amr is missing")]
+    AmrMissing,
+}

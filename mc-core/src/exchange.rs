@@ -1,0 +1,159 @@
+//! The one shape every network step has: a request to send, and a response to consume.
+
+use std::fmt;
+
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// A point in time, in whole seconds since the Unix epoch, handed in by the host.
+///
+/// mc-core never reads a clock: every step that judges time (token expiry, discovery `ttl`,
+/// JWKS refetch spacing) takes a `UnixTime` argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UnixTime(u64);
+
+impl UnixTime {
+    /// A time `secs` seconds after 1970-01-01T00:00:00Z.
+    #[must_use]
+    pub const fn from_secs(secs: u64) -> Self {
+        Self(secs)
+    }
+
+    /// Seconds since the epoch.
+    #[must_use]
+    pub const fn as_secs(self) -> u64 {
+        self.0
+    }
+
+    /// This time plus `secs` seconds (saturating).
+    #[must_use]
+    pub const fn plus(self, secs: u64) -> Self {
+        Self(self.0.saturating_add(secs))
+    }
+
+    /// This time minus `secs` seconds (saturating at the epoch).
+    #[must_use]
+    pub const fn minus(self, secs: u64) -> Self {
+        Self(self.0.saturating_sub(secs))
+    }
+}
+
+/// Which operator (or discovery) endpoint a step talks to; named in errors and tracing spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// The discovery service (API exchange).
+    Discovery,
+    /// The operator's provider metadata (`.well-known/openid-configuration`).
+    Metadata,
+    /// The operator's key set.
+    Jwks,
+    /// The browser redirect to the operator and its callback.
+    Authorization,
+    /// The token endpoint.
+    Token,
+    /// The userinfo endpoint.
+    UserInfo,
+    /// The premium info endpoint.
+    PremiumInfo,
+}
+
+impl Endpoint {
+    /// A stable lower-case name, used for tracing spans.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Discovery => "discovery",
+            Self::Metadata => "metadata",
+            Self::Jwks => "jwks",
+            Self::Authorization => "authorization",
+            Self::Token => "token",
+            Self::UserInfo => "userinfo",
+            Self::PremiumInfo => "premiuminfo",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One network step of the protocol, as a value.
+///
+/// The host (or an adapter) sends [`Exchange::request`] over HTTP without following redirects,
+/// reads the whole response body (bounded), and hands the response to [`Exchange::respond`]
+/// with the current time. 4xx and 5xx responses must be handed over too: their bodies carry the
+/// operator's OAuth error. The exchange decides what the response means.
+pub trait Exchange {
+    /// What a successful step yields.
+    type Output;
+
+    /// The endpoint this step talks to (for errors, logs and tracing spans).
+    fn endpoint(&self) -> Endpoint;
+
+    /// The HTTP request to send. Calling it twice gives byte-identical requests.
+    fn request(&self) -> Request<Vec<u8>>;
+
+    /// Consume the operator's response.
+    ///
+    /// # Errors
+    /// The operator's refusal ([`Error::Refused`]), a response that breaks the protocol
+    /// ([`Error::Protocol`]) or a rejected id_token ([`Error::IdToken`]).
+    fn respond(self, response: Response<Vec<u8>>, now: UnixTime) -> Result<Self::Output, Error>;
+}
+
+/// A fully built outgoing request, kept in parts so that it can be handed out repeatedly.
+#[derive(Clone)]
+pub(crate) struct Prepared {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Prepared {
+    pub(crate) fn to_request(&self) -> Request<Vec<u8>> {
+        let mut request = Request::new(self.body.clone());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+
+    pub(crate) fn header(mut self, name: http::header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+}
+
+impl fmt::Debug for Prepared {
+    // The body and the Authorization header may carry secrets; print only their shape.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// The outcome of a step that verifies signatures: either done, or it needs a fresh JWKS first.
+///
+/// An id_token (or signed userinfo) whose `kid` is not in the operator's current key set asks for
+/// **one** JWKS refetch: the host runs [`crate::Discovered::jwks_exchange`], stores the new keys with
+/// [`crate::Discovered::set_jwks`], and calls `resume` on the pending value. A `kid` still unknown
+/// after that refetch is a typed error, never another round.
+#[derive(Debug)]
+#[must_use]
+pub enum Verified<T, P> {
+    /// The step completed.
+    Done(T),
+    /// Fetch the operator's JWKS, store it, then resume with the pending value.
+    NeedJwks(P),
+}

@@ -1,0 +1,504 @@
+//! id_token verification: every rule of OpenID Connect Core 3.1.3.7 and the Mobile Connect
+//! profile, against the operator's keys and the injected clock.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+
+use crate::crypto::{self, VerifyFailure};
+use crate::error::{IdTokenError, JwtPart};
+use crate::exchange::UnixTime;
+use crate::jwks::Jwks;
+use crate::registry::Policy;
+use crate::secret::{ClientSecret, IdTokenJwt, Nonce, ct_eq};
+use crate::wire::{self, lenient};
+
+/// The claims of a verified id_token.
+#[derive(Clone, Deserialize)]
+#[non_exhaustive]
+pub struct IdTokenClaims {
+    /// Issuer.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub iss: Option<String>,
+    /// Subject: in Mobile Connect the PCR, stable per user per SP.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub sub: Option<String>,
+    /// Audiences (a string or an array on the wire).
+    #[serde(default, deserialize_with = "lenient::string_or_list")]
+    pub aud: Vec<String>,
+    /// Authorized party.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub azp: Option<String>,
+    /// Expiry.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub exp: Option<u64>,
+    /// Issued at.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub iat: Option<u64>,
+    /// Not before.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub nbf: Option<u64>,
+    /// When the user authenticated.
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub auth_time: Option<u64>,
+    /// The login's nonce.
+    #[serde(default)]
+    pub nonce: Option<Nonce>,
+    /// The achieved level of assurance (`"2"`, `"3"`).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub acr: Option<String>,
+    /// Authentication methods (`SIM_OK`, `SIM_PIN`, ...; a bare string on old sandboxes).
+    #[serde(default, deserialize_with = "lenient::string_or_list")]
+    pub amr: Vec<String>,
+    /// Access token hash.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub at_hash: Option<String>,
+    /// MC: hash of the login hint the operator resolved.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub hashed_login_hint: Option<String>,
+}
+
+impl fmt::Debug for IdTokenClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenClaims")
+            .field("iss", &self.iss)
+            .field("sub", &self.sub)
+            .field("aud", &self.aud)
+            .field("azp", &self.azp)
+            .field("exp", &self.exp)
+            .field("iat", &self.iat)
+            .field("nbf", &self.nbf)
+            .field("auth_time", &self.auth_time)
+            .field("nonce", &self.nonce)
+            .field("acr", &self.acr)
+            .field("amr", &self.amr)
+            .field("at_hash", &self.at_hash.as_ref().map(|_| "[redacted]"))
+            .field(
+                "hashed_login_hint",
+                &self.hashed_login_hint.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+/// A verified id_token: the compact form, its algorithm and key id, and its claims.
+#[derive(Clone)]
+pub struct IdToken {
+    jwt: IdTokenJwt,
+    alg: Algorithm,
+    kid: Option<String>,
+    claims: IdTokenClaims,
+    claims_json: String,
+}
+
+impl IdToken {
+    /// The compact JWT (for `id_token_hint`).
+    #[must_use]
+    pub fn jwt(&self) -> &IdTokenJwt {
+        &self.jwt
+    }
+
+    /// The signature algorithm.
+    #[must_use]
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The `kid` of the key that verified it.
+    #[must_use]
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The typed claims.
+    #[must_use]
+    pub fn claims(&self) -> &IdTokenClaims {
+        &self.claims
+    }
+
+    /// The subject (PCR). Always present on a verified token.
+    #[must_use]
+    pub fn sub(&self) -> &str {
+        self.claims.sub.as_deref().unwrap_or_default()
+    }
+
+    /// The achieved LoA.
+    #[must_use]
+    pub fn acr(&self) -> Option<&str> {
+        self.claims.acr.as_deref()
+    }
+
+    /// The authentication methods.
+    #[must_use]
+    pub fn amr(&self) -> &[String] {
+        &self.claims.amr
+    }
+
+    /// Any claim by name, from the verified payload (e.g. `displayed_data`, `dts`, `recipient`).
+    #[must_use]
+    pub fn claim(&self, name: &str) -> Option<serde_json::Value> {
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&self.claims_json).ok()?;
+        map.get(name).cloned()
+    }
+
+    /// Whether `hashed_login_hint` equals `expected` (computed by the host's rule, e.g. lower-case
+    /// hex SHA-256 of `MSISDN:<digits>`; the exact rule varies by operator), in constant time.
+    #[must_use]
+    pub fn hashed_login_hint_matches(&self, expected: &str) -> bool {
+        self.claims
+            .hashed_login_hint
+            .as_deref()
+            .is_some_and(|h| ct_eq(h.as_bytes(), expected.as_bytes()))
+    }
+}
+
+impl fmt::Debug for IdToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdToken")
+            .field("jwt", &self.jwt)
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+/// What a login expects of its id_token.
+#[derive(Debug)]
+pub(crate) struct Expectations<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) client_secret: &'a ClientSecret,
+    pub(crate) nonce: Option<&'a Nonce>,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) min_acr: Option<u8>,
+    pub(crate) access_token: Option<&'a str>,
+    pub(crate) require_at_hash: bool,
+    pub(crate) require_amr: bool,
+    pub(crate) policy: &'a Policy,
+}
+
+/// A signed JWT whose signature verified, with its header facts and raw claims.
+pub(crate) struct SignedJwt {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
+    pub(crate) claims_json: String,
+}
+
+/// The signature step's outcome.
+pub(crate) enum SignatureOutcome {
+    Verified(SignedJwt),
+    /// The `kid` is unknown (or no key is loaded) and a refetch is allowed.
+    NeedJwks,
+}
+
+fn b64(part: &str, which: JwtPart) -> Result<Vec<u8>, IdTokenError> {
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| IdTokenError::Malformed {
+            part: which,
+            reason: "not base64url".to_owned(),
+        })
+}
+
+fn hash_bits(alg: Algorithm) -> u16 {
+    match alg {
+        Algorithm::HS384 | Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 => 384,
+        Algorithm::HS512 | Algorithm::RS512 | Algorithm::PS512 => 512,
+        _ => 256,
+    }
+}
+
+/// Check structure, header, algorithm and signature of a compact JWS.
+pub(crate) fn verify_signature(
+    jwt: &str,
+    keys: &Jwks,
+    client_secret: &ClientSecret,
+    policy: &Policy,
+    may_refetch: bool,
+) -> Result<SignatureOutcome, IdTokenError> {
+    if jwt.len() > wire::MAX_JWT_BYTES {
+        return Err(IdTokenError::TooLong {
+            limit: wire::MAX_JWT_BYTES,
+            len: jwt.len(),
+        });
+    }
+    let mut parts = jwt.split('.');
+    let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(IdTokenError::Malformed {
+            part: JwtPart::Structure,
+            reason: "not three dot-separated parts (JWE and unsecured JWTs are refused)".to_owned(),
+        });
+    };
+    let header: Header =
+        serde_json::from_slice(&b64(header_b64, JwtPart::Header)?).map_err(|e| {
+            IdTokenError::Malformed {
+                part: JwtPart::Header,
+                reason: wire::describe_json_error(&e),
+            }
+        })?;
+    if let Some(crit) = header.crit {
+        let names = match crit {
+            serde_json::Value::Array(items) => items
+                .into_iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect(),
+            other => vec![other.to_string()],
+        };
+        return Err(IdTokenError::CriticalHeader { names });
+    }
+    let not_allowed = || IdTokenError::AlgorithmNotAllowed {
+        alg: header.alg.clone(),
+    };
+    let alg: Algorithm = header.alg.parse().map_err(|_| not_allowed())?;
+    if !policy.allowed_algorithms.contains(&alg) || alg == Algorithm::EdDSA {
+        return Err(not_allowed());
+    }
+    let signature = b64(signature_b64, JwtPart::Signature)?;
+    if signature.is_empty() {
+        return Err(IdTokenError::Malformed {
+            part: JwtPart::Signature,
+            reason: "empty signature".to_owned(),
+        });
+    }
+    let message = jwt
+        .as_bytes()
+        .get(..header_b64.len() + 1 + claims_b64.len())
+        .unwrap_or_default();
+
+    let is_hmac = matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
+    if is_hmac {
+        // HMAC is keyed by the client secret and nothing else: never by a JWK, so an operator's
+        // public key can never be turned into an HMAC key (algorithm confusion).
+        if client_secret.expose_secret().is_empty() {
+            return Err(not_allowed());
+        }
+        let key = jsonwebtoken::DecodingKey::from_secret(client_secret.expose_secret().as_bytes());
+        return match crypto::verify(alg, &key, message, &signature) {
+            Ok(()) => Ok(SignatureOutcome::Verified(SignedJwt {
+                alg,
+                kid: header.kid,
+                claims_json: decode_claims(claims_b64)?,
+            })),
+            Err(VerifyFailure::KeyRejected) => Err(IdTokenError::KeyRejected {
+                alg: header.alg.clone(),
+            }),
+            Err(VerifyFailure::BadSignature) => Err(IdTokenError::BadSignature),
+        };
+    }
+
+    let mut candidates = keys.keys().iter().filter(|k| match &header.kid {
+        Some(kid) => k.kid() == Some(kid.as_str()),
+        None => true,
+    });
+    let mut tried_any = false;
+    let mut rejected = false;
+    for key in candidates.by_ref() {
+        if !key.usable_for(alg) {
+            continue;
+        }
+        tried_any = true;
+        match crypto::verify(alg, key.decoding_key(), message, &signature) {
+            Ok(()) => {
+                return Ok(SignatureOutcome::Verified(SignedJwt {
+                    alg,
+                    kid: header.kid,
+                    claims_json: decode_claims(claims_b64)?,
+                }));
+            }
+            Err(VerifyFailure::KeyRejected) => rejected = true,
+            Err(VerifyFailure::BadSignature) => {}
+        }
+    }
+    if tried_any {
+        return Err(if rejected {
+            IdTokenError::KeyRejected { alg: header.alg }
+        } else {
+            IdTokenError::BadSignature
+        });
+    }
+    let kid_known = header
+        .kid
+        .as_deref()
+        .is_some_and(|kid| keys.keys().iter().any(|k| k.kid() == Some(kid)));
+    if may_refetch && !kid_known {
+        return Ok(SignatureOutcome::NeedJwks);
+    }
+    match header.kid {
+        Some(kid) if !kid_known => Err(IdTokenError::UnknownKeyId { kid }),
+        _ => Err(IdTokenError::NoUsableKey { alg: header.alg }),
+    }
+}
+
+fn decode_claims(claims_b64: &str) -> Result<String, IdTokenError> {
+    String::from_utf8(b64(claims_b64, JwtPart::Claims)?).map_err(|_| IdTokenError::Malformed {
+        part: JwtPart::Claims,
+        reason: "not UTF-8".to_owned(),
+    })
+}
+
+fn parse_claims(claims_json: &str) -> Result<IdTokenClaims, IdTokenError> {
+    serde_json::from_str(claims_json).map_err(|e| IdTokenError::Malformed {
+        part: JwtPart::Claims,
+        reason: wire::describe_json_error(&e),
+    })
+}
+
+/// The `at_hash` of an access token for a signature algorithm: the left half of its hash,
+/// base64url without padding (OIDC Core 3.1.3.6).
+#[must_use]
+pub fn at_hash(access_token: &str, alg: Algorithm) -> Option<String> {
+    let digest = crypto::digest(access_token.as_bytes(), hash_bits(alg))?;
+    let half = digest.get(..digest.len() / 2)?;
+    Some(URL_SAFE_NO_PAD.encode(half))
+}
+
+/// Verify a whole id_token: signature first, then every claim rule.
+pub(crate) fn verify(
+    jwt: &IdTokenJwt,
+    keys: &Jwks,
+    expect: &Expectations<'_>,
+    may_refetch: bool,
+    now: UnixTime,
+) -> Result<Option<IdToken>, IdTokenError> {
+    let signed = match verify_signature(
+        jwt.expose_secret(),
+        keys,
+        expect.client_secret,
+        expect.policy,
+        may_refetch,
+    )? {
+        SignatureOutcome::Verified(signed) => signed,
+        SignatureOutcome::NeedJwks => return Ok(None),
+    };
+    let claims = parse_claims(&signed.claims_json)?;
+    check_claims(&claims, signed.alg, expect, now)?;
+    Ok(Some(IdToken {
+        jwt: jwt.clone(),
+        alg: signed.alg,
+        kid: signed.kid,
+        claims,
+        claims_json: signed.claims_json,
+    }))
+}
+
+fn check_claims(
+    claims: &IdTokenClaims,
+    alg: Algorithm,
+    expect: &Expectations<'_>,
+    now: UnixTime,
+) -> Result<(), IdTokenError> {
+    let now = now.as_secs();
+    let leeway = expect.policy.leeway_secs;
+
+    let iss = claims
+        .iss
+        .as_deref()
+        .ok_or(IdTokenError::MissingClaim { claim: "iss" })?;
+    if iss != expect.issuer {
+        return Err(IdTokenError::IssuerMismatch {
+            expected: expect.issuer.to_owned(),
+            found: iss.to_owned(),
+        });
+    }
+    if claims.aud.is_empty() {
+        return Err(IdTokenError::MissingClaim { claim: "aud" });
+    }
+    if !claims.aud.iter().any(|a| a == expect.client_id) {
+        return Err(IdTokenError::AudienceMismatch {
+            client_id: expect.client_id.to_owned(),
+            found: claims.aud.clone(),
+        });
+    }
+    match &claims.azp {
+        Some(azp) if azp != expect.client_id => {
+            return Err(IdTokenError::AuthorizedPartyMismatch {
+                client_id: expect.client_id.to_owned(),
+                found: azp.clone(),
+            });
+        }
+        None if claims.aud.len() > 1 => return Err(IdTokenError::AuthorizedPartyMissing),
+        _ => {}
+    }
+    if claims.sub.as_deref().is_none_or(str::is_empty) {
+        return Err(IdTokenError::MissingClaim { claim: "sub" });
+    }
+    let exp = claims
+        .exp
+        .ok_or(IdTokenError::MissingClaim { claim: "exp" })?;
+    if now >= exp.saturating_add(leeway) {
+        return Err(IdTokenError::Expired { exp, now, leeway });
+    }
+    if let Some(nbf) = claims.nbf
+        && nbf > now.saturating_add(leeway)
+    {
+        return Err(IdTokenError::NotYetValid { nbf, now, leeway });
+    }
+    let iat = claims
+        .iat
+        .ok_or(IdTokenError::MissingClaim { claim: "iat" })?;
+    if iat > now.saturating_add(leeway) {
+        return Err(IdTokenError::IssuedInFuture { iat, now, leeway });
+    }
+    if let Some(max_age) = expect.policy.max_token_age_secs
+        && now.saturating_sub(iat) > max_age.saturating_add(leeway)
+    {
+        return Err(IdTokenError::IssuedTooLongAgo { iat, now, max_age });
+    }
+    if let Some(max_age) = expect.max_age {
+        let auth_time = claims.auth_time.ok_or(IdTokenError::AuthTimeMissing)?;
+        if now > auth_time.saturating_add(max_age).saturating_add(leeway) {
+            return Err(IdTokenError::AuthTooOld {
+                auth_time,
+                max_age,
+                now,
+            });
+        }
+    }
+    if let Some(expected) = expect.nonce {
+        match &claims.nonce {
+            None => return Err(IdTokenError::NonceMissing),
+            Some(found) if found != expected => return Err(IdTokenError::NonceMismatch),
+            Some(_) => {}
+        }
+    }
+    if let Some(requested) = expect.min_acr {
+        let found = claims.acr.as_deref().ok_or(IdTokenError::AcrMissing)?;
+        let achieved = found.trim().parse::<u8>().ok();
+        if achieved.is_none_or(|a| a < requested) {
+            return Err(IdTokenError::AcrTooLow {
+                requested,
+                found: found.to_owned(),
+            });
+        }
+    }
+    match (&claims.at_hash, expect.access_token) {
+        (Some(found), Some(access_token)) => {
+            let expected = at_hash(access_token, alg).ok_or(IdTokenError::AtHashMismatch)?;
+            if !ct_eq(expected.as_bytes(), found.as_bytes()) {
+                return Err(IdTokenError::AtHashMismatch);
+            }
+        }
+        (None, _) if expect.require_at_hash => return Err(IdTokenError::AtHashMissing),
+        _ => {}
+    }
+    if expect.require_amr && claims.amr.is_empty() {
+        return Err(IdTokenError::AmrMissing);
+    }
+    Ok(())
+}

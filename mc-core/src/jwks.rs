@@ -1,0 +1,244 @@
+//! The operator's key set: fetched, parsed leniently (unknown key types are skipped), bounded,
+//! and turned into verification keys once per fetch.
+
+use std::fmt;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+
+use crate::error::{Error, ProtocolError};
+use crate::exchange::{Endpoint, Exchange, Prepared, UnixTime};
+use crate::wire;
+
+/// The curve or family of a verification key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyType {
+    /// RSA (RS256/384/512, PS256/384/512).
+    Rsa,
+    /// EC P-256 (ES256).
+    P256,
+    /// EC P-384 (ES384).
+    P384,
+}
+
+impl KeyType {
+    /// Whether a key of this type can verify `alg`.
+    #[must_use]
+    pub fn fits(self, alg: Algorithm) -> bool {
+        match self {
+            Self::Rsa => matches!(
+                alg,
+                Algorithm::RS256
+                    | Algorithm::RS384
+                    | Algorithm::RS512
+                    | Algorithm::PS256
+                    | Algorithm::PS384
+                    | Algorithm::PS512
+            ),
+            Self::P256 => alg == Algorithm::ES256,
+            Self::P384 => alg == Algorithm::ES384,
+        }
+    }
+}
+
+/// One public key, ready to verify.
+#[derive(Clone)]
+pub struct VerificationKey {
+    kid: Option<String>,
+    alg: Option<Algorithm>,
+    key_type: KeyType,
+    key: DecodingKey,
+}
+
+impl VerificationKey {
+    /// The key's `kid`, if any.
+    #[must_use]
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The key's type.
+    #[must_use]
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// Whether this key may verify a token signed with `alg` (type fits, and the JWK's own `alg`,
+    /// when present, is that algorithm).
+    #[must_use]
+    pub fn usable_for(&self, alg: Algorithm) -> bool {
+        self.key_type.fits(alg) && self.alg.is_none_or(|a| a == alg)
+    }
+
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
+}
+
+impl fmt::Debug for VerificationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerificationKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("key_type", &self.key_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A parsed JWKS: the keys mc-core can use, in document order.
+#[derive(Clone, Debug, Default)]
+pub struct Jwks {
+    keys: Vec<VerificationKey>,
+    skipped: usize,
+}
+
+#[derive(Deserialize)]
+struct RawJwks {
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default, rename = "use")]
+    use_: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    y: Option<String>,
+}
+
+impl Jwks {
+    /// Parse a JWKS document.
+    ///
+    /// Lenient: a key of an unknown type, for encryption (`use: enc`), symmetric (`oct`: HMAC is
+    /// keyed by the client secret only) or with unusable members is skipped and counted.
+    /// Strict: the document must be a JSON object with a `keys` array of at most
+    /// [`wire::MAX_JWKS_KEYS`] entries.
+    ///
+    /// # Errors
+    /// [`ProtocolError::MalformedJson`], [`ProtocolError::BodyTooLarge`] or
+    /// [`ProtocolError::TooManyKeys`].
+    pub fn parse(body: &[u8]) -> Result<Self, ProtocolError> {
+        let raw: RawJwks = wire::json(Endpoint::Jwks, body)?;
+        if raw.keys.len() > wire::MAX_JWKS_KEYS {
+            return Err(ProtocolError::TooManyKeys {
+                limit: wire::MAX_JWKS_KEYS,
+                found: raw.keys.len(),
+            });
+        }
+        let total = raw.keys.len();
+        let keys: Vec<VerificationKey> = raw
+            .keys
+            .into_iter()
+            .filter_map(|value| RawJwk::deserialize(value).ok())
+            .filter_map(RawJwk::into_key)
+            .collect();
+        Ok(Self {
+            skipped: total - keys.len(),
+            keys,
+        })
+    }
+
+    /// The usable keys.
+    #[must_use]
+    pub fn keys(&self) -> &[VerificationKey] {
+        &self.keys
+    }
+
+    /// How many entries of the document were skipped as unusable.
+    #[must_use]
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
+    /// Whether no key is usable.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+impl RawJwk {
+    fn into_key(self) -> Option<VerificationKey> {
+        if self.use_.as_deref().is_some_and(|u| u != "sig") {
+            return None;
+        }
+        let alg = match self.alg.as_deref() {
+            None => None,
+            Some(name) => Some(name.parse::<Algorithm>().ok()?),
+        };
+        let (key_type, key) = match self.kty.as_str() {
+            "RSA" => {
+                let key = DecodingKey::from_rsa_components(self.n.as_deref()?, self.e.as_deref()?)
+                    .ok()?;
+                (KeyType::Rsa, key)
+            }
+            "EC" => {
+                let key_type = match self.crv.as_deref()? {
+                    "P-256" => KeyType::P256,
+                    "P-384" => KeyType::P384,
+                    _ => return None,
+                };
+                let (x, y) = (self.x.as_deref()?, self.y.as_deref()?);
+                let width = if key_type == KeyType::P256 { 43 } else { 64 };
+                if x.len() != width || y.len() != width {
+                    return None;
+                }
+                (key_type, DecodingKey::from_ec_components(x, y).ok()?)
+            }
+            _ => return None,
+        };
+        if alg.is_some_and(|a| !key_type.fits(a)) {
+            return None;
+        }
+        Some(VerificationKey {
+            kid: self.kid,
+            alg,
+            key_type,
+            key,
+        })
+    }
+}
+
+/// GET the operator's JWKS.
+#[derive(Debug)]
+#[must_use]
+pub struct JwksExchange {
+    pub(crate) prepared: Prepared,
+}
+
+impl Exchange for JwksExchange {
+    type Output = Jwks;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Jwks
+    }
+
+    fn request(&self) -> http::Request<Vec<u8>> {
+        self.prepared.to_request()
+    }
+
+    fn respond(self, response: http::Response<Vec<u8>>, _now: UnixTime) -> Result<Jwks, Error> {
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(ProtocolError::UnexpectedStatus {
+                endpoint: Endpoint::Jwks,
+                status,
+            }
+            .into());
+        }
+        Ok(Jwks::parse(response.body())?)
+    }
+}

@@ -1,0 +1,332 @@
+//! The token exchange: the code for tokens, and the id_token verified before anything is returned.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::authorize::requires_at_hash_and_amr;
+use crate::callback::CodeReceived;
+use crate::error::{Error, IdTokenError, ProtocolError};
+use crate::exchange::{Endpoint, Exchange, Prepared, UnixTime, Verified};
+use crate::id_token::{self, Expectations, IdToken};
+use crate::registry::Discovered;
+use crate::secret::{AccessToken, IdTokenJwt, RefreshToken};
+use crate::wire::{self, lenient};
+
+/// A token endpoint answer, before the id_token is verified.
+#[derive(Clone, Deserialize)]
+pub struct TokenResponse {
+    /// The access token.
+    #[serde(default)]
+    access_token: Option<AccessToken>,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    id_token: Option<IdTokenJwt>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    correlation_id: Option<String>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("id_token", &self.id_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("scope", &self.scope)
+            .field("correlation_id", &self.correlation_id)
+            .finish()
+    }
+}
+
+impl TokenResponse {
+    /// Parse a 200 token response body: `access_token` is required, `token_type` must be
+    /// Bearer when present (case-insensitive), `expires_in` may be a string, `refresh_token`
+    /// may be `null`.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for malformed JSON, a missing `access_token` or a non-Bearer type.
+    pub fn parse(body: &[u8]) -> Result<Self, ProtocolError> {
+        let parsed: Self = wire::json(Endpoint::Token, body)?;
+        if parsed
+            .access_token
+            .as_ref()
+            .is_none_or(|t| t.expose_secret().is_empty())
+        {
+            return Err(ProtocolError::MissingField {
+                endpoint: Endpoint::Token,
+                field: "access_token",
+            });
+        }
+        if let Some(token_type) = &parsed.token_type
+            && !token_type.eq_ignore_ascii_case("bearer")
+        {
+            return Err(ProtocolError::TokenTypeNotBearer {
+                found: token_type.clone(),
+            });
+        }
+        Ok(parsed)
+    }
+
+    /// The access token.
+    #[must_use]
+    pub fn access_token(&self) -> Option<&AccessToken> {
+        self.access_token.as_ref()
+    }
+
+    /// The id_token, unverified.
+    #[must_use]
+    pub fn id_token(&self) -> Option<&IdTokenJwt> {
+        self.id_token.as_ref()
+    }
+}
+
+/// The tokens of a completed login, with a verified id_token.
+#[must_use]
+pub struct Tokens {
+    pub(crate) operator: String,
+    pub(crate) access_token: AccessToken,
+    pub(crate) expires_at: Option<UnixTime>,
+    pub(crate) refresh_token: Option<RefreshToken>,
+    pub(crate) scope: Option<String>,
+    pub(crate) correlation_id: Option<String>,
+    pub(crate) id_token: IdToken,
+}
+
+impl Tokens {
+    /// The verified id_token.
+    #[must_use]
+    pub fn id_token(&self) -> &IdToken {
+        &self.id_token
+    }
+
+    /// The subject (PCR) at this operator.
+    #[must_use]
+    pub fn sub(&self) -> &str {
+        self.id_token.sub()
+    }
+
+    /// The access token.
+    #[must_use]
+    pub fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    /// When the access token expires, if the operator said.
+    #[must_use]
+    pub fn expires_at(&self) -> Option<UnixTime> {
+        self.expires_at
+    }
+
+    /// The refresh token, if any.
+    #[must_use]
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    /// The granted scope, if the operator said.
+    #[must_use]
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The operator's correlation id, if any.
+    #[must_use]
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.correlation_id.as_deref()
+    }
+
+    /// The operator these tokens come from.
+    #[must_use]
+    pub fn operator_id(&self) -> &str {
+        &self.operator
+    }
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("operator", &self.operator)
+            .field("access_token", &self.access_token)
+            .field("expires_at", &self.expires_at)
+            .field("refresh_token", &self.refresh_token)
+            .field("scope", &self.scope)
+            .field("id_token", &self.id_token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CodeReceived {
+    /// The token request: a form POST with HTTP Basic client authentication, the code, the
+    /// redirect URI, the PKCE verifier and the correlation id.
+    ///
+    /// # Errors
+    /// [`crate::MisuseError`] when `operator` is not this login's, or has no known issuer.
+    pub fn token_exchange(self, operator: &Discovered) -> Result<TokenExchange<'_>, Error> {
+        operator.check_flow_operator(&self.flow.op)?;
+        operator.expected_issuer()?;
+        let body = wire::form(
+            [
+                ("grant_type", Some("authorization_code")),
+                ("code", Some(self.code.expose_secret())),
+                ("redirect_uri", Some(self.flow.redirect_uri.as_str())),
+                (
+                    "code_verifier",
+                    self.flow.pkce.as_ref().map(|p| p.expose_secret()),
+                ),
+                ("correlation_id", self.flow.correlation_id.as_deref()),
+            ]
+            .into_iter()
+            .filter_map(|(n, v)| v.map(|v| (n, v))),
+        );
+        let auth = wire::basic_auth(
+            &operator.client_id,
+            &operator.client_secret,
+            operator.policy.basic_auth,
+        )?;
+        let prepared = wire::with_authorization(
+            wire::post_form(&operator.endpoints.token, "token endpoint", body)?,
+            auth,
+        );
+        Ok(TokenExchange {
+            operator,
+            flow: self,
+            prepared,
+        })
+    }
+}
+
+/// POST the code to the token endpoint; the answer is verified against the login.
+#[must_use]
+pub struct TokenExchange<'a> {
+    operator: &'a Discovered,
+    flow: CodeReceived,
+    prepared: Prepared,
+}
+
+impl fmt::Debug for TokenExchange<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenExchange")
+            .field("operator", &self.operator.id)
+            .field("request", &self.prepared)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token response whose id_token names a key the operator context does not hold yet: fetch
+/// the JWKS, store it with [`Discovered::set_jwks`], then [`PendingTokens::resume`].
+#[must_use]
+pub struct PendingTokens {
+    flow: CodeReceived,
+    response: TokenResponse,
+}
+
+impl fmt::Debug for PendingTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingTokens")
+            .field("operator", &self.flow.flow.op)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingTokens {
+    /// Verify again with the refreshed keys. A `kid` still unknown is
+    /// [`IdTokenError::UnknownKeyId`]; there is no second refetch.
+    ///
+    /// # Errors
+    /// [`Error::IdToken`] for any failed rule.
+    pub fn resume(self, operator: &Discovered, now: UnixTime) -> Result<Tokens, Error> {
+        operator.check_flow_operator(&self.flow.flow.op)?;
+        match finish(operator, self.flow, self.response, false, now)? {
+            Verified::Done(tokens) => Ok(tokens),
+            // Unreachable by construction (no refetch allowed), kept total.
+            Verified::NeedJwks(_) => Err(IdTokenError::NoUsableKey { alg: String::new() }.into()),
+        }
+    }
+}
+
+fn finish(
+    operator: &Discovered,
+    flow: CodeReceived,
+    response: TokenResponse,
+    may_refetch: bool,
+    now: UnixTime,
+) -> Result<Verified<Tokens, PendingTokens>, Error> {
+    let Some(jwt) = response.id_token.clone() else {
+        return Err(IdTokenError::Missing.into());
+    };
+    let Some(access_token) = response.access_token.clone() else {
+        return Err(ProtocolError::MissingField {
+            endpoint: Endpoint::Token,
+            field: "access_token",
+        }
+        .into());
+    };
+    let strict_profile = requires_at_hash_and_amr(&flow.flow.version);
+    let expect = Expectations {
+        issuer: operator.expected_issuer()?,
+        client_id: &operator.client_id,
+        client_secret: &operator.client_secret,
+        nonce: Some(&flow.flow.nonce),
+        max_age: flow.flow.max_age,
+        min_acr: flow.flow.min_acr,
+        access_token: Some(access_token.expose_secret()),
+        require_at_hash: strict_profile,
+        require_amr: strict_profile,
+        policy: &operator.policy,
+    };
+    let may_refetch = may_refetch && operator.may_refetch_jwks(now);
+    match id_token::verify(&jwt, &operator.jwks, &expect, may_refetch, now)? {
+        None => Ok(Verified::NeedJwks(PendingTokens { flow, response })),
+        Some(id_token) => Ok(Verified::Done(Tokens {
+            operator: flow.flow.op,
+            access_token,
+            expires_at: response.expires_in.map(|s| now.plus(s)),
+            refresh_token: response.refresh_token,
+            scope: response.scope,
+            correlation_id: response.correlation_id,
+            id_token,
+        })),
+    }
+}
+
+impl Exchange for TokenExchange<'_> {
+    type Output = Verified<Tokens, PendingTokens>;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Token
+    }
+
+    fn request(&self) -> http::Request<Vec<u8>> {
+        self.prepared.to_request()
+    }
+
+    fn respond(
+        self,
+        response: http::Response<Vec<u8>>,
+        now: UnixTime,
+    ) -> Result<Self::Output, Error> {
+        let status = response.status().as_u16();
+        if let Some(error) = wire::parse_error_body(Endpoint::Token, Some(status), response.body())
+        {
+            return Err(error.into());
+        }
+        if status != 200 {
+            return Err(ProtocolError::UnexpectedStatus {
+                endpoint: Endpoint::Token,
+                status,
+            }
+            .into());
+        }
+        let parsed = TokenResponse::parse(response.body())?;
+        finish(self.operator, self.flow, parsed, true, now)
+    }
+}

@@ -1,0 +1,385 @@
+//! UserInfo and premium info: the claims the user granted, fetched with the access token.
+
+use std::fmt;
+
+use http::header::WWW_AUTHENTICATE;
+
+use crate::error::{Error, IdTokenError, JwtPart, MisuseError, OperatorError, ProtocolError};
+use crate::exchange::{Endpoint, Exchange, Prepared, UnixTime, Verified};
+use crate::id_token::{self, SignatureOutcome};
+use crate::registry::Discovered;
+use crate::token::Tokens;
+use crate::wire;
+
+/// The claims from userinfo or premium info, with the tokens they were fetched with.
+#[must_use]
+pub struct UserInfo {
+    tokens: Tokens,
+    endpoint: Endpoint,
+    claims: serde_json::Map<String, serde_json::Value>,
+    signed: bool,
+}
+
+impl UserInfo {
+    /// All claims, as sent (personal data: handle with care).
+    #[must_use]
+    pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.claims
+    }
+
+    /// One claim by name.
+    #[must_use]
+    pub fn claim(&self, name: &str) -> Option<&serde_json::Value> {
+        self.claims.get(name)
+    }
+
+    /// A string claim by name.
+    #[must_use]
+    pub fn claim_str(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(serde_json::Value::as_str)
+    }
+
+    /// The subject; always equal to the id_token's `sub`.
+    #[must_use]
+    pub fn sub(&self) -> &str {
+        self.tokens.sub()
+    }
+
+    /// `phone_number`, if granted.
+    #[must_use]
+    pub fn phone_number(&self) -> Option<&str> {
+        self.claim_str("phone_number")
+    }
+
+    /// Which endpoint answered (userinfo or premium info).
+    #[must_use]
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    /// Whether the body was a signed JWT (verified) rather than plain JSON.
+    #[must_use]
+    pub fn was_signed(&self) -> bool {
+        self.signed
+    }
+
+    /// The tokens, e.g. to call the other endpoint next.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// Give the tokens back.
+    pub fn into_tokens(self) -> Tokens {
+        self.tokens
+    }
+}
+
+impl fmt::Debug for UserInfo {
+    // Claims are personal data: print their names only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserInfo")
+            .field("endpoint", &self.endpoint)
+            .field("claim_names", &self.claims.keys().collect::<Vec<_>>())
+            .field("signed", &self.signed)
+            .field("tokens", &self.tokens)
+            .finish()
+    }
+}
+
+impl Tokens {
+    /// GET the userinfo endpoint with the access token as Bearer.
+    ///
+    /// # Errors
+    /// [`MisuseError::MissingEndpoint`] when the operator has no userinfo endpoint.
+    pub fn userinfo(self, operator: &Discovered) -> Result<UserInfoExchange<'_>, Error> {
+        self.claims_exchange(operator, Endpoint::UserInfo)
+    }
+
+    /// GET the premium info endpoint with the access token as Bearer.
+    ///
+    /// # Errors
+    /// [`MisuseError::MissingEndpoint`] when the operator has no premium info endpoint.
+    pub fn premiuminfo(self, operator: &Discovered) -> Result<UserInfoExchange<'_>, Error> {
+        self.claims_exchange(operator, Endpoint::PremiumInfo)
+    }
+
+    fn claims_exchange(
+        self,
+        operator: &Discovered,
+        endpoint: Endpoint,
+    ) -> Result<UserInfoExchange<'_>, Error> {
+        operator.check_flow_operator(&self.operator)?;
+        let (url, name) = match endpoint {
+            Endpoint::PremiumInfo => (&operator.endpoints.premiuminfo, "premiuminfo"),
+            _ => (&operator.endpoints.userinfo, "userinfo"),
+        };
+        let url = url
+            .as_ref()
+            .ok_or(MisuseError::MissingEndpoint { endpoint: name })?;
+        let prepared = wire::with_authorization(
+            wire::get(url, name, "application/json, application/jwt")?,
+            wire::bearer(self.access_token.expose_secret())?,
+        );
+        Ok(UserInfoExchange {
+            operator,
+            tokens: self,
+            endpoint,
+            prepared,
+        })
+    }
+}
+
+/// GET userinfo or premium info.
+#[must_use]
+pub struct UserInfoExchange<'a> {
+    operator: &'a Discovered,
+    tokens: Tokens,
+    endpoint: Endpoint,
+    prepared: Prepared,
+}
+
+impl fmt::Debug for UserInfoExchange<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserInfoExchange")
+            .field("endpoint", &self.endpoint)
+            .field("request", &self.prepared)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signed userinfo body whose `kid` is not in the current key set: fetch the JWKS, store it,
+/// then [`PendingUserInfo::resume`].
+#[must_use]
+pub struct PendingUserInfo {
+    tokens: Tokens,
+    endpoint: Endpoint,
+    jwt: String,
+}
+
+impl fmt::Debug for PendingUserInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingUserInfo")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingUserInfo {
+    /// Verify again with the refreshed keys (no second refetch).
+    ///
+    /// # Errors
+    /// As [`UserInfoExchange::respond`](Exchange::respond).
+    pub fn resume(self, operator: &Discovered, now: UnixTime) -> Result<UserInfo, Error> {
+        operator.check_flow_operator(&self.tokens.operator)?;
+        match verify_jwt(operator, self.tokens, self.endpoint, self.jwt, false, now)? {
+            Verified::Done(info) => Ok(info),
+            Verified::NeedJwks(_) => Err(IdTokenError::NoUsableKey { alg: String::new() }.into()),
+        }
+    }
+}
+
+/// Parse a `WWW-Authenticate: Bearer error="...", error_description="..."` value tolerantly
+/// (spaces around `=`, unquoted values).
+#[must_use]
+pub fn parse_www_authenticate(
+    endpoint: Endpoint,
+    status: u16,
+    value: &str,
+) -> Option<OperatorError> {
+    let rest = value.trim();
+    let rest = rest
+        .get(..6)
+        .filter(|s| s.eq_ignore_ascii_case("bearer"))
+        .and_then(|_| rest.get(6..))?;
+    let mut params: Vec<(String, String)> = Vec::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
+            chars.next();
+        }
+        let name: String = chars
+            .by_ref()
+            .take_while(|c| *c != '=')
+            .collect::<String>()
+            .trim()
+            .to_owned();
+        if name.is_empty() {
+            break;
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            value = chars
+                .by_ref()
+                .take_while(|c| *c != ',')
+                .collect::<String>()
+                .trim()
+                .to_owned();
+        }
+        params.push((name, value));
+        if params.len() > 16 {
+            break;
+        }
+    }
+    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    Some(OperatorError {
+        endpoint,
+        status: Some(status),
+        error: get("error")?,
+        description: get("error_description"),
+        uri: get("error_uri"),
+        correlation_id: None,
+    })
+}
+
+fn looks_like_jwt(body: &[u8]) -> bool {
+    body.starts_with(b"eyJ") && body.iter().filter(|b| **b == b'.').count() == 2
+}
+
+fn verify_jwt(
+    operator: &Discovered,
+    tokens: Tokens,
+    endpoint: Endpoint,
+    jwt: String,
+    may_refetch: bool,
+    now: UnixTime,
+) -> Result<Verified<UserInfo, PendingUserInfo>, Error> {
+    let may_refetch = may_refetch && operator.may_refetch_jwks(now);
+    let signed = match id_token::verify_signature(
+        &jwt,
+        &operator.jwks,
+        &operator.client_secret,
+        &operator.policy,
+        may_refetch,
+    )? {
+        SignatureOutcome::Verified(signed) => signed,
+        SignatureOutcome::NeedJwks => {
+            return Ok(Verified::NeedJwks(PendingUserInfo {
+                tokens,
+                endpoint,
+                jwt,
+            }));
+        }
+    };
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&signed.claims_json).map_err(|e| IdTokenError::Malformed {
+            part: JwtPart::Claims,
+            reason: wire::describe_json_error(&e),
+        })?;
+    // OIDC Core 5.3.2: a signed userinfo response should carry iss and aud; when present they
+    // must be the operator's issuer and our client.
+    if let Some(iss) = claims.get("iss") {
+        let expected = operator.expected_issuer()?;
+        if iss.as_str() != Some(expected) {
+            return Err(IdTokenError::IssuerMismatch {
+                expected: expected.to_owned(),
+                found: iss.as_str().map_or_else(|| iss.to_string(), str::to_owned),
+            }
+            .into());
+        }
+    }
+    if let Some(aud) = claims.get("aud") {
+        let audiences: Vec<String> = match aud {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if !audiences.contains(&operator.client_id) {
+            return Err(IdTokenError::AudienceMismatch {
+                client_id: operator.client_id.clone(),
+                found: audiences,
+            }
+            .into());
+        }
+    }
+    finish(tokens, endpoint, claims, true).map(Verified::Done)
+}
+
+fn finish(
+    tokens: Tokens,
+    endpoint: Endpoint,
+    claims: serde_json::Map<String, serde_json::Value>,
+    signed: bool,
+) -> Result<UserInfo, Error> {
+    match claims.get("sub").and_then(serde_json::Value::as_str) {
+        None => Err(ProtocolError::MissingField {
+            endpoint,
+            field: "sub",
+        }
+        .into()),
+        Some(sub) if sub != tokens.sub() => Err(ProtocolError::SubjectMismatch { endpoint }.into()),
+        Some(_) => Ok(UserInfo {
+            tokens,
+            endpoint,
+            claims,
+            signed,
+        }),
+    }
+}
+
+impl Exchange for UserInfoExchange<'_> {
+    type Output = Verified<UserInfo, PendingUserInfo>;
+
+    fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    fn request(&self) -> http::Request<Vec<u8>> {
+        self.prepared.to_request()
+    }
+
+    fn respond(
+        self,
+        response: http::Response<Vec<u8>>,
+        now: UnixTime,
+    ) -> Result<Self::Output, Error> {
+        let status = response.status().as_u16();
+        if status != 200 {
+            let from_header = response
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_www_authenticate(self.endpoint, status, v));
+            let from_body = || wire::parse_error_body(self.endpoint, Some(status), response.body());
+            return Err(match from_header.or_else(from_body) {
+                Some(error) => error.into(),
+                None => ProtocolError::UnexpectedStatus {
+                    endpoint: self.endpoint,
+                    status,
+                }
+                .into(),
+            });
+        }
+        let body = response.body();
+        let is_jwt = wire::media_type(&response).as_deref() == Some("application/jwt")
+            || looks_like_jwt(body.trim_ascii());
+        if is_jwt {
+            let jwt = std::str::from_utf8(body.trim_ascii())
+                .map_err(|_| IdTokenError::Malformed {
+                    part: JwtPart::Structure,
+                    reason: "not UTF-8".to_owned(),
+                })?
+                .to_owned();
+            return verify_jwt(self.operator, self.tokens, self.endpoint, jwt, true, now);
+        }
+        if let Some(error) = wire::parse_error_body(self.endpoint, Some(status), body) {
+            return Err(error.into());
+        }
+        let claims: serde_json::Map<String, serde_json::Value> = wire::json(self.endpoint, body)?;
+        finish(self.tokens, self.endpoint, claims, false).map(Verified::Done)
+    }
+}
