@@ -314,17 +314,20 @@ pub(crate) fn requires_at_hash_and_amr(version: &str) -> bool {
 }
 
 fn default_version(scope: &[String]) -> &'static str {
-    let identity = scope.iter().any(|s| {
-        s.starts_with("mc_identity_")
-            || s.starts_with("mc_kyc")
-            || matches!(
-                s.as_str(),
-                "mc_phonenumber" | "mc_signup" | "mc_nationalid" | "mc_atp"
-            )
-    });
-    if identity {
+    let has = |names: &[&str]| scope.iter().any(|s| names.contains(&s.as_str()));
+    if has(&[
+        "mc_phonenumber",
+        "mc_signup",
+        "mc_nationalid",
+        "mc_kyc_plain",
+        "mc_kyc_hashed",
+        "mc_atp",
+    ]) {
+        // The Mobile Connect 3.0 product scope names.
+        "mc_di_v3.0"
+    } else if scope.iter().any(|s| s.starts_with("mc_identity_")) {
         "mc_di_r2_v2.3"
-    } else if scope.iter().any(|s| s == "mc_authz") {
+    } else if has(&["mc_authz"]) {
         "mc_v2.0"
     } else {
         "mc_v1.1"

@@ -191,11 +191,13 @@ impl DiscoveryService {
             client_id: client_id.into(),
             client_secret,
             redirect_url: parse_url(redirect_url, "discovery Redirect_URL")?,
-            basic_auth: BasicAuthEncoding::default(),
+            // The GSMA discovery API documents `base64(client_id:client_secret)` as is.
+            basic_auth: BasicAuthEncoding::Raw,
         })
     }
 
-    /// How the discovery credentials go into HTTP Basic.
+    /// How the discovery credentials go into HTTP Basic (default: [`BasicAuthEncoding::Raw`],
+    /// as the GSMA discovery API documents).
     #[must_use]
     pub fn basic_auth(mut self, encoding: BasicAuthEncoding) -> Self {
         self.basic_auth = encoding;

@@ -135,7 +135,7 @@ fn declined_on_the_handset_is_access_denied() {
 fn key_rotation_between_logins_costs_one_refetch() {
     let mut fake = FakeOperator::new();
     let mut op = fresh_operator(&mut fake);
-    login(&mut fake, &mut op, AuthorizeOptions::new()).unwrap();
+    let _first = login(&mut fake, &mut op, AuthorizeOptions::new()).unwrap();
     fake.key = TestKey::RsaB;
     fake.kid = "kid-b".to_owned();
     let tokens = login(&mut fake, &mut op, AuthorizeOptions::new()).unwrap();
@@ -161,7 +161,7 @@ fn a_replayed_code_is_invalid_grant() {
         .callback(&op, &callback, now())
         .unwrap();
     let again = started.flow.callback(&op, &callback, now()).unwrap();
-    tokens(&mut fake, &mut op, code).unwrap();
+    let _first = tokens(&mut fake, &mut op, code).unwrap();
     let err = tokens(&mut fake, &mut op, again).err().unwrap();
     assert!(err.operator_error().unwrap().is("invalid_grant"));
     assert_eq!(err.operator_error().unwrap().status, Some(400));
