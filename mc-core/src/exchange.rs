@@ -157,3 +157,18 @@ pub enum Verified<T, P> {
     /// Fetch the operator's JWKS, store it, then resume with the pending value.
     NeedJwks(P),
 }
+
+/// A verification step paused for a JWKS refetch (see [`Verified::NeedJwks`]).
+///
+/// Implemented by every pending value, so that an adapter drives the refetch generically:
+/// run [`crate::Discovered::jwks_exchange`], [`crate::Discovered::set_jwks`], then `resume`.
+pub trait Resume {
+    /// What the step yields once verified.
+    type Output;
+
+    /// Verify again against the operator's current keys; never asks for another refetch.
+    ///
+    /// # Errors
+    /// As the step that paused.
+    fn resume(self, operator: &crate::Discovered, now: UnixTime) -> Result<Self::Output, Error>;
+}

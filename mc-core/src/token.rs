@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::authorize::requires_at_hash_and_amr;
 use crate::callback::CodeReceived;
 use crate::error::{Error, IdTokenError, ProtocolError};
-use crate::exchange::{Endpoint, Exchange, Prepared, UnixTime, Verified};
+use crate::exchange::{Endpoint, Exchange, Prepared, Resume, UnixTime, Verified};
 use crate::id_token::{self, Expectations, IdToken};
 use crate::registry::Discovered;
 use crate::secret::{AccessToken, IdTokenJwt, RefreshToken};
@@ -250,6 +250,14 @@ impl PendingTokens {
             // Unreachable by construction (no refetch allowed), kept total.
             Verified::NeedJwks(_) => Err(IdTokenError::NoUsableKey { alg: String::new() }.into()),
         }
+    }
+}
+
+impl Resume for PendingTokens {
+    type Output = Tokens;
+
+    fn resume(self, operator: &Discovered, now: UnixTime) -> Result<Tokens, Error> {
+        PendingTokens::resume(self, operator, now)
     }
 }
 

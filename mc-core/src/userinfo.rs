@@ -5,7 +5,7 @@ use std::fmt;
 use http::header::WWW_AUTHENTICATE;
 
 use crate::error::{Error, IdTokenError, JwtPart, MisuseError, OperatorError, ProtocolError};
-use crate::exchange::{Endpoint, Exchange, Prepared, UnixTime, Verified};
+use crate::exchange::{Endpoint, Exchange, Prepared, Resume, UnixTime, Verified};
 use crate::id_token::{self, SignatureOutcome};
 use crate::registry::Discovered;
 use crate::token::Tokens;
@@ -175,6 +175,14 @@ impl PendingUserInfo {
             Verified::Done(info) => Ok(info),
             Verified::NeedJwks(_) => Err(IdTokenError::NoUsableKey { alg: String::new() }.into()),
         }
+    }
+}
+
+impl Resume for PendingUserInfo {
+    type Output = UserInfo;
+
+    fn resume(self, operator: &Discovered, now: UnixTime) -> Result<UserInfo, Error> {
+        PendingUserInfo::resume(self, operator, now)
     }
 }
 
