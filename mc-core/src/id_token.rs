@@ -245,12 +245,17 @@ pub(crate) fn verify_signature(
             reason: "not three dot-separated parts (JWE and unsecured JWTs are refused)".to_owned(),
         });
     };
+    let header_json = b64(header_b64, JwtPart::Header)?;
+    if !is_json_object(&header_json) {
+        return Err(IdTokenError::Malformed {
+            part: JwtPart::Header,
+            reason: "not a JSON object".to_owned(),
+        });
+    }
     let header: Header =
-        serde_json::from_slice(&b64(header_b64, JwtPart::Header)?).map_err(|e| {
-            IdTokenError::Malformed {
-                part: JwtPart::Header,
-                reason: wire::describe_json_error(&e),
-            }
+        serde_json::from_slice(&header_json).map_err(|e| IdTokenError::Malformed {
+            part: JwtPart::Header,
+            reason: wire::describe_json_error(&e),
         })?;
     if let Some(crit) = header.crit {
         let names = match crit {
@@ -313,6 +318,10 @@ pub(crate) fn verify_signature(
             continue;
         }
         tried_any = true;
+        if key.is_weak() {
+            rejected = true;
+            continue;
+        }
         match crypto::verify(alg, key.decoding_key(), message, &signature) {
             Ok(()) => {
                 return Ok(SignatureOutcome::Verified(SignedJwt {
@@ -352,7 +361,19 @@ fn decode_claims(claims_b64: &str) -> Result<String, IdTokenError> {
     })
 }
 
+/// RFC 7515/7519: the JOSE header and the claims set are JSON objects. serde's derived structs
+/// would also fill fields from an array by position, so look before parsing.
+fn is_json_object(json: &[u8]) -> bool {
+    json.trim_ascii_start().first() == Some(&b'{')
+}
+
 fn parse_claims(claims_json: &str) -> Result<IdTokenClaims, IdTokenError> {
+    if !is_json_object(claims_json.as_bytes()) {
+        return Err(IdTokenError::Malformed {
+            part: JwtPart::Claims,
+            reason: "not a JSON object".to_owned(),
+        });
+    }
     serde_json::from_str(claims_json).map_err(|e| IdTokenError::Malformed {
         part: JwtPart::Claims,
         reason: wire::describe_json_error(&e),

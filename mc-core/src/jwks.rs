@@ -49,6 +49,22 @@ pub struct VerificationKey {
     alg: Option<Algorithm>,
     key_type: KeyType,
     key: DecodingKey,
+    /// An RSA key under 2048 bits: kept so that a token naming it gets a precise error, never
+    /// used to verify.
+    weak: bool,
+}
+
+/// The smallest RSA modulus accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+fn rsa_modulus_bits(n_b64: &str) -> Option<usize> {
+    use base64::Engine as _;
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(n_b64)
+        .ok()?;
+    let first = n.iter().position(|b| *b != 0)?;
+    let lead = n.get(first)?.leading_zeros() as usize;
+    Some((n.len() - first) * 8 - lead)
 }
 
 impl VerificationKey {
@@ -74,6 +90,12 @@ impl VerificationKey {
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
         &self.key
     }
+
+    /// Whether the key is too weak to be used (RSA under [`MIN_RSA_BITS`]).
+    #[must_use]
+    pub fn is_weak(&self) -> bool {
+        self.weak
+    }
 }
 
 impl fmt::Debug for VerificationKey {
@@ -82,6 +104,7 @@ impl fmt::Debug for VerificationKey {
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .field("key_type", &self.key_type)
+            .field("weak", &self.weak)
             .finish_non_exhaustive()
     }
 }
@@ -179,10 +202,12 @@ impl RawJwk {
             None => None,
             Some(name) => Some(name.parse::<Algorithm>().ok()?),
         };
+        let mut weak = false;
         let (key_type, key) = match self.kty.as_str() {
             "RSA" => {
-                let key = DecodingKey::from_rsa_components(self.n.as_deref()?, self.e.as_deref()?)
-                    .ok()?;
+                let n = self.n.as_deref()?;
+                weak = rsa_modulus_bits(n)? < MIN_RSA_BITS;
+                let key = DecodingKey::from_rsa_components(n, self.e.as_deref()?).ok()?;
                 (KeyType::Rsa, key)
             }
             "EC" => {
@@ -208,6 +233,7 @@ impl RawJwk {
             alg,
             key_type,
             key,
+            weak,
         })
     }
 }
