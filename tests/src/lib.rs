@@ -1,6 +1,11 @@
-//! The sandbox Mobile Connect operator and the cross-crate end-to-end tests.
-//! The sandbox lands with the adapters; for now this package only checks that the workspace
-//! links together.
+//! The sandbox Mobile Connect operator: a discovery service and two operator gateways with
+//! simulated handsets, usable in memory (it answers `http::Request` values directly) and over
+//! loopback HTTP. The GSMA's online sandbox is gone; this one also has fault switches for tests.
 #![forbid(unsafe_code)]
 
-pub use mc_core;
+pub mod keys;
+pub mod sandbox;
+pub mod server;
+
+pub use sandbox::{Fault, Handset, OPERATORS, OperatorInfo, Sandbox, Target};
+pub use server::SandboxServer;
