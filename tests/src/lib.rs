@@ -3,6 +3,7 @@
 //! loopback HTTP. The GSMA's online sandbox is gone; this one also has fault switches for tests.
 #![forbid(unsafe_code)]
 
+pub mod driver;
 pub mod keys;
 pub mod sandbox;
 pub mod server;

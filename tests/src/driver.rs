@@ -1,0 +1,279 @@
+//! One login, written once, run through either adapter: [`Driver`] is what a test needs from
+//! an adapter (run an exchange, finish a JWKS refetch, send a raw browser request), implemented
+//! by `mc-io-blocking` directly and by `mc-io-tokio` on a runtime of its own.
+
+use std::time::Duration;
+
+use mc_core::{
+    AuthorizeOptions, CodeReceived, Discovered, DiscoveryOutcome, DiscoveryQuery, Exchange,
+    LoginHint, Resume, Tokens, UserInfo, Verified,
+};
+
+/// How an adapter error reads, whichever adapter raised it.
+#[derive(Debug)]
+pub enum Failure {
+    /// The core's verdict.
+    Core(mc_core::Error),
+    /// The adapter's total timeout.
+    Timeout,
+    /// The adapter's body cap.
+    BodyTooLarge,
+    /// Connection, TLS or I/O.
+    Transport(String),
+    /// The simulated browser did not get the redirect it expected.
+    Browser(String),
+}
+
+impl Failure {
+    /// The core error, if this is one.
+    #[must_use]
+    pub fn core(&self) -> Option<&mc_core::Error> {
+        match self {
+            Self::Core(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<mc_core::Error> for Failure {
+    fn from(e: mc_core::Error) -> Self {
+        Self::Core(e)
+    }
+}
+
+impl From<mc_io_blocking::Error> for Failure {
+    fn from(e: mc_io_blocking::Error) -> Self {
+        match e {
+            mc_io_blocking::Error::Core(e) => Self::Core(e),
+            mc_io_blocking::Error::Timeout { .. } => Self::Timeout,
+            mc_io_blocking::Error::BodyTooLarge { .. } => Self::BodyTooLarge,
+            other => Self::Transport(other.to_string()),
+        }
+    }
+}
+
+impl From<mc_io_tokio::Error> for Failure {
+    fn from(e: mc_io_tokio::Error) -> Self {
+        match e {
+            mc_io_tokio::Error::Core(e) => Self::Core(e),
+            mc_io_tokio::Error::Timeout { .. } => Self::Timeout,
+            mc_io_tokio::Error::BodyTooLarge { .. } => Self::BodyTooLarge,
+            other => Self::Transport(other.to_string()),
+        }
+    }
+}
+
+/// What a test needs from an adapter.
+pub trait Driver {
+    /// Run one exchange.
+    ///
+    /// # Errors
+    /// The adapter's error, as a [`Failure`].
+    fn execute<E: Exchange>(&self, exchange: E) -> Result<E::Output, Failure>;
+
+    /// Finish a verifying step, refetching the JWKS when asked.
+    ///
+    /// # Errors
+    /// The adapter's error, as a [`Failure`].
+    fn complete<P: Resume>(
+        &self,
+        operator: &mut Discovered,
+        step: Verified<P::Output, P>,
+    ) -> Result<P::Output, Failure>;
+
+    /// Send a raw request (the simulated browser).
+    ///
+    /// # Errors
+    /// The adapter's error, as a [`Failure`].
+    fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Failure>;
+
+    /// The current time.
+    fn now(&self) -> mc_core::UnixTime;
+}
+
+/// mc-io-blocking.
+#[derive(Debug, Clone)]
+pub struct Blocking(pub mc_io_blocking::Client);
+
+impl Blocking {
+    /// With a timeout and body cap.
+    #[must_use]
+    pub fn new(timeout: Duration, body_limit: usize) -> Self {
+        Self(mc_io_blocking::Client::with_config(
+            mc_io_blocking::Config::default()
+                .with_timeout(timeout)
+                .with_body_limit(body_limit),
+        ))
+    }
+}
+
+impl Driver for Blocking {
+    fn execute<E: Exchange>(&self, exchange: E) -> Result<E::Output, Failure> {
+        Ok(self.0.execute(exchange)?)
+    }
+
+    fn complete<P: Resume>(
+        &self,
+        operator: &mut Discovered,
+        step: Verified<P::Output, P>,
+    ) -> Result<P::Output, Failure> {
+        Ok(self.0.complete(operator, step)?)
+    }
+
+    fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Failure> {
+        Ok(self.0.send(request)?)
+    }
+
+    fn now(&self) -> mc_core::UnixTime {
+        mc_io_blocking::now()
+    }
+}
+
+/// mc-io-tokio, each call on a runtime the driver owns.
+#[derive(Debug)]
+pub struct Tokio {
+    runtime: tokio::runtime::Runtime,
+    client: mc_io_tokio::Client,
+}
+
+impl Tokio {
+    /// With a timeout and body cap.
+    ///
+    /// # Errors
+    /// When the runtime or the client cannot be built.
+    pub fn new(timeout: Duration, body_limit: usize) -> Result<Self, Failure> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::Transport(e.to_string()))?;
+        let client = mc_io_tokio::Client::with_config(
+            mc_io_tokio::Config::default()
+                .with_timeout(timeout)
+                .with_body_limit(body_limit),
+        )?;
+        Ok(Self { runtime, client })
+    }
+}
+
+impl Driver for Tokio {
+    fn execute<E: Exchange>(&self, exchange: E) -> Result<E::Output, Failure> {
+        Ok(self.runtime.block_on(self.client.execute(exchange))?)
+    }
+
+    fn complete<P: Resume>(
+        &self,
+        operator: &mut Discovered,
+        step: Verified<P::Output, P>,
+    ) -> Result<P::Output, Failure> {
+        Ok(self
+            .runtime
+            .block_on(self.client.complete(operator, step))?)
+    }
+
+    fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Failure> {
+        Ok(self.runtime.block_on(self.client.send(request))?)
+    }
+
+    fn now(&self) -> mc_core::UnixTime {
+        mc_io_tokio::now()
+    }
+}
+
+/// The simulated browser: GET `url` without following redirects and return the query of the
+/// `Location` it is sent to.
+///
+/// # Errors
+/// [`Failure::Browser`] when the answer is not a redirect with a query.
+pub fn browser_follow<D: Driver>(driver: &D, url: &str) -> Result<String, Failure> {
+    let mut request = http::Request::new(Vec::new());
+    *request.uri_mut() = url
+        .parse()
+        .map_err(|_| Failure::Browser(format!("bad URL {url}")))?;
+    let response = driver.send(request)?;
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Failure::Browser(format!("HTTP {} without Location", response.status())))?;
+    let url = url::Url::parse(location)
+        .map_err(|_| Failure::Browser(format!("bad Location {location}")))?;
+    url.query()
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::Browser(format!("Location without query: {location}")))
+}
+
+/// An entropy source for the SP side: the OS.
+#[must_use]
+pub fn entropy() -> mc_io_blocking::OsEntropy {
+    mc_io_blocking::OsEntropy
+}
+
+/// Fetch and apply the provider metadata of a fresh operator context.
+///
+/// # Errors
+/// Any step's failure.
+pub fn with_metadata<D: Driver>(
+    driver: &D,
+    mut operator: Discovered,
+) -> Result<Discovered, Failure> {
+    let metadata = driver.execute(operator.metadata_exchange()?)?;
+    operator.apply_metadata(metadata)?;
+    Ok(operator)
+}
+
+/// The browser login from the redirect to verified tokens.
+///
+/// # Errors
+/// Any step's failure.
+pub fn login<D: Driver>(
+    driver: &D,
+    operator: &mut Discovered,
+    options: AuthorizeOptions,
+) -> Result<Tokens, Failure> {
+    let now = driver.now();
+    let (redirect, flow) = operator.authorize(options, &mut entropy(), now)?;
+    let callback = browser_follow(driver, redirect.as_str())?;
+    let code: CodeReceived = flow.callback(operator, &callback, driver.now())?;
+    let step = driver.execute(code.token_exchange(operator)?)?;
+    driver.complete(operator, step)
+}
+
+/// UserInfo after a login.
+///
+/// # Errors
+/// Any step's failure.
+pub fn userinfo<D: Driver>(
+    driver: &D,
+    operator: &mut Discovered,
+    tokens: Tokens,
+) -> Result<UserInfo, Failure> {
+    let step = driver.execute(tokens.userinfo(operator)?)?;
+    driver.complete(operator, step)
+}
+
+/// Discovery to an operator context plus the user's login hint.
+///
+/// # Errors
+/// Any step's failure, or [`Failure::Browser`] when discovery wanted the selection page.
+pub fn discover<D: Driver>(
+    driver: &D,
+    service: &mc_core::DiscoveryService,
+    query: &DiscoveryQuery,
+    id: &str,
+) -> Result<(Discovered, Option<LoginHint>), Failure> {
+    match driver.execute(service.discover(query)?)? {
+        DiscoveryOutcome::Found(answer) => {
+            let operator =
+                Discovered::from_discovery(&answer, id, crate::sandbox::SP_REDIRECT_URI)?;
+            Ok((
+                operator,
+                answer.subscriber_id.map(LoginHint::EncryptedMsisdn),
+            ))
+        }
+        DiscoveryOutcome::OperatorSelection { url } => {
+            Err(Failure::Browser(format!("operator selection at {url}")))
+        }
+        _ => Err(Failure::Browser("unknown discovery outcome".to_owned())),
+    }
+}

@@ -1,0 +1,415 @@
+//! The whole browser login over loopback HTTP against the sandbox, through both adapters: every
+//! operator, every discovery path, every handset, every fault switch, and a key rotation.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use mc_core::{
+    AuthorizeOptions, Discovered, DiscoveryOutcome, DiscoveryQuery, Endpoint, Error, IdTokenError,
+    LoginHint, MccMnc, Msisdn, ProtocolError, SelectionReturn,
+};
+use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, browser_follow, login, userinfo};
+use mc_tests::{Fault, Handset, OPERATORS, SandboxServer, Target};
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+const BODY_LIMIT: usize = 64 * 1024;
+
+fn blocking() -> Blocking {
+    Blocking::new(TIMEOUT, BODY_LIMIT)
+}
+
+fn tokio() -> Tokio {
+    Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
+}
+
+/// Generate one `#[test]` per adapter for each scenario.
+macro_rules! through_both_adapters {
+    ($($scenario:ident),* $(,)?) => {
+        mod blocking_adapter {
+            $( #[test] fn $scenario() { super::$scenario(&super::blocking()) } )*
+        }
+        mod tokio_adapter {
+            $( #[test] fn $scenario() { super::$scenario(&super::tokio()) } )*
+        }
+    };
+}
+
+through_both_adapters!(
+    registry_login_every_operator_with_userinfo,
+    msisdn_discovery_login_every_operator,
+    mcc_mnc_discovery_login,
+    ip_discovery_login,
+    operator_selection_discovery_login,
+    loa3_pin_login,
+    declined_handset_is_access_denied,
+    silent_handset_is_access_denied_after_the_wait,
+    approve_at_loa2_when_loa3_was_required_is_acr_too_low,
+    key_rotation_is_absorbed_by_one_refetch,
+    fault_server_error,
+    fault_slow_answer_hits_the_timeout,
+    fault_oversized_body_hits_the_cap,
+    fault_redirect_is_not_followed,
+    fault_malformed_json,
+    fault_wrong_issuer_token,
+    fault_wrong_issuer_signed_userinfo,
+    unknown_msisdn_is_not_found,
+    bad_discovery_credentials_are_refused,
+);
+
+fn sandbox() -> SandboxServer {
+    SandboxServer::start().unwrap()
+}
+
+fn registry_operator(server: &SandboxServer, name: &str) -> Discovered {
+    Discovered::from_registry(server.sandbox().registry_entry(name).unwrap())
+}
+
+fn msisdn_hint(msisdn: &str) -> AuthorizeOptions {
+    AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new(msisdn)))
+}
+
+fn subscriber(operator: usize, handset: Handset) -> &'static str {
+    OPERATORS[operator]
+        .subscribers
+        .iter()
+        .find(|(_, h)| *h == handset)
+        .map(|(m, _)| *m)
+        .unwrap()
+}
+
+fn core(failure: Failure) -> Error {
+    match failure {
+        Failure::Core(e) => e,
+        other => panic!("expected a core error, got {other:?}"),
+    }
+}
+
+fn registry_login_every_operator_with_userinfo<D: Driver>(d: &D) {
+    let server = sandbox();
+    for (i, info) in OPERATORS.iter().enumerate() {
+        let mut op = driver::with_metadata(d, registry_operator(&server, info.name)).unwrap();
+        let msisdn = subscriber(i, Handset::Approve);
+        let tokens = login(d, &mut op, msisdn_hint(msisdn)).unwrap();
+        assert_eq!(tokens.id_token().acr(), Some("2"));
+        assert_eq!(tokens.id_token().amr(), ["SIM_OK"]);
+        let sub = tokens.sub().to_owned();
+        let info_claims = userinfo(d, &mut op, tokens).unwrap();
+        assert_eq!(info_claims.sub(), sub);
+        assert_eq!(
+            info_claims.phone_number(),
+            Some(format!("+{msisdn}").as_str())
+        );
+        assert_eq!(info_claims.was_signed(), info.signed_userinfo);
+        // Premium info too.
+        let step = d
+            .execute(info_claims.into_tokens().premiuminfo(&op).unwrap())
+            .unwrap();
+        let premium = d.complete(&mut op, step).unwrap();
+        assert_eq!(premium.endpoint(), Endpoint::PremiumInfo);
+        assert_eq!(premium.claim_str("family_name"), Some("Subscriber"));
+    }
+}
+
+fn msisdn_discovery_login_every_operator<D: Driver>(d: &D) {
+    let server = sandbox();
+    let service = server.sandbox().discovery_service().unwrap();
+    for (i, info) in OPERATORS.iter().enumerate() {
+        let msisdn = subscriber(i, Handset::Approve);
+        let query = DiscoveryQuery::msisdn(Msisdn::new(msisdn)).correlation_id("e2e-1");
+        let (op, hint) = driver::discover(d, &service, &query, info.name).unwrap();
+        let mut op = driver::with_metadata(d, op).unwrap();
+        let hint = hint.expect("discovery by MSISDN returns an encrypted MSISDN");
+        let tokens = login(d, &mut op, AuthorizeOptions::new().login_hint(hint)).unwrap();
+        assert_eq!(
+            op.issuer(),
+            Some(server.sandbox().issuer(info.name).as_str())
+        );
+        assert_eq!(tokens.id_token().acr(), Some("2"));
+    }
+}
+
+fn mcc_mnc_discovery_login<D: Driver>(d: &D) {
+    let server = sandbox();
+    let service = server.sandbox().discovery_service().unwrap();
+    for (i, info) in OPERATORS.iter().enumerate() {
+        let query = DiscoveryQuery::identified(MccMnc::new(info.mcc, info.mnc).unwrap());
+        let (op, hint) =
+            driver::discover(d, &service, &query, &format!("{}_{}", info.mcc, info.mnc)).unwrap();
+        assert!(hint.is_none());
+        let mut op = driver::with_metadata(d, op).unwrap();
+        login(d, &mut op, msisdn_hint(subscriber(i, Handset::Approve))).unwrap();
+    }
+}
+
+fn ip_discovery_login<D: Driver>(d: &D) {
+    let server = sandbox();
+    let service = server.sandbox().discovery_service().unwrap();
+    let query = DiscoveryQuery::by_ip_or_selection().source_ip("198.51.100.23");
+    let (op, _) = driver::discover(d, &service, &query, "beta").unwrap();
+    let mut op = driver::with_metadata(d, op).unwrap();
+    assert_eq!(op.issuer(), Some(server.sandbox().issuer("beta").as_str()));
+    login(d, &mut op, msisdn_hint(subscriber(1, Handset::Approve))).unwrap();
+}
+
+fn operator_selection_discovery_login<D: Driver>(d: &D) {
+    let server = sandbox();
+    let service = server.sandbox().discovery_service().unwrap();
+    let DiscoveryOutcome::OperatorSelection { url } = d
+        .execute(
+            service
+                .discover(&DiscoveryQuery::by_ip_or_selection())
+                .unwrap(),
+        )
+        .unwrap()
+    else {
+        panic!("expected the operator selection page");
+    };
+    // The user picks Alpha and types the number on the selection page.
+    let msisdn = subscriber(0, Handset::Approve);
+    let mut choose = url.clone();
+    choose.set_path("/discovery/operator-selection/choose");
+    choose
+        .query_pairs_mut()
+        .append_pair("mcc_mnc", "234_15")
+        .append_pair("msisdn", msisdn);
+    let back = browser_follow(d, choose.as_str()).unwrap();
+    let selected = SelectionReturn::parse(&back).unwrap();
+    let hint = selected
+        .subscriber_id
+        .clone()
+        .map(LoginHint::EncryptedMsisdn)
+        .unwrap();
+    let (op, _) =
+        driver::discover(d, &service, &selected.discovery_query().unwrap(), "234_15").unwrap();
+    let mut op = driver::with_metadata(d, op).unwrap();
+    let tokens = login(d, &mut op, AuthorizeOptions::new().login_hint(hint)).unwrap();
+    assert_eq!(tokens.id_token().acr(), Some("2"));
+}
+
+fn loa3_pin_login<D: Driver>(d: &D) {
+    let server = sandbox();
+    for (i, info) in OPERATORS.iter().enumerate() {
+        let mut op = driver::with_metadata(d, registry_operator(&server, info.name)).unwrap();
+        let tokens = login(
+            d,
+            &mut op,
+            msisdn_hint(subscriber(i, Handset::ApprovePin)).acr_values([3]),
+        )
+        .unwrap();
+        assert_eq!(tokens.id_token().acr(), Some("3"));
+        assert_eq!(tokens.id_token().amr(), ["SIM_PIN"]);
+    }
+}
+
+fn declined_handset_is_access_denied<D: Driver>(d: &D) {
+    let server = sandbox();
+    let mut op = driver::with_metadata(d, registry_operator(&server, "alpha")).unwrap();
+    let err = core(login(d, &mut op, msisdn_hint(subscriber(0, Handset::Decline))).unwrap_err());
+    let refusal = err.operator_error().unwrap();
+    assert!(refusal.is("access_denied"));
+    assert_eq!(refusal.endpoint, Endpoint::Authorization);
+}
+
+fn silent_handset_is_access_denied_after_the_wait<D: Driver>(d: &D) {
+    let server = sandbox();
+    let mut op = driver::with_metadata(d, registry_operator(&server, "beta")).unwrap();
+    let started = std::time::Instant::now();
+    let err = core(
+        login(
+            d,
+            &mut op,
+            msisdn_hint(subscriber(1, Handset::NeverAnswers)),
+        )
+        .unwrap_err(),
+    );
+    assert!(started.elapsed() >= server.sandbox().handset_wait());
+    let refusal = err.operator_error().unwrap();
+    assert!(refusal.is("access_denied"));
+    assert_eq!(
+        refusal.description.as_deref(),
+        Some("No response from the handset")
+    );
+}
+
+fn approve_at_loa2_when_loa3_was_required_is_acr_too_low<D: Driver>(d: &D) {
+    let server = sandbox();
+    let mut op = driver::with_metadata(d, registry_operator(&server, "alpha")).unwrap();
+    let err = core(
+        login(
+            d,
+            &mut op,
+            msisdn_hint(subscriber(0, Handset::Approve)).acr_values([3]),
+        )
+        .unwrap_err(),
+    );
+    assert!(matches!(
+        err,
+        Error::IdToken(IdTokenError::AcrTooLow { requested: 3, .. })
+    ));
+}
+
+fn key_rotation_is_absorbed_by_one_refetch<D: Driver>(d: &D) {
+    let server = sandbox();
+    let mut op = driver::with_metadata(d, registry_operator(&server, "alpha")).unwrap();
+    let msisdn = subscriber(0, Handset::Approve);
+    let first = login(d, &mut op, msisdn_hint(msisdn)).unwrap();
+    server.sandbox().rotate_keys("alpha");
+    let jwks_before = count(&server, "/op/alpha/jwks");
+    let second = login(d, &mut op, msisdn_hint(msisdn)).unwrap();
+    assert_ne!(first.id_token().kid(), second.id_token().kid());
+    assert_eq!(count(&server, "/op/alpha/jwks"), jwks_before + 1);
+    // The same key serves the next login without a fetch.
+    login(d, &mut op, msisdn_hint(msisdn)).unwrap();
+    assert_eq!(count(&server, "/op/alpha/jwks"), jwks_before + 1);
+}
+
+fn count(server: &SandboxServer, path: &str) -> usize {
+    server
+        .sandbox()
+        .request_log()
+        .iter()
+        .filter(|r| r.ends_with(path))
+        .count()
+}
+
+/// A logged-in-ready operator context, then a fault on `target`.
+fn with_fault(server: &SandboxServer, target: Target, fault: Fault, d: &impl Driver) -> Discovered {
+    let mut op = driver::with_metadata(d, registry_operator(server, "alpha")).unwrap();
+    let keys = d.execute(op.jwks_exchange().unwrap()).unwrap();
+    op.set_jwks(keys, d.now());
+    server.sandbox().set_fault(target, fault);
+    op
+}
+
+fn fault_server_error<D: Driver>(d: &D) {
+    let server = sandbox();
+    let mut op = with_fault(&server, Target::Token, Fault::ServerError, d);
+    let err = core(login(d, &mut op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    assert!(matches!(
+        err,
+        Error::Protocol(ProtocolError::UnexpectedStatus {
+            status: 500,
+            endpoint: Endpoint::Token
+        })
+    ));
+}
+
+fn fault_slow_answer_hits_the_timeout<D: Driver>(d: &D) {
+    let server = sandbox();
+    let mut op = with_fault(
+        &server,
+        Target::Token,
+        Fault::Slow(TIMEOUT + Duration::from_secs(1)),
+        d,
+    );
+    let started = std::time::Instant::now();
+    let err = login(d, &mut op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err();
+    assert!(matches!(err, Failure::Timeout), "{err:?}");
+    assert!(started.elapsed() < TIMEOUT + Duration::from_millis(900));
+}
+
+fn fault_oversized_body_hits_the_cap<D: Driver>(d: &D) {
+    let server = sandbox();
+    let op = with_fault(
+        &server,
+        Target::Metadata,
+        Fault::Oversized(4 * BODY_LIMIT),
+        d,
+    );
+    let err = d.execute(op.metadata_exchange().unwrap()).unwrap_err();
+    assert!(matches!(err, Failure::BodyTooLarge), "{err:?}");
+}
+
+fn fault_redirect_is_not_followed<D: Driver>(d: &D) {
+    let server = sandbox();
+    let mut op = with_fault(&server, Target::Token, Fault::Redirect, d);
+    let before = server.sandbox().request_log().len();
+    let err = core(login(d, &mut op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    assert!(matches!(
+        err,
+        Error::Protocol(ProtocolError::UnexpectedStatus { status: 302, .. })
+    ));
+    let log = server.sandbox().request_log();
+    assert!(
+        !log[before..].iter().any(|r| r.ends_with("/elsewhere")),
+        "{log:?}"
+    );
+}
+
+fn fault_malformed_json<D: Driver>(d: &D) {
+    let server = sandbox();
+    let mut op = with_fault(&server, Target::Token, Fault::MalformedJson, d);
+    let err = core(login(d, &mut op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    assert!(matches!(
+        err,
+        Error::Protocol(ProtocolError::MalformedJson {
+            endpoint: Endpoint::Token,
+            ..
+        })
+    ));
+}
+
+fn fault_wrong_issuer_token<D: Driver>(d: &D) {
+    let server = sandbox();
+    let mut op = with_fault(&server, Target::Token, Fault::WrongIssuer, d);
+    let before = server.sandbox().request_log().len();
+    let err = core(login(d, &mut op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    assert!(matches!(
+        err,
+        Error::IdToken(IdTokenError::IssuerMismatch { .. })
+    ));
+    // Nothing is asked of the operator after a rejected id_token.
+    let after: Vec<String> = server.sandbox().request_log()[before..].to_vec();
+    assert_eq!(
+        after.last().map(String::as_str),
+        Some("POST /op/alpha/token"),
+        "{after:?}"
+    );
+}
+
+fn fault_wrong_issuer_signed_userinfo<D: Driver>(d: &D) {
+    let server = sandbox();
+    let mut op = driver::with_metadata(d, registry_operator(&server, "beta")).unwrap();
+    let tokens = login(d, &mut op, msisdn_hint(subscriber(1, Handset::Approve))).unwrap();
+    server
+        .sandbox()
+        .set_operator_fault("beta", Target::UserInfo, Fault::WrongIssuer);
+    let err = core(userinfo(d, &mut op, tokens).unwrap_err());
+    assert!(matches!(
+        err,
+        Error::IdToken(IdTokenError::IssuerMismatch { .. })
+    ));
+}
+
+fn unknown_msisdn_is_not_found<D: Driver>(d: &D) {
+    let server = sandbox();
+    let service = server.sandbox().discovery_service().unwrap();
+    let err = core(
+        driver::discover(
+            d,
+            &service,
+            &DiscoveryQuery::msisdn(Msisdn::new("15550000000")),
+            "x",
+        )
+        .unwrap_err(),
+    );
+    let refusal = err.operator_error().unwrap();
+    assert!(refusal.is("Not_Found_Entity"));
+    assert_eq!(refusal.description.as_deref(), Some("Operator Not Found"));
+    assert_eq!(refusal.status, Some(404));
+}
+
+fn bad_discovery_credentials_are_refused<D: Driver>(d: &D) {
+    let server = sandbox();
+    let service = mc_core::DiscoveryService::new(
+        &server.sandbox().discovery_url(),
+        "sp-discovery-client",
+        mc_core::ClientSecret::new("wrong"),
+        mc_tests::sandbox::SP_DISCOVERY_REDIRECT,
+    )
+    .unwrap();
+    let err = core(
+        driver::discover(d, &service, &DiscoveryQuery::by_ip_or_selection(), "x").unwrap_err(),
+    );
+    assert_eq!(err.operator_error().unwrap().status, Some(401));
+}
