@@ -1,6 +1,276 @@
-//! Executes [mc_core] Mobile Connect exchanges over HTTP (reqwest on tokio).
-//! This crate is a placeholder until its adapter lands; it re-exports the core so that
-//! dependants can already name it.
 #![forbid(unsafe_code)]
+//! Executes [mc_core] Mobile Connect exchanges over HTTP with reqwest (rustls) on tokio.
+//! It only moves bytes, reads the clock and draws OS randomness: every protocol decision stays in
+//! the core.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mc_core::{Discovered, Endpoint, Entropy, Exchange, Resume, UnixTime, Verified};
+use tracing::Instrument as _;
 
 pub use mc_core;
+
+/// How the [`Client`] talks HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Total time for one request, from connecting to the end of the body (default 10 s).
+    pub timeout: Duration,
+    /// The largest response body read, in bytes (default 1 MiB).
+    pub body_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// This configuration with another total timeout.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// This configuration with another body cap.
+    #[must_use]
+    pub fn with_body_limit(mut self, body_limit: usize) -> Self {
+        self.body_limit = body_limit;
+        self
+    }
+}
+
+/// Everything that can go wrong while running an exchange.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The core rejected the response (or the host misused it).
+    #[error(transparent)]
+    Core(#[from] mc_core::Error),
+    /// The request did not complete within the configured total timeout.
+    #[error("{endpoint} did not answer within {after:?}")]
+    Timeout {
+        /// The endpoint called.
+        endpoint: Endpoint,
+        /// The configured timeout.
+        after: Duration,
+    },
+    /// The response body is larger than the configured cap (nothing beyond it was read).
+    #[error("{endpoint} response body exceeds the {limit}-byte cap")]
+    BodyTooLarge {
+        /// The endpoint called.
+        endpoint: Endpoint,
+        /// The configured cap.
+        limit: usize,
+    },
+    /// Connecting, TLS or I/O failed.
+    #[error("transport failure at {endpoint}: {reason}")]
+    Transport {
+        /// The endpoint called.
+        endpoint: Endpoint,
+        /// What failed; never holds a URL, header or body.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {reason}")]
+    Setup {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An HTTP client that runs exchanges: one connection pool, no redirects, no proxies, no retries.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    config: Config,
+}
+
+impl Client {
+    /// A client with [`Config::default`].
+    ///
+    /// # Errors
+    /// [`Error::Setup`] when the TLS stack cannot be initialised.
+    pub fn new() -> Result<Self, Error> {
+        Self::with_config(Config::default())
+    }
+
+    /// A client with the given configuration.
+    ///
+    /// # Errors
+    /// [`Error::Setup`] when the TLS stack cannot be initialised.
+    pub fn with_config(config: Config) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .tls_backend_rustls()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .retry(reqwest::retry::never())
+            .timeout(config.timeout)
+            .user_agent(concat!("mc-io-tokio/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Setup {
+                reason: describe(&e),
+            })?;
+        Ok(Self { http, config })
+    }
+
+    /// Send one raw request (no redirects followed, 4xx/5xx returned as responses, body read up
+    /// to the cap).
+    ///
+    /// Method, URI, headers (sensitive ones included) and body go out unchanged. A raw request
+    /// belongs to no exchange, so its errors name [`Endpoint::Authorization`], the one endpoint
+    /// reached without one (the browser's redirect); use [`Client::execute`] for the other steps.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`], [`Error::BodyTooLarge`] or [`Error::Transport`].
+    pub async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
+        self.fetch(Endpoint::Authorization, request).await
+    }
+
+    /// Run one exchange: send its request, hand the response to the core with the current time.
+    ///
+    /// # Errors
+    /// Transport errors as [`Client::send`] (naming the exchange's endpoint), or the core's
+    /// verdict as [`Error::Core`].
+    pub async fn execute<E: Exchange>(&self, exchange: E) -> Result<E::Output, Error> {
+        let endpoint = exchange.endpoint();
+        let span = tracing::info_span!("mc_exchange", step = endpoint.as_str());
+        async move {
+            let response = self.fetch(endpoint, exchange.request()).await?;
+            Ok(exchange.respond(response, now())?)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Finish a verifying step: `Done` gives the value; `NeedJwks` fetches the operator's JWKS
+    /// once, stores it in `operator` and resumes (the core never asks twice).
+    ///
+    /// # Errors
+    /// As [`Client::execute`] for the JWKS fetch, or the core's verdict on the resumed step.
+    pub async fn complete<P: Resume>(
+        &self,
+        operator: &mut Discovered,
+        step: Verified<P::Output, P>,
+    ) -> Result<P::Output, Error> {
+        match step {
+            Verified::Done(value) => Ok(value),
+            Verified::NeedJwks(pending) => {
+                let keys = self.execute(operator.jwks_exchange()?).await?;
+                let now = now();
+                operator.set_jwks(keys, now);
+                Ok(pending.resume(operator, now)?)
+            }
+        }
+    }
+
+    /// Send `request` and read the whole response, labelling failures with `endpoint`.
+    async fn fetch(
+        &self,
+        endpoint: Endpoint,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
+        let limit = self.config.body_limit;
+        let transport = |e: reqwest::Error| self.transport(endpoint, &e);
+        let request = reqwest::Request::try_from(request).map_err(transport)?;
+        let mut response = self.http.execute(request).await.map_err(transport)?;
+        let status = response.status();
+        tracing::debug!(status = status.as_u16(), "response received");
+
+        // The announced length is checked before anything is read; the actual length while
+        // reading (chunked bodies, or a server that lies).
+        let too_large = || Error::BodyTooLarge { endpoint, limit };
+        let announced = response.content_length().unwrap_or(0);
+        if usize::try_from(announced).map_or(true, |n| n > limit) {
+            return Err(too_large());
+        }
+        let headers = std::mem::take(response.headers_mut());
+        let version = response.version();
+        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0).min(64 * 1024));
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if chunk.len() > limit.saturating_sub(body.len()) {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+
+        let mut out = http::Response::new(body);
+        *out.status_mut() = status;
+        *out.version_mut() = version;
+        *out.headers_mut() = headers;
+        Ok(out)
+    }
+
+    fn transport(&self, endpoint: Endpoint, error: &reqwest::Error) -> Error {
+        if error.is_timeout() {
+            Error::Timeout {
+                endpoint,
+                after: self.config.timeout,
+            }
+        } else {
+            Error::Transport {
+                endpoint,
+                reason: describe(error),
+            }
+        }
+    }
+}
+
+/// A reqwest error and its causes, without the URL (its query may carry secrets).
+fn describe(error: &reqwest::Error) -> String {
+    let mut reason = String::new();
+    // reqwest's own message would name the URL; its kind and the causes name none.
+    let kind = if error.is_connect() {
+        "connect error"
+    } else if error.is_body() || error.is_decode() {
+        "error reading the response body"
+    } else if error.is_builder() {
+        "invalid request"
+    } else if error.is_request() {
+        "error sending the request"
+    } else {
+        "HTTP error"
+    };
+    reason.push_str(kind);
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let _ = write!(reason, ": {cause}");
+        source = cause.source();
+    }
+    reason
+}
+
+/// The system clock as a [`UnixTime`]; a clock set before 1970 reads as the epoch, which makes
+/// every token look issued in the future (rejected, never accepted).
+#[must_use]
+pub fn now() -> UnixTime {
+    UnixTime::from_secs(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+/// The operating system's CSPRNG (`getrandom`), for `state`, `nonce` and PKCE verifiers.
+///
+/// An OS that cannot supply entropy cannot run a login safely: filling then panics instead of
+/// handing out predictable values.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn fill(&mut self, dest: &mut [u8]) {
+        // The one allowed panic: without OS randomness, state/nonce/PKCE would be guessable, and
+        // `Entropy::fill` has no error path.
+        getrandom::fill(dest).expect("the operating system's random number generator failed");
+    }
+}

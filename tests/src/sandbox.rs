@@ -793,7 +793,14 @@ impl Sandbox {
         let digest = sha256(format!("{}:{}:{msisdn}", info.name, info.client_id).as_bytes());
         let hex: String = digest.iter().take(16).map(|b| format!("{b:02X}")).collect();
         let part = |a: usize, b: usize| hex.get(a..b).unwrap_or_default().to_owned();
-        [part(0, 8), part(8, 12), part(12, 16), part(16, 20), part(20, 32)].join("-")
+        [
+            part(0, 8),
+            part(8, 12),
+            part(12, 16),
+            part(16, 20),
+            part(20, 32),
+        ]
+        .join("-")
     }
 
     fn authorize(&self, index: usize, request: &Request<Vec<u8>>) -> (Response<Vec<u8>>, Duration) {

@@ -137,7 +137,8 @@ fn mcc_mnc_discovery_login<D: Driver>(d: &D) {
             driver::discover(d, &service, &query, &format!("{}_{}", info.mcc, info.mnc)).unwrap();
         assert!(hint.is_none());
         let mut op = driver::with_metadata(d, op).unwrap();
-        login(d, &mut op, msisdn_hint(subscriber(i, Handset::Approve))).unwrap();
+        let tokens = login(d, &mut op, msisdn_hint(subscriber(i, Handset::Approve))).unwrap();
+        assert!(!tokens.sub().is_empty());
     }
 }
 
@@ -148,7 +149,8 @@ fn ip_discovery_login<D: Driver>(d: &D) {
     let (op, _) = driver::discover(d, &service, &query, "beta").unwrap();
     let mut op = driver::with_metadata(d, op).unwrap();
     assert_eq!(op.issuer(), Some(server.sandbox().issuer("beta").as_str()));
-    login(d, &mut op, msisdn_hint(subscriber(1, Handset::Approve))).unwrap();
+    let tokens = login(d, &mut op, msisdn_hint(subscriber(1, Handset::Approve))).unwrap();
+    assert_eq!(tokens.id_token().alg(), mc_core::Algorithm::ES256);
 }
 
 fn operator_selection_discovery_login<D: Driver>(d: &D) {
@@ -259,7 +261,8 @@ fn key_rotation_is_absorbed_by_one_refetch<D: Driver>(d: &D) {
     assert_ne!(first.id_token().kid(), second.id_token().kid());
     assert_eq!(count(&server, "/op/alpha/jwks"), jwks_before + 1);
     // The same key serves the next login without a fetch.
-    login(d, &mut op, msisdn_hint(msisdn)).unwrap();
+    let third = login(d, &mut op, msisdn_hint(msisdn)).unwrap();
+    assert_eq!(third.id_token().kid(), second.id_token().kid());
     assert_eq!(count(&server, "/op/alpha/jwks"), jwks_before + 1);
 }
 

@@ -1,0 +1,106 @@
+//! A whole Mobile Connect login against the local sandbox operator, step by step:
+//! `cargo run -p mc-io-tokio --example quickstart_tokio`.
+//!
+//! The sandbox (package mc-tests) plays the discovery service, the operator and the user's
+//! handset on 127.0.0.1; everything the Service Provider does goes through mc-core and this
+//! adapter exactly as it would against a real operator.
+#![allow(clippy::print_stdout)]
+
+use mc_core::{AuthorizeOptions, Discovered, DiscoveryOutcome, DiscoveryQuery, Msisdn};
+use mc_io_tokio::{Client, OsEntropy, now};
+use mc_tests::SandboxServer;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let server = SandboxServer::start()?;
+    let sandbox = server.sandbox();
+    println!("sandbox operator listening on {}", sandbox.base());
+    let client = Client::new()?;
+
+    // 1. Discovery by MSISDN: which operator serves +44 7700 900001?
+    let msisdn = "447700900001";
+    let service = sandbox.discovery_service()?;
+    let DiscoveryOutcome::Found(answer) = client
+        .execute(service.discover(&DiscoveryQuery::msisdn(Msisdn::new(msisdn)))?)
+        .await?
+    else {
+        return Err("discovery wanted the operator selection page".into());
+    };
+    println!(
+        "1. discovery: {} serves the number",
+        answer.serving_operator.as_deref().unwrap_or("?")
+    );
+    let mut operator =
+        Discovered::from_discovery(&answer, "234_15", mc_tests::sandbox::SP_REDIRECT_URI)?;
+
+    // 2. Provider metadata (endpoints, versions, RFC 9207 support).
+    let metadata = client.execute(operator.metadata_exchange()?).await?;
+    operator.apply_metadata(metadata)?;
+    println!("2. metadata: issuer {}", operator.issuer().unwrap_or("?"));
+
+    // 3. The authorization redirect, with the encrypted MSISDN as login hint.
+    let hint = answer
+        .subscriber_id
+        .clone()
+        .map(mc_core::LoginHint::EncryptedMsisdn)
+        .ok_or("no subscriber_id")?;
+    let (redirect, flow) = operator.authorize(
+        AuthorizeOptions::new().login_hint(hint),
+        &mut OsEntropy,
+        now(),
+    )?;
+    let stored = serde_json::to_string(&flow)?;
+    println!("3. redirect the browser to {}", redirect.url().path());
+    println!("   per-login state to keep: {} bytes of JSON", stored.len());
+
+    // 4. The browser at the operator: the sandbox's simulated handset approves (LoA 2) and the
+    //    operator redirects back to our callback.
+    let mut visit = http::Request::new(Vec::new());
+    *visit.uri_mut() = redirect.as_str().parse()?;
+    let at_operator = client.send(visit).await?;
+    let location = at_operator
+        .headers()
+        .get(http::header::LOCATION)
+        .ok_or("no redirect back")?
+        .to_str()?;
+    let callback_query = url::Url::parse(location)?
+        .query()
+        .unwrap_or_default()
+        .to_owned();
+    println!(
+        "4. handset approved; the browser returns to {}",
+        location.split('?').next().unwrap_or_default()
+    );
+
+    // 5. The callback: state, RFC 9207 iss, then the code.
+    let flow: mc_core::Authorizing = serde_json::from_str(&stored)?;
+    let code = flow.callback(&operator, &callback_query, now())?;
+    println!("5. callback checked (state, iss)");
+
+    // 6. Token exchange with full id_token verification; the first one fetches the JWKS.
+    let step = client.execute(code.token_exchange(&operator)?).await?;
+    let tokens = client.complete(&mut operator, step).await?;
+    println!(
+        "6. tokens: id_token verified ({:?}, kid {})",
+        tokens.id_token().alg(),
+        tokens.id_token().kid().unwrap_or("-")
+    );
+
+    // 7. UserInfo.
+    let step = client.execute(tokens.userinfo(&operator)?).await?;
+    let userinfo = client.complete(&mut operator, step).await?;
+    println!("7. userinfo received");
+
+    let id = userinfo.tokens().id_token();
+    println!("\nverified identity");
+    println!("  PCR (sub):     {}", id.sub());
+    println!("  acr:           {}", id.acr().unwrap_or("-"));
+    println!("  amr:           {}", id.amr().join(" "));
+    println!(
+        "  phone number:  {}",
+        userinfo.phone_number().unwrap_or("-")
+    );
+    Ok(())
+}
