@@ -198,7 +198,8 @@ pub fn parse_www_authenticate(
     let rest = rest
         .get(..6)
         .filter(|s| s.eq_ignore_ascii_case("bearer"))
-        .and_then(|_| rest.get(6..))?;
+        .and_then(|_| rest.get(6..))
+        .filter(|r| r.is_empty() || r.starts_with(' '))?;
     let mut params: Vec<(String, String)> = Vec::new();
     let mut chars = rest.chars().peekable();
     loop {

@@ -217,12 +217,19 @@ pub(crate) fn expect_json<T: DeserializeOwned>(
     Ok(json(endpoint, body)?)
 }
 
-/// Parse a query string (without `?`) into ordered pairs with bounds and duplicate rejection.
+/// Parse a query string (with or without `?`, or a whole URL) into ordered pairs with bounds and duplicate rejection.
 pub(crate) fn query_pairs(
     query: &str,
 ) -> Result<Vec<(String, String)>, crate::error::CallbackError> {
     use crate::error::CallbackError;
-    let query = query.strip_prefix('?').unwrap_or(query);
+    // A whole redirect URL is accepted too: keep what follows its `?`, without any fragment.
+    let lower = query.get(..8).unwrap_or(query).to_ascii_lowercase();
+    let query = if lower.starts_with("http://") || lower.starts_with("https://") {
+        let after = query.split_once('?').map_or("", |(_, q)| q);
+        after.split_once('#').map_or(after, |(q, _)| q)
+    } else {
+        query.strip_prefix('?').unwrap_or(query)
+    };
     if query.len() > MAX_QUERY_BYTES {
         return Err(CallbackError::TooLarge {
             limit: MAX_QUERY_BYTES,
