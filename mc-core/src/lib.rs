@@ -55,7 +55,7 @@
 //! let code = flow.callback(&operator, &callback_query, now)?;
 //!
 //! // 3. Exchange the code and verify the id_token, fetching the JWKS when asked to.
-//! let exchange = code.token_exchange(&operator)?;
+//! let exchange = code.token_exchange(&operator, now)?;
 //! let request = exchange.request();
 //! # if false {
 //! let tokens = match exchange.respond(send(request), now)? {
@@ -100,6 +100,7 @@
 
 pub mod authorize;
 pub mod callback;
+pub mod client_auth;
 pub mod crypto;
 pub mod discovery;
 pub mod error;
@@ -115,6 +116,7 @@ pub mod wire;
 
 pub use authorize::{AuthorizationRedirect, AuthorizeOptions, Authorizing, LoginHint};
 pub use callback::CodeReceived;
+pub use client_auth::{ClientAssertionKey, ClientAuth};
 pub use discovery::{
     DiscoveryAnswer, DiscoveryExchange, DiscoveryOutcome, DiscoveryQuery, DiscoveryService, MccMnc,
     SelectionReturn,

@@ -146,6 +146,27 @@ pub struct MetadataExchange {
     pub(crate) prepared: Prepared,
 }
 
+impl MetadataExchange {
+    /// GET `{issuer}/.well-known/openid-configuration` for an issuer not configured yet (a plain
+    /// OpenID Provider); build the registry entry with
+    /// [`crate::OperatorConfig::from_metadata`].
+    ///
+    /// # Errors
+    /// [`crate::MisuseError::InvalidUrl`] for an unusable issuer.
+    pub fn for_issuer(issuer: &str) -> Result<Self, Error> {
+        let url = crate::registry::parse_url(
+            &format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            ),
+            "openid-configuration",
+        )?;
+        Ok(Self {
+            prepared: wire::get(&url, "openid-configuration", "application/json")?,
+        })
+    }
+}
+
 impl Exchange for MetadataExchange {
     type Output = ProviderMetadata;
 

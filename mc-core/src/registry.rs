@@ -4,6 +4,7 @@
 use jsonwebtoken::Algorithm;
 use url::Url;
 
+use crate::client_auth::{self, ClientAuth};
 use crate::error::{Error, MisuseError, ProtocolError};
 use crate::exchange::UnixTime;
 use crate::jwks::{Jwks, JwksExchange};
@@ -94,6 +95,7 @@ pub struct OperatorConfig {
     client_name: Option<String>,
     version: Option<String>,
     policy: Policy,
+    client_auth: ClientAuth,
 }
 
 pub(crate) fn parse_url(value: &str, what: &'static str) -> Result<Url, Error> {
@@ -158,7 +160,57 @@ impl OperatorConfig {
             client_name: None,
             version: None,
             policy: Policy::default(),
+            client_auth: ClientAuth::default(),
         })
+    }
+
+    /// A registry entry for a plain OpenID Provider from its metadata (fetched with
+    /// [`MetadataExchange::for_issuer`]): issuer and every endpoint come from the document.
+    ///
+    /// # Errors
+    /// [`crate::ProtocolError::MissingField`] when the metadata lacks an authorization or token
+    /// endpoint; [`MisuseError::InvalidUrl`] for unusable URLs.
+    pub fn from_metadata(
+        id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: ClientSecret,
+        redirect_uri: &str,
+        metadata: &ProviderMetadata,
+    ) -> Result<Self, Error> {
+        let missing = |field| ProtocolError::MissingField {
+            endpoint: crate::Endpoint::Metadata,
+            field,
+        };
+        let authorization = metadata
+            .authorization_endpoint
+            .as_deref()
+            .ok_or(missing("authorization_endpoint"))?;
+        let token = metadata
+            .token_endpoint
+            .as_deref()
+            .ok_or(missing("token_endpoint"))?;
+        let mut config = Self::new(
+            id,
+            client_id,
+            client_secret,
+            redirect_uri,
+            authorization,
+            token,
+        )?
+        .issuer(metadata.issuer.clone());
+        if let Some(url) = &metadata.jwks_uri {
+            config = config.jwks(url)?;
+        }
+        if let Some(url) = &metadata.userinfo_endpoint {
+            config = config.userinfo(url)?;
+        }
+        Ok(config)
+    }
+
+    /// How the SP authenticates at the token endpoint (default: HTTP Basic).
+    pub fn client_auth(mut self, method: ClientAuth) -> Self {
+        self.client_auth = method;
+        self
     }
 
     /// The issuer this operator writes into `iss` (compared exactly).
@@ -247,6 +299,7 @@ pub struct Discovered {
     pub(crate) client_name: Option<String>,
     pub(crate) version: Option<String>,
     pub(crate) policy: Policy,
+    pub(crate) client_auth: ClientAuth,
     pub(crate) metadata: Option<ProviderMetadata>,
     pub(crate) jwks: Jwks,
     pub(crate) jwks_fetched_at: Option<UnixTime>,
@@ -266,6 +319,7 @@ impl Discovered {
             client_name: config.client_name,
             version: config.version,
             policy: config.policy,
+            client_auth: config.client_auth,
             metadata: None,
             jwks: Jwks::default(),
             jwks_fetched_at: None,
@@ -330,25 +384,16 @@ impl Discovered {
     /// # Errors
     /// [`MisuseError::MissingEndpoint`] when neither a metadata URL nor an issuer is known.
     pub fn metadata_exchange(&self) -> Result<MetadataExchange, Error> {
-        let url = match (&self.endpoints.metadata, &self.issuer) {
-            (Some(url), _) => url.clone(),
-            (None, Some(issuer)) => {
-                let base = issuer.trim_end_matches('/');
-                parse_url(
-                    &format!("{base}/.well-known/openid-configuration"),
-                    "openid-configuration",
-                )?
+        match (&self.endpoints.metadata, &self.issuer) {
+            (Some(url), _) => Ok(MetadataExchange {
+                prepared: wire::get(url, "openid-configuration", "application/json")?,
+            }),
+            (None, Some(issuer)) => MetadataExchange::for_issuer(issuer),
+            (None, None) => Err(MisuseError::MissingEndpoint {
+                endpoint: "openid-configuration",
             }
-            (None, None) => {
-                return Err(MisuseError::MissingEndpoint {
-                    endpoint: "openid-configuration",
-                }
-                .into());
-            }
-        };
-        Ok(MetadataExchange {
-            prepared: wire::get(&url, "openid-configuration", "application/json")?,
-        })
+            .into()),
+        }
     }
 
     /// Apply provider metadata: its issuer must equal the configured or discovered issuer exactly
@@ -429,6 +474,16 @@ impl Discovered {
     pub fn set_jwks(&mut self, jwks: Jwks, now: UnixTime) {
         self.jwks = jwks;
         self.jwks_fetched_at = Some(now);
+    }
+
+    /// The client credentials for token-endpoint requests.
+    pub(crate) fn client(&self) -> client_auth::Client<'_> {
+        client_auth::Client {
+            client_id: &self.client_id,
+            secret: &self.client_secret,
+            method: &self.client_auth,
+            basic: self.policy.basic_auth,
+        }
     }
 
     /// Whether a verification that meets an unknown `kid` may ask for a JWKS refetch now.

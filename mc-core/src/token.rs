@@ -165,14 +165,24 @@ impl fmt::Debug for Tokens {
 }
 
 impl CodeReceived {
-    /// The token request: a form POST with HTTP Basic client authentication, the code, the
-    /// redirect URI, the PKCE verifier and the correlation id.
+    /// The token request: a form POST with the code, the redirect URI, the PKCE verifier, the
+    /// correlation id and the operator's client authentication (HTTP Basic by default; see
+    /// [`crate::ClientAuth`]). `now` dates a `private_key_jwt` assertion.
     ///
     /// # Errors
     /// [`crate::MisuseError`] when `operator` is not this login's, or has no known issuer.
-    pub fn token_exchange(self, operator: &Discovered) -> Result<TokenExchange<'_>, Error> {
+    pub fn token_exchange(
+        self,
+        operator: &Discovered,
+        now: UnixTime,
+    ) -> Result<TokenExchange<'_>, Error> {
         operator.check_flow_operator(&self.flow.op)?;
         operator.expected_issuer()?;
+        let credentials = operator.client().credentials(
+            operator.endpoints.token.as_str(),
+            self.code.expose_secret(),
+            now,
+        )?;
         let body = wire::form(
             [
                 ("grant_type", Some("authorization_code")),
@@ -185,17 +195,13 @@ impl CodeReceived {
                 ("correlation_id", self.flow.correlation_id.as_deref()),
             ]
             .into_iter()
-            .filter_map(|(n, v)| v.map(|v| (n, v))),
+            .filter_map(|(n, v)| v.map(|v| (n, v)))
+            .chain(credentials.params.iter().map(|(n, v)| (*n, v.as_str()))),
         );
-        let auth = wire::basic_auth(
-            &operator.client_id,
-            &operator.client_secret,
-            operator.policy.basic_auth,
-        )?;
-        let prepared = wire::with_authorization(
-            wire::post_form(&operator.endpoints.token, "token endpoint", body)?,
-            auth,
-        );
+        let mut prepared = wire::post_form(&operator.endpoints.token, "token endpoint", body)?;
+        if let Some(header) = credentials.header {
+            prepared = wire::with_authorization(prepared, header);
+        }
         Ok(TokenExchange {
             operator,
             flow: self,

@@ -57,7 +57,7 @@ fn exchange(
     let response = token_response(&make_jwt(valid_claims(&started.nonce)));
     let query = format!("code=the-code&state={}", started.state);
     let code = started.flow.callback(op, &query, now())?;
-    code.token_exchange(op)?.respond(response, now())
+    code.token_exchange(op, now())?.respond(response, now())
 }
 
 /// Assert that a login was accepted (with the error if not).

@@ -26,7 +26,7 @@ fn tokens(
     op: &mut Discovered,
     code: mc_core::CodeReceived,
 ) -> Result<Tokens, Error> {
-    let outcome = run(fake, code.token_exchange(op)?)?;
+    let outcome = run(fake, code.token_exchange(op, now())?)?;
     match outcome {
         Verified::Done(tokens) => Ok(tokens),
         Verified::NeedJwks(pending) => {

@@ -1013,7 +1013,7 @@ proptest! {
         prop_assert_eq!(&json["code"], &json!(code));
         prop_assert_eq!(&json["flow"], &flow_json);
         // The code goes to the token endpoint unchanged.
-        let exchange = received.token_exchange(&op).unwrap();
+        let exchange = received.token_exchange(&op, now()).unwrap();
         let body = form_pairs(exchange.request().body());
         prop_assert_eq!(body.iter().find(|(n, _)| n == "code").map(|(_, v)| v.as_str()), Some(code.as_str()));
     }

@@ -112,7 +112,7 @@ fn token_request(op: &Discovered, options: AuthorizeOptions) -> http::Request<Ve
     let started = start(op, options);
     let query = format!("code=Spl%2Bxl%2FOBe&state={}", started.state);
     let code = started.flow.callback(op, &query, now()).unwrap();
-    code.token_exchange(op).unwrap().request()
+    code.token_exchange(op, now()).unwrap().request()
 }
 
 /// The test operator, with a client secret that needs form-urlencoding.
@@ -548,7 +548,7 @@ fn token_pkce_verifier_matches_challenge() {
     );
     let query = format!("code=c&state={}", started.state);
     let code = started.flow.callback(&op, &query, now()).unwrap();
-    let request = code.token_exchange(&op).unwrap().request();
+    let request = code.token_exchange(&op, now()).unwrap().request();
     let body: Vec<(String, String)> = url::form_urlencoded::parse(request.body())
         .into_owned()
         .collect();
@@ -664,7 +664,7 @@ fn request_twice_is_byte_identical() {
     let started = start(&op, AuthorizeOptions::new().correlation_id("c-1"));
     let query = format!("code=abc&state={}", started.state);
     let code = started.flow.callback(&op, &query, now()).unwrap();
-    twice(&code.token_exchange(&op).unwrap());
+    twice(&code.token_exchange(&op, now()).unwrap());
 
     twice(&tokens(&op).userinfo(&op).unwrap());
     twice(&tokens(&op).premiuminfo(&op).unwrap());

@@ -210,7 +210,7 @@ fn token_exchange_without_a_known_issuer_is_misuse() {
         .callback(&op, &format!("code=c&state={}", started.state), now())
         .unwrap();
     assert!(matches!(
-        code.token_exchange(&op).err().unwrap(),
+        code.token_exchange(&op, now()).err().unwrap(),
         Error::Misuse(MisuseError::IssuerUnknown)
     ));
 }
@@ -788,7 +788,7 @@ fn no_secret_appears_in_debug_or_display() {
         )
         .unwrap();
     let code_debug = format!("{code:?}");
-    let exchange = code.token_exchange(&op).unwrap();
+    let exchange = code.token_exchange(&op, now()).unwrap();
     let exchange_debug = format!("{exchange:?} {:?}", exchange.request());
     let id_token = sign(
         &valid_claims(&started.nonce),

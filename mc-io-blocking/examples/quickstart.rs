@@ -78,7 +78,7 @@ fn main() -> Result<()> {
     println!("5. callback checked (state, iss)");
 
     // 6. Token exchange with full id_token verification; the first one fetches the JWKS.
-    let step = client.execute(code.token_exchange(&operator)?)?;
+    let step = client.execute(code.token_exchange(&operator, now())?)?;
     let tokens = client.complete(&mut operator, step)?;
     println!(
         "6. tokens: id_token verified ({:?}, kid {})",

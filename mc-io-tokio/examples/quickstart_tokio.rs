@@ -80,7 +80,9 @@ async fn main() -> Result<()> {
     println!("5. callback checked (state, iss)");
 
     // 6. Token exchange with full id_token verification; the first one fetches the JWKS.
-    let step = client.execute(code.token_exchange(&operator)?).await?;
+    let step = client
+        .execute(code.token_exchange(&operator, now())?)
+        .await?;
     let tokens = client.complete(&mut operator, step).await?;
     println!(
         "6. tokens: id_token verified ({:?}, kid {})",

@@ -71,7 +71,7 @@ async fn a_400_oauth_error_is_the_operators_refusal() {
     let query = format!("code=the-code&state={}", flow.state().expose_secret());
     let code = flow.callback(&op, &query, now).unwrap();
     let error = client()
-        .execute(code.token_exchange(&op).unwrap())
+        .execute(code.token_exchange(&op, mc_io_tokio::now()).unwrap())
         .await
         .unwrap_err();
     match error {

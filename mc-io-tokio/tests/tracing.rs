@@ -78,7 +78,9 @@ async fn each_exchange_runs_in_a_span_that_logs_no_secrets() {
         .unwrap();
     let query = format!("code=code-marker&state={}", flow.state().expose_secret());
     let code = flow.callback(&op, &query, now).unwrap();
-    let _ = client().execute(code.token_exchange(&op).unwrap()).await;
+    let _ = client()
+        .execute(code.token_exchange(&op, mc_io_tokio::now()).unwrap())
+        .await;
     let lines = recorder.lines.lock().unwrap().clone();
     assert!(
         lines.contains(&"span mc_exchange step=\"token\"".to_owned()),

@@ -235,7 +235,7 @@ pub fn login<D: Driver>(
     let (redirect, flow) = operator.authorize(options, &mut entropy(), now)?;
     let callback = browser_follow(driver, redirect.as_str())?;
     let code: CodeReceived = flow.callback(operator, &callback, driver.now())?;
-    let step = driver.execute(code.token_exchange(operator)?)?;
+    let step = driver.execute(code.token_exchange(operator, driver.now())?)?;
     driver.complete(operator, step)
 }
 

@@ -73,7 +73,11 @@ fn a_whole_login_in_memory_at_a_fixed_time() {
     let code = flow
         .callback(&op, &query, UnixTime::from_secs(NOW))
         .unwrap();
-    let step = run(&sandbox, code.token_exchange(&op).unwrap()).unwrap();
+    let step = run(
+        &sandbox,
+        code.token_exchange(&op, UnixTime::from_secs(NOW)).unwrap(),
+    )
+    .unwrap();
     let tokens = finish(&sandbox, &mut op, step);
     assert_eq!(tokens.id_token().acr(), Some("3"));
     assert_eq!(tokens.id_token().claims().iat, Some(NOW));

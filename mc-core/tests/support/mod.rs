@@ -264,7 +264,7 @@ pub fn token_step(
     let response = make_response(&started);
     let query = format!("code=the-code&state={}", started.state);
     let code = started.flow.callback(op, &query, now())?;
-    let exchange = code.token_exchange(op)?;
+    let exchange = code.token_exchange(op, now())?;
     match exchange.respond(response, now())? {
         mc_core::Verified::Done(tokens) => Ok(tokens),
         mc_core::Verified::NeedJwks(pending) => pending.resume(op, now()),
