@@ -83,6 +83,44 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// What every adapter enforces when it executes an [`Exchange`]: a total timeout and a body cap
+/// (and, without a setting, no redirects and no retries). Shared by the adapter crates so that
+/// each is configured the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportConfig {
+    /// Total time for one request, from connecting to the end of the body (default 10 s).
+    pub timeout: std::time::Duration,
+    /// The largest response body read, in bytes; a longer body fails while being read
+    /// (default 1 MiB).
+    pub body_limit: usize,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            timeout: std::time::Duration::from_secs(10),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+impl TransportConfig {
+    /// This configuration with another total timeout.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// This configuration with another body cap.
+    #[must_use]
+    pub fn with_body_limit(mut self, body_limit: usize) -> Self {
+        self.body_limit = body_limit;
+        self
+    }
+}
+
 /// One network step of the protocol, as a value.
 ///
 /// The host (or an adapter) sends [`Exchange::request`] over HTTP without following redirects,

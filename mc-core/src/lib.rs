@@ -125,7 +125,7 @@ pub use error::{
     CallbackError, Error, ErrorClass, IdTokenError, JwtPart, MisuseError, OperatorError,
     ProtocolError,
 };
-pub use exchange::{Endpoint, Exchange, Resume, UnixTime, Verified};
+pub use exchange::{Endpoint, Exchange, Resume, TransportConfig, UnixTime, Verified};
 pub use id_token::{IdToken, IdTokenClaims};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{Jwks, JwksExchange, KeyType, VerificationKey};

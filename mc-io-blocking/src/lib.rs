@@ -31,41 +31,8 @@ use mc_core::{Discovered, Endpoint, Exchange, Resume, UnixTime, Verified};
 
 pub use mc_core;
 
-/// Transport settings of a [`Client`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Config {
-    /// Total time for one request: connect, TLS, send, and reading the whole response
-    /// (default 10 s).
-    pub timeout: Duration,
-    /// The most response-body bytes read; a longer body fails while being read (default 1 MiB).
-    pub body_limit: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(10),
-            body_limit: 1024 * 1024,
-        }
-    }
-}
-
-impl Config {
-    /// This configuration with another total timeout.
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// This configuration with another response body cap, in bytes.
-    #[must_use]
-    pub fn with_body_limit(mut self, body_limit: usize) -> Self {
-        self.body_limit = body_limit;
-        self
-    }
-}
+/// How the [`Client`] talks HTTP: total timeout and body cap (shared with the other adapter).
+pub use mc_core::TransportConfig as Config;
 
 /// What can go wrong while running an exchange: the core's verdict, or the transport.
 #[derive(Debug, thiserror::Error)]

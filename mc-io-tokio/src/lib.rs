@@ -11,40 +11,8 @@ use tracing::Instrument as _;
 
 pub use mc_core;
 
-/// How the [`Client`] talks HTTP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Config {
-    /// Total time for one request, from connecting to the end of the body (default 10 s).
-    pub timeout: Duration,
-    /// The largest response body read, in bytes (default 1 MiB).
-    pub body_limit: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(10),
-            body_limit: 1024 * 1024,
-        }
-    }
-}
-
-impl Config {
-    /// This configuration with another total timeout.
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// This configuration with another body cap.
-    #[must_use]
-    pub fn with_body_limit(mut self, body_limit: usize) -> Self {
-        self.body_limit = body_limit;
-        self
-    }
-}
+/// How the [`Client`] talks HTTP: total timeout and body cap (shared with the other adapter).
+pub use mc_core::TransportConfig as Config;
 
 /// Everything that can go wrong while running an exchange.
 #[derive(Debug, thiserror::Error)]
