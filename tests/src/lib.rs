@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod driver;
+pub mod interop;
 pub mod keys;
 pub mod sandbox;
 pub mod server;

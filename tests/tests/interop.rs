@@ -1,0 +1,508 @@
+//! Interop: the whole login against panva's `oidc-provider` (an independently written,
+//! OpenID Certified provider from npm) playing a Mobile Connect operator, through both
+//! adapters. Each test starts its own provider process (`mc_tests::interop::Peer`); every test
+//! passes without doing anything when `node` is not installed and `CI` is unset.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use mc_core::{
+    Algorithm, AuthorizeOptions, BasicAuthEncoding, ClientAuth, ClientSecret, Endpoint, Error,
+    IdTokenError, LoginHint, Msisdn, Verified,
+};
+use mc_tests::driver::{Blocking, Driver, Failure, Tokio, userinfo};
+use mc_tests::interop::{
+    ALGORITHMS, APPROVING_MSISDN, AuthMethod, Browser, DECLINING_MSISDN, Landing,
+    PLAIN_OIDC_CLIENT, Peer, PeerClient, authorize, client_secret, login, other_key,
+};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+const BODY_LIMIT: usize = 64 * 1024;
+
+fn blocking() -> Blocking {
+    Blocking::new(TIMEOUT, BODY_LIMIT)
+}
+
+fn tokio() -> Tokio {
+    Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
+}
+
+/// One `#[test]` per adapter for each scenario, each with its own provider process.
+macro_rules! through_both_adapters {
+    ($($scenario:ident),* $(,)?) => {
+        mod blocking_adapter {
+            $( #[test] fn $scenario() {
+                if let Some(peer) = mc_tests::interop::Peer::start() {
+                    super::$scenario(&super::blocking(), &peer)
+                }
+            } )*
+        }
+        mod tokio_adapter {
+            $( #[test] fn $scenario() {
+                if let Some(peer) = mc_tests::interop::Peer::start() {
+                    super::$scenario(&super::tokio(), &peer)
+                }
+            } )*
+        }
+    };
+}
+
+through_both_adapters!(
+    metadata_is_read_from_the_issuer,
+    login_client_secret_basic_every_alg_with_and_without_pkce,
+    login_client_secret_post_every_alg_with_and_without_pkce,
+    login_private_key_jwt_every_alg_with_and_without_pkce,
+    identity_phonenumber_scope_with_json_userinfo,
+    signed_userinfo_every_alg,
+    claims_parameter_is_honoured,
+    loa3_and_max_age_are_requested_and_verified,
+    pcr_login_hint_finds_the_same_subscriber,
+    key_rotation_is_absorbed_by_one_jwks_refetch,
+    declined_login_is_access_denied,
+    replayed_code_is_invalid_grant,
+    private_key_jwt_retry_in_the_same_second_repeats_the_assertion,
+    wrong_client_secret_is_invalid_client,
+    raw_basic_credentials_are_refused_by_an_rfc6749_peer,
+    unknown_client_assertion_key_is_invalid_client,
+    unregistered_redirect_uri_is_refused_by_the_peer,
+    no_login_hint_waits_for_a_person,
+    id_token_without_at_hash_fails_only_the_mc_di_profile,
+);
+
+fn hint(msisdn: &str) -> AuthorizeOptions {
+    AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new(msisdn)))
+}
+
+fn core(failure: Failure) -> Error {
+    match failure {
+        Failure::Core(e) => e,
+        other => panic!("expected a core error, got {other:?}"),
+    }
+}
+
+fn metadata_is_read_from_the_issuer<D: Driver>(d: &D, peer: &Peer) {
+    let client = PeerClient::new(AuthMethod::Basic, Algorithm::RS256);
+    let op = peer.operator_for(d, client).unwrap();
+    assert_eq!(op.issuer(), Some(peer.issuer()));
+    let endpoints = op.endpoints();
+    assert_eq!(endpoints.token.as_str(), format!("{}/token", peer.issuer()));
+    assert_eq!(
+        endpoints.jwks.as_ref().map(url::Url::as_str),
+        Some(format!("{}/jwks", peer.issuer()).as_str())
+    );
+    let metadata = op.metadata().unwrap();
+    assert_eq!(metadata.acr_values_supported, ["2", "3"]);
+    assert_eq!(metadata.claims_parameter_supported, Some(true));
+    assert_eq!(
+        metadata.authorization_response_iss_parameter_supported,
+        Some(true)
+    );
+    assert_eq!(metadata.code_challenge_methods_supported, ["S256"]);
+    assert_eq!(metadata.login_hint_methods_supported, ["MSISDN", "PCR"]);
+    for scope in ["mc_authn", "mc_identity_phonenumber"] {
+        assert!(metadata.scopes_supported.iter().any(|s| s == scope));
+    }
+    for method in [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ] {
+        assert!(
+            metadata
+                .token_endpoint_auth_methods_supported
+                .iter()
+                .any(|m| m == method)
+        );
+    }
+}
+
+/// Every id_token signing algorithm, with and without PKCE, through one authentication method;
+/// then JSON userinfo.
+fn login_every_alg<D: Driver>(d: &D, peer: &Peer, auth: AuthMethod) {
+    for alg in ALGORITHMS {
+        let client = PeerClient::new(auth, alg);
+        let mut op = peer.operator_for(d, client).unwrap();
+        for pkce in [true, false] {
+            let options = if pkce {
+                hint(APPROVING_MSISDN)
+            } else {
+                hint(APPROVING_MSISDN).without_pkce()
+            };
+            let tokens = login(d, &mut op, options)
+                .unwrap_or_else(|e| panic!("{} pkce={pkce}: {e:?}", client.id()));
+            let id_token = tokens.id_token();
+            assert_eq!(id_token.alg(), alg, "{}", client.id());
+            let expected_kid = format!("op-1-{}", format!("{alg:?}").to_ascii_lowercase());
+            assert_eq!(id_token.kid(), Some(expected_kid.as_str()));
+            assert_eq!(id_token.acr(), Some("2"));
+            assert_eq!(id_token.amr(), ["SIM_OK"]);
+            assert!(
+                id_token.claims().at_hash.is_some(),
+                "at_hash checked by value"
+            );
+            assert!(tokens.sub().starts_with("pcr-"));
+            assert!(
+                tokens.refresh_token().is_some(),
+                "the peer issues refresh tokens"
+            );
+            let sub = tokens.sub().to_owned();
+            let info = userinfo(d, &mut op, tokens).unwrap();
+            assert!(!info.was_signed());
+            assert_eq!(info.sub(), sub);
+            // openid mc_authn grants no phone number.
+            assert_eq!(info.phone_number(), None);
+        }
+    }
+}
+
+fn login_client_secret_basic_every_alg_with_and_without_pkce<D: Driver>(d: &D, peer: &Peer) {
+    login_every_alg(d, peer, AuthMethod::Basic);
+}
+
+fn login_client_secret_post_every_alg_with_and_without_pkce<D: Driver>(d: &D, peer: &Peer) {
+    login_every_alg(d, peer, AuthMethod::Post);
+}
+
+fn login_private_key_jwt_every_alg_with_and_without_pkce<D: Driver>(d: &D, peer: &Peer) {
+    login_every_alg(d, peer, AuthMethod::PrivateKeyJwt);
+}
+
+fn identity_phonenumber_scope_with_json_userinfo<D: Driver>(d: &D, peer: &Peer) {
+    let client = PeerClient::new(AuthMethod::Post, Algorithm::ES256);
+    let mut op = peer.operator_for(d, client).unwrap();
+    // mc_identity_* selects the MC DI profile (mc_di_r2_v2.3): at_hash and amr are required.
+    let options = hint(APPROVING_MSISDN).scope(["mc_authn", "mc_identity_phonenumber"]);
+    let tokens = login(d, &mut op, options).unwrap();
+    assert_eq!(tokens.id_token().amr(), ["SIM_OK"]);
+    // The peer keeps scope claims out of a code-flow id_token (they come from userinfo).
+    assert_eq!(tokens.id_token().claim("phone_number"), None);
+    let info = userinfo(d, &mut op, tokens).unwrap();
+    assert!(!info.was_signed());
+    assert_eq!(
+        info.phone_number(),
+        Some(format!("+{APPROVING_MSISDN}").as_str())
+    );
+    assert_eq!(info.claim("phone_number_verified"), Some(&json!(true)));
+}
+
+fn signed_userinfo_every_alg<D: Driver>(d: &D, peer: &Peer) {
+    for alg in ALGORITHMS {
+        let client = PeerClient::signed_userinfo(alg);
+        let mut op = peer.operator_for(d, client).unwrap();
+        let options = hint(APPROVING_MSISDN).scope(["mc_authn", "mc_identity_phonenumber"]);
+        let tokens = login(d, &mut op, options).unwrap();
+        let sub = tokens.sub().to_owned();
+        let info = userinfo(d, &mut op, tokens).unwrap();
+        assert!(info.was_signed(), "{}", client.id());
+        assert_eq!(info.sub(), sub);
+        assert_eq!(
+            info.phone_number(),
+            Some(format!("+{APPROVING_MSISDN}").as_str())
+        );
+        // The signed body carries iss and aud, which mc-core checked.
+        assert_eq!(info.claim_str("iss"), Some(peer.issuer()));
+        assert_eq!(info.claim_str("aud"), Some(client.id().as_str()));
+    }
+}
+
+fn claims_parameter_is_honoured<D: Driver>(d: &D, peer: &Peer) {
+    let client = PeerClient::new(AuthMethod::Basic, Algorithm::PS256);
+    let mut op = peer.operator_for(d, client).unwrap();
+    // No phone number scope: the claims arrive only because the claims parameter asks for them.
+    let options = hint(APPROVING_MSISDN).claims(json!({
+        "id_token": { "phone_number": null },
+        "userinfo": { "phone_number_verified": { "essential": true } }
+    }));
+    let tokens = login(d, &mut op, options).unwrap();
+    assert_eq!(
+        tokens.id_token().claim("phone_number"),
+        Some(json!(format!("+{APPROVING_MSISDN}")))
+    );
+    let info = userinfo(d, &mut op, tokens).unwrap();
+    assert_eq!(info.claim("phone_number_verified"), Some(&json!(true)));
+    assert_eq!(info.phone_number(), None);
+}
+
+fn loa3_and_max_age_are_requested_and_verified<D: Driver>(d: &D, peer: &Peer) {
+    for alg in ALGORITHMS {
+        let client = PeerClient::new(AuthMethod::Basic, alg);
+        let mut op = peer.operator_for(d, client).unwrap();
+        let options = hint(APPROVING_MSISDN).acr_values([3]).max_age(300);
+        let tokens = login(d, &mut op, options).unwrap();
+        assert_eq!(tokens.id_token().acr(), Some("3"));
+        assert_eq!(tokens.id_token().amr(), ["SIM_PIN"]);
+        // max_age makes auth_time required; mc-core checked it against max_age.
+        assert!(tokens.id_token().claims().auth_time.is_some());
+    }
+}
+
+fn pcr_login_hint_finds_the_same_subscriber<D: Driver>(d: &D, peer: &Peer) {
+    let client = PeerClient::new(AuthMethod::Post, Algorithm::RS256);
+    let mut op = peer.operator_for(d, client).unwrap();
+    let first = login(d, &mut op, hint(APPROVING_MSISDN)).unwrap();
+    let pcr = first.sub().to_owned();
+    let again = login(
+        d,
+        &mut op,
+        AuthorizeOptions::new().login_hint(LoginHint::Pcr(pcr.clone())),
+    )
+    .unwrap();
+    assert_eq!(again.sub(), pcr);
+}
+
+fn key_rotation_is_absorbed_by_one_jwks_refetch<D: Driver>(d: &D, peer: &Peer) {
+    let mut ops: Vec<_> = ALGORITHMS
+        .iter()
+        .map(|alg| {
+            peer.operator_for(d, PeerClient::new(AuthMethod::Basic, *alg))
+                .unwrap()
+        })
+        .collect();
+    let mut first_kids = Vec::new();
+    for op in &mut ops {
+        let tokens = login(d, op, hint(APPROVING_MSISDN)).unwrap();
+        first_kids.push(tokens.id_token().kid().unwrap().to_owned());
+    }
+    assert_eq!(first_kids, ["op-1-rs256", "op-1-ps256", "op-1-es256"]);
+    let new_kids = peer.rotate_keys();
+    assert_eq!(new_kids, ["op-2-rs256", "op-2-ps256", "op-2-es256"]);
+    for (op, alg) in ops.iter_mut().zip(ALGORITHMS) {
+        let before = peer.request_count("/jwks");
+        let second = login(d, op, hint(APPROVING_MSISDN)).unwrap();
+        let kid = format!("op-2-{}", format!("{alg:?}").to_ascii_lowercase());
+        assert_eq!(second.id_token().kid(), Some(kid.as_str()));
+        assert_eq!(
+            peer.request_count("/jwks"),
+            before + 1,
+            "one refetch for {kid}"
+        );
+        // The new key serves the next login without a fetch.
+        let third = login(d, op, hint(APPROVING_MSISDN)).unwrap();
+        assert_eq!(third.id_token().kid(), Some(kid.as_str()));
+        assert_eq!(peer.request_count("/jwks"), before + 1);
+    }
+}
+
+fn declined_login_is_access_denied<D: Driver>(d: &D, peer: &Peer) {
+    let client = PeerClient::new(AuthMethod::Basic, Algorithm::RS256);
+    let mut op = peer.operator_for(d, client).unwrap();
+    let err = core(login(d, &mut op, hint(DECLINING_MSISDN)).unwrap_err());
+    assert!(matches!(err, Error::Refused(_)), "{err:?}");
+    let refusal = err.operator_error().unwrap();
+    assert!(refusal.is("access_denied"));
+    assert_eq!(refusal.endpoint, Endpoint::Authorization);
+    assert_eq!(refusal.status, None);
+    assert_eq!(
+        refusal.description.as_deref(),
+        Some("The user declined on the handset")
+    );
+}
+
+fn replayed_code_is_invalid_grant<D: Driver>(d: &D, peer: &Peer) {
+    for auth in AuthMethod::ALL {
+        let client = PeerClient::new(auth, Algorithm::RS256);
+        let mut op = peer.operator_for(d, client).unwrap();
+        let code = authorize(d, &op, hint(APPROVING_MSISDN)).unwrap();
+        let replay = code.clone();
+        // The first exchange dated a second earlier, so that a private_key_jwt replay carries
+        // a fresh assertion (its jti derives from code and time) and meets the code check.
+        let now = d.now();
+        let step = d
+            .execute(code.token_exchange(&op, now.minus(1)).unwrap())
+            .unwrap();
+        let tokens = d.complete(&mut op, step).unwrap();
+        let err = core(
+            d.execute(replay.token_exchange(&op, now).unwrap())
+                .unwrap_err(),
+        );
+        let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
+        assert!(refusal.is("invalid_grant"), "{auth:?}: {refusal:?}");
+        assert_eq!(refusal.endpoint, Endpoint::Token);
+        assert_eq!(refusal.status, Some(400));
+        // RFC 6749 4.1.2: the peer also revoked what the code gave; userinfo says so in
+        // WWW-Authenticate.
+        let err = core(userinfo(d, &mut op, tokens).unwrap_err());
+        let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
+        assert!(refusal.is("invalid_token"), "{auth:?}: {refusal:?}");
+        assert_eq!(refusal.endpoint, Endpoint::UserInfo);
+        assert_eq!(refusal.status, Some(401));
+    }
+}
+
+/// mc-core derives a client assertion's `jti` from client_id, code and `now` (in seconds) so
+/// that it needs no randomness: a token request retried within the same second repeats the
+/// assertion, and a peer that enforces single-use assertions (RFC 7523 3, item 7) refuses it
+/// as a client authentication failure before it looks at the code.
+fn private_key_jwt_retry_in_the_same_second_repeats_the_assertion<D: Driver>(d: &D, peer: &Peer) {
+    let client = PeerClient::new(AuthMethod::PrivateKeyJwt, Algorithm::ES256);
+    let mut op = peer.operator_for(d, client).unwrap();
+    // Keys first, so that the first exchange needs no &mut op while the second is pending.
+    let keys = d.execute(op.jwks_exchange().unwrap()).unwrap();
+    op.set_jwks(keys, d.now());
+    let code = authorize(d, &op, hint(APPROVING_MSISDN)).unwrap();
+    let retry = code.clone();
+    let now = d.now();
+    let first = code.token_exchange(&op, now).unwrap();
+    let second = retry.token_exchange(&op, now).unwrap();
+    let body = |e: &mc_core::TokenExchange<'_>| {
+        use mc_core::Exchange as _;
+        e.request().into_body()
+    };
+    assert_eq!(body(&first), body(&second), "byte-identical requests");
+    assert!(matches!(d.execute(first).unwrap(), Verified::Done(_)));
+    let err = core(d.execute(second).unwrap_err());
+    let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
+    assert!(refusal.is("invalid_client"), "{refusal:?}");
+    assert_eq!(refusal.status, Some(401));
+}
+
+fn wrong_client_secret_is_invalid_client<D: Driver>(d: &D, peer: &Peer) {
+    for (auth, method) in [
+        (AuthMethod::Basic, ClientAuth::SecretBasic),
+        (AuthMethod::Post, ClientAuth::SecretPost),
+    ] {
+        let id = PeerClient::new(auth, Algorithm::RS256).id();
+        // The registered secret with one character more.
+        let wrong = format!("{}!", client_secret(&id).expose_secret());
+        let mut op = peer
+            .operator(d, &id, ClientSecret::new(wrong), method)
+            .unwrap();
+        let err = core(login(d, &mut op, hint(APPROVING_MSISDN)).unwrap_err());
+        let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
+        assert!(refusal.is("invalid_client"), "{auth:?}: {refusal:?}");
+        assert_eq!(refusal.endpoint, Endpoint::Token);
+        assert_eq!(refusal.status, Some(401));
+    }
+}
+
+/// RFC 6749 2.3.1 form-urlencodes client_id and secret inside HTTP Basic, and so does mc-core
+/// by default; the peer decodes them. The raw form (what the GSMA SDKs sent) breaks on a
+/// secret with `%`, `+` or `:`: this peer refuses it outright.
+fn raw_basic_credentials_are_refused_by_an_rfc6749_peer<D: Driver>(d: &D, peer: &Peer) {
+    let client = PeerClient::new(AuthMethod::Basic, Algorithm::RS256);
+    let mut op = peer.operator_for(d, client).unwrap();
+    let mut policy = op.policy().clone();
+    policy.basic_auth = BasicAuthEncoding::Raw;
+    op.set_policy(policy);
+    let err = core(login(d, &mut op, hint(APPROVING_MSISDN)).unwrap_err());
+    let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
+    assert!(refusal.is("invalid_request"), "{refusal:?}");
+    assert_eq!(refusal.status, Some(400));
+    assert_eq!(
+        refusal.description.as_deref(),
+        Some("client_id and client_secret in the authorization header are not properly encoded")
+    );
+}
+
+fn unknown_client_assertion_key_is_invalid_client<D: Driver>(d: &D, peer: &Peer) {
+    let id = PeerClient::new(AuthMethod::PrivateKeyJwt, Algorithm::RS256).id();
+    let mut op = peer
+        .operator(
+            d,
+            &id,
+            ClientSecret::new("unused"),
+            ClientAuth::PrivateKeyJwt(other_key()),
+        )
+        .unwrap();
+    let err = core(login(d, &mut op, hint(APPROVING_MSISDN)).unwrap_err());
+    let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
+    assert!(refusal.is("invalid_client"), "{refusal:?}");
+    assert_eq!(refusal.status, Some(401));
+}
+
+fn unregistered_redirect_uri_is_refused_by_the_peer<D: Driver>(d: &D, peer: &Peer) {
+    let client = PeerClient::new(AuthMethod::Basic, Algorithm::RS256);
+    let op = peer.operator_for(d, client).unwrap();
+    let options = hint(APPROVING_MSISDN).redirect_uri("https://sp.example/not-registered");
+    let (redirect, _flow) = op
+        .authorize(options.clone(), &mut mc_tests::driver::entropy(), d.now())
+        .unwrap();
+    // The peer must not redirect to an unregistered URI (RFC 6749 4.1.2.1): it shows the
+    // user an error page, so the SP never gets a callback.
+    let mut browser = Browser::new();
+    match browser.visit(d, redirect.as_str()).unwrap() {
+        Landing::Page { status, url, body } => {
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(url.path(), "/auth");
+            assert!(body.contains("redirect_uri"), "{body}");
+        }
+        Landing::Redirected(url) => panic!("the peer redirected to {url}"),
+    }
+    // Through the login helper that is a browser failure, not a core error.
+    let err = authorize(d, &op, options).unwrap_err();
+    assert!(
+        matches!(&err, Failure::Browser(m) if m.starts_with("stopped at HTTP 400 /auth")),
+        "{err:?}"
+    );
+}
+
+fn no_login_hint_waits_for_a_person<D: Driver>(d: &D, peer: &Peer) {
+    let client = PeerClient::new(AuthMethod::Basic, Algorithm::RS256);
+    let op = peer.operator_for(d, client).unwrap();
+    let (redirect, _flow) = op
+        .authorize(
+            AuthorizeOptions::new(),
+            &mut mc_tests::driver::entropy(),
+            d.now(),
+        )
+        .unwrap();
+    let mut browser = Browser::new();
+    match browser.visit(d, redirect.as_str()).unwrap() {
+        Landing::Page { status, url, .. } => {
+            assert_eq!(status, 200);
+            assert!(url.path().starts_with("/interaction/"), "{url}");
+        }
+        Landing::Redirected(url) => panic!("the peer redirected to {url}"),
+    }
+    assert_eq!(browser.hops().first().map(String::as_str), Some("/auth"));
+}
+
+fn id_token_without_at_hash_fails_only_the_mc_di_profile<D: Driver>(d: &D, peer: &Peer) {
+    let mut op = peer
+        .operator(
+            d,
+            PLAIN_OIDC_CLIENT,
+            client_secret(PLAIN_OIDC_CLIENT),
+            ClientAuth::SecretBasic,
+        )
+        .unwrap();
+    // mc_authn alone (mc_v1.1): at_hash is optional, as in OIDC Core for the code flow.
+    let tokens = login(d, &mut op, hint(APPROVING_MSISDN)).unwrap();
+    assert!(tokens.id_token().claims().at_hash.is_none());
+    // mc_identity_phonenumber selects mc_di_r2_v2.3, whose id_tokens must carry at_hash.
+    let options = hint(APPROVING_MSISDN).scope(["mc_authn", "mc_identity_phonenumber"]);
+    let err = core(login(d, &mut op, options).unwrap_err());
+    assert!(
+        matches!(err, Error::IdToken(IdTokenError::AtHashMissing)),
+        "{err:?}"
+    );
+    // Forcing the older version is the host's way to log in at such an operator.
+    let options = hint(APPROVING_MSISDN)
+        .scope(["mc_authn", "mc_identity_phonenumber"])
+        .version("mc_v1.1");
+    let tokens = login(d, &mut op, options).unwrap();
+    let info = userinfo(d, &mut op, tokens).unwrap();
+    assert_eq!(
+        info.phone_number(),
+        Some(format!("+{APPROVING_MSISDN}").as_str())
+    );
+}
+
+#[test]
+fn the_provider_process_is_killed_on_drop() {
+    let Some(peer) = Peer::start() else {
+        return;
+    };
+    let pid = peer.pid();
+    let issuer = peer.issuer().to_owned();
+    drop(peer);
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    if std::path::Path::new("/proc/self").exists() {
+        assert!(!proc_dir.exists(), "node {pid} still runs");
+    }
+    let err = blocking()
+        .execute(mc_core::MetadataExchange::for_issuer(&issuer).unwrap())
+        .unwrap_err();
+    assert!(matches!(err, Failure::Transport(_)), "{err:?}");
+}
