@@ -144,12 +144,15 @@ impl ProviderMetadata {
 #[must_use]
 pub struct MetadataExchange {
     pub(crate) prepared: Prepared,
+    /// The issuer the document must name exactly (OIDC Discovery 4.3), when known.
+    pub(crate) expected_issuer: Option<String>,
 }
 
 impl MetadataExchange {
     /// GET `{issuer}/.well-known/openid-configuration` for an issuer not configured yet (a plain
     /// OpenID Provider); build the registry entry with
-    /// [`crate::OperatorConfig::from_metadata`].
+    /// [`crate::OperatorConfig::from_metadata`]. The answer must name exactly this issuer
+    /// ([`crate::ProtocolError::MetadataIssuerMismatch`] otherwise).
     ///
     /// # Errors
     /// [`crate::MisuseError::InvalidUrl`] for an unusable issuer.
@@ -163,6 +166,7 @@ impl MetadataExchange {
         )?;
         Ok(Self {
             prepared: wire::get(&url, "openid-configuration", "application/json")?,
+            expected_issuer: Some(issuer.to_owned()),
         })
     }
 }
@@ -183,6 +187,16 @@ impl Exchange for MetadataExchange {
         response: http::Response<Vec<u8>>,
         _now: UnixTime,
     ) -> Result<ProviderMetadata, Error> {
-        wire::expect_json(Endpoint::Metadata, &response)
+        let metadata: ProviderMetadata = wire::expect_json(Endpoint::Metadata, &response)?;
+        match self.expected_issuer {
+            Some(expected) if expected != metadata.issuer => {
+                Err(crate::ProtocolError::MetadataIssuerMismatch {
+                    expected,
+                    found: metadata.issuer,
+                }
+                .into())
+            }
+            _ => Ok(metadata),
+        }
     }
 }

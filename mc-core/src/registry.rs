@@ -385,8 +385,9 @@ impl Discovered {
     /// [`MisuseError::MissingEndpoint`] when neither a metadata URL nor an issuer is known.
     pub fn metadata_exchange(&self) -> Result<MetadataExchange, Error> {
         match (&self.endpoints.metadata, &self.issuer) {
-            (Some(url), _) => Ok(MetadataExchange {
+            (Some(url), issuer) => Ok(MetadataExchange {
                 prepared: wire::get(url, "openid-configuration", "application/json")?,
+                expected_issuer: issuer.clone(),
             }),
             (None, Some(issuer)) => MetadataExchange::for_issuer(issuer),
             (None, None) => Err(MisuseError::MissingEndpoint {

@@ -5,7 +5,7 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 const PUBLIC: &str = include_str!("../keys/public.json");
 
@@ -48,6 +48,17 @@ pub enum KeyFamily {
     Rs256,
     /// ES256 with P-256.
     Es256,
+}
+
+impl KeyFamily {
+    /// How many keys the committed pool of this family holds.
+    #[must_use]
+    pub fn pool_size(self) -> usize {
+        match self {
+            Self::Rs256 => RSA.len(),
+            Self::Es256 => EC.len(),
+        }
+    }
 }
 
 impl SigningKey {
@@ -97,12 +108,149 @@ impl SigningKey {
         sign_with(header, claims, self.alg, &self.key)
     }
 
+    /// Sign a header and claims given as JSON text, byte for byte (duplicate members, deep
+    /// nesting and other shapes a `Value` cannot hold).
+    #[must_use]
+    pub fn sign_text(&self, header_json: &str, claims_json: &str) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header_json),
+            URL_SAFE_NO_PAD.encode(claims_json)
+        );
+        let signature = sign_input(input.as_bytes(), self.alg, &self.key);
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    /// The raw signature of a JWS signing input (`header_b64.claims_b64`) with this key.
+    #[must_use]
+    pub fn signature(&self, input: &[u8]) -> Vec<u8> {
+        sign_input(input, self.alg, &self.key)
+    }
+
+    /// The private key as PEM (for the SP's own `private_key_jwt` key in tests).
+    #[must_use]
+    pub fn private_pem(&self) -> &'static str {
+        RSA.iter()
+            .chain(EC.iter())
+            .find(|(name, _)| *name == self.name)
+            .map_or("", |(_, pem)| *pem)
+    }
+
+    /// The public key as a PEM `SubjectPublicKeyInfo`: the bytes a naive verifier would feed to
+    /// HMAC in an algorithm-confusion attack (RS256/ES256 key used as an HS256 secret).
+    #[must_use]
+    pub fn public_pem(&self) -> String {
+        let jwk = self.jwk();
+        let member = |name: &str| {
+            jwk.get(name)
+                .and_then(Value::as_str)
+                .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+                .unwrap_or_default()
+        };
+        let spki = match self.alg {
+            Algorithm::ES256 => {
+                // id-ecPublicKey, prime256v1, then the uncompressed point.
+                let mut point = vec![0x04];
+                point.extend(member("x"));
+                point.extend(member("y"));
+                der(
+                    0x30,
+                    &[
+                        der(
+                            0x30,
+                            &[
+                                der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]),
+                                der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+                            ]
+                            .concat(),
+                        ),
+                        der(0x03, &[&[0x00][..], &point].concat()),
+                    ]
+                    .concat(),
+                )
+            }
+            _ => {
+                let integer = |bytes: Vec<u8>| {
+                    let mut v = bytes;
+                    if v.first().is_some_and(|b| *b & 0x80 != 0) {
+                        v.insert(0, 0);
+                    }
+                    der(0x02, &v)
+                };
+                let rsa_public_key =
+                    der(0x30, &[integer(member("n")), integer(member("e"))].concat());
+                der(
+                    0x30,
+                    &[
+                        // rsaEncryption with NULL parameters.
+                        der(
+                            0x30,
+                            &[
+                                der(
+                                    0x06,
+                                    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
+                                ),
+                                der(0x05, &[]),
+                            ]
+                            .concat(),
+                        ),
+                        der(0x03, &[&[0x00][..], &rsa_public_key].concat()),
+                    ]
+                    .concat(),
+                )
+            }
+        };
+        let body = STANDARD.encode(spki);
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        pem
+    }
+
     /// Sign `claims` as a compact JWS with this key (header `alg`, `typ`, `kid`).
     #[must_use]
     pub fn sign(&self, claims: &Value) -> String {
         let header = json!({ "alg": format!("{:?}", self.alg), "typ": "JWT", "kid": self.kid });
         sign_with(&header, claims, self.alg, &self.key)
     }
+}
+
+/// One DER element: tag, definite length, contents.
+fn der(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = contents.len();
+    if len < 0x80 {
+        out.push(u8::try_from(len).unwrap_or_default());
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | u8::try_from(bytes.len()).unwrap_or_default());
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// The signature of a JWS signing input with mc-core's crypto provider (empty if the backend
+/// refuses the key, which a test then sees as a bad signature).
+#[must_use]
+pub fn sign_input(input: &[u8], alg: Algorithm, key: &EncodingKey) -> Vec<u8> {
+    (mc_core::crypto::provider().signer_factory)(&alg, key)
+        .and_then(|signer| signer.try_sign(input).map_err(Into::into))
+        .unwrap_or_default()
+}
+
+/// An HS256 MAC of a JWS signing input keyed by `secret` (the client secret for a genuine
+/// token, anything else for a forged one).
+#[must_use]
+pub fn hmac_sha256(input: &[u8], secret: &[u8]) -> Vec<u8> {
+    sign_input(input, Algorithm::HS256, &EncodingKey::from_secret(secret))
 }
 
 /// Sign a JWS over exactly these header and claims values (also used for deliberately broken
@@ -114,9 +262,7 @@ pub fn sign_with(header: &Value, claims: &Value, alg: Algorithm, key: &EncodingK
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
-    let signature = (mc_core::crypto::provider().signer_factory)(&alg, key)
-        .and_then(|signer| signer.try_sign(input.as_bytes()).map_err(Into::into))
-        .unwrap_or_default();
+    let signature = sign_input(input.as_bytes(), alg, key);
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
@@ -128,4 +274,32 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
         jsonwebtoken::jwk::ThumbprintHash::SHA256,
     )
     .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn public_pem_is_a_readable_spki_of_the_same_key() {
+        for (family, index) in [
+            (KeyFamily::Rs256, 0),
+            (KeyFamily::Rs256, 3),
+            (KeyFamily::Es256, 1),
+        ] {
+            let key = SigningKey::from_pool(family, index, "k".to_owned());
+            let pem = key.public_pem();
+            let decoding = match family {
+                KeyFamily::Rs256 => jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()),
+                KeyFamily::Es256 => jsonwebtoken::DecodingKey::from_ec_pem(pem.as_bytes()),
+            }
+            .unwrap();
+            let input = b"header.claims";
+            let verifier =
+                (mc_core::crypto::provider().verifier_factory)(&key.alg, &decoding).unwrap();
+            assert!(verifier.verify(input, &key.signature(input)).is_ok());
+            assert!(!key.private_pem().is_empty());
+        }
+    }
 }
