@@ -1,0 +1,1355 @@
+//! The fuzz harness bodies: one plain function per target, shared by the cargo-fuzz targets
+//! (`fuzz/fuzz_targets/<target>.rs`) and by the seed replay test in mc-core
+//! (`mc-core/tests/fuzz_seeds.rs`, which includes this file by path). So this file may use only
+//! mc-core and what mc-core's dev-dependencies provide (serde_json, base64, http, url,
+//! jsonwebtoken), and no file or clock: the operator context, its keys and "now" are fixed.
+//!
+//! Every body takes arbitrary bytes, must never panic on them, and asserts invariants that are
+//! cheap to check: an accepted callback yields exactly the code it was given, an accepted id_token
+//! satisfies every rule, a non-200 answer is never a success, secrets never reach `Debug`.
+//! A failed assertion is a finding, exactly like a panic inside mc-core.
+//!
+//! Known findings: mc-core deviations this harness tolerates so that fuzzing can go on. Each has
+//! a `crash-*` seed and a strict, ignored test in `mc-core/tests/fuzz_seeds.rs`; when mc-core is
+//! fixed, delete the tolerance here and the `#[ignore]` there.
+//! - F1: a JOSE header whose ignored members hold invalid UTF-8 is accepted (serde_json skips
+//!   unknown string members without validating them); RFC 7515 5.2 wants valid UTF-8 JSON.
+//! - F2: JSON arrays are accepted where an object is required and read by position (serde's
+//!   derived structs): `parse_error_body`, `TokenResponse::parse`, `ProviderMetadata::parse`,
+//!   `Jwks::parse`, `DiscoveryAnswer::parse`.
+#![allow(unreachable_pub, dead_code)]
+
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::EncodingKey;
+use mc_core::{
+    Algorithm, AuthorizeOptions, Authorizing, ClientSecret, CodeReceived, Discovered,
+    DiscoveryAnswer, DiscoveryOutcome, DiscoveryQuery, DiscoveryService, Endpoint, Error,
+    Exchange as _, Jwks, KeyType, LoginHint, MccMnc, Msisdn, OperatorConfig, ProviderMetadata,
+    SelectionReturn, SubscriberId, TokenResponse, Tokens, UnixTime, UserInfo, Verified,
+};
+use serde_json::{Value, json};
+
+/// The fixed "now" of every target: 2026-09-21T13:46:40Z.
+pub const NOW: u64 = 1_790_000_000;
+pub const ISSUER: &str = "https://op.example";
+pub const CLIENT_ID: &str = "client-123";
+pub const CLIENT_SECRET: &str = "s3cret-client-secret-value";
+pub const REDIRECT_URI: &str = "https://sp.example/callback";
+pub const ACCESS_TOKEN: &str = "at-0123456789abcdef";
+pub const SUB: &str = "pcr-411421B0-38D6";
+/// The code of the fixed login (what the operator sent to the callback).
+pub const CODE: &str = "the-code";
+/// The login asks for `max_age`, so `auth_time` is checked.
+pub const MAX_AGE: u64 = 3600;
+/// The policy's default clock leeway.
+pub const LEEWAY: u64 = 30;
+/// The login asks for LoA 2.
+pub const MIN_ACR: u8 = 2;
+/// The operator's `login_timeout_secs` default.
+pub const LOGIN_TIMEOUT: u64 = 600;
+
+const RSA_PEM: &str = include_str!("../keys/rsa-a.pem");
+const EC_PEM: &str = include_str!("../keys/ec-p256.pem");
+const JWKS_JSON: &str = include_str!("../keys/jwks.json");
+
+/// A harness body.
+pub type Body = fn(&[u8]);
+
+/// Every target, by name, as the seed directories and the fuzz targets are named.
+pub const TARGETS: &[(&str, Body)] = &[
+    ("callback_query", callback_query),
+    ("discovery_response", discovery_response),
+    ("discovery_return", discovery_return),
+    ("provider_metadata", provider_metadata),
+    ("jwks", jwks),
+    ("token_response", token_response),
+    ("id_token", id_token),
+    ("userinfo", userinfo),
+    ("oauth_error", oauth_error),
+];
+
+// ---------------------------------------------------------------------------------------------
+// The fixed context
+// ---------------------------------------------------------------------------------------------
+
+/// One operator, one login started at [`NOW`] and called back with [`CODE`], and a few tokens
+/// signed once with the committed keys.
+pub struct Context {
+    pub operator: Discovered,
+    /// The same operator with `require_callback_iss` (RFC 9207 announced).
+    pub operator_iss: Discovered,
+    pub discovery: DiscoveryService,
+    pub flow: Authorizing,
+    pub code: CodeReceived,
+    pub state: String,
+    pub nonce: String,
+    /// A valid id_token of this login, RS256 with `kid-a`.
+    pub rs256: String,
+    /// A valid id_token of this login, ES256 with `kid-ec`.
+    pub es256: String,
+    /// A valid id_token of this login, HS256 keyed by the client secret (cheap to verify).
+    pub hs256: String,
+}
+
+pub fn now() -> UnixTime {
+    UnixTime::from_secs(NOW)
+}
+
+/// The context, built once per process.
+pub fn ctx() -> &'static Context {
+    static CTX: OnceLock<Context> = OnceLock::new();
+    CTX.get_or_init(Context::build)
+}
+
+/// The options of the fixed login: a Mobile Connect identity scope (so the profile requires
+/// `at_hash` and `amr`), LoA 2, `max_age`, PKCE.
+pub fn login_options() -> AuthorizeOptions {
+    AuthorizeOptions::new()
+        .scope(["mc_authn", "mc_identity_phonenumber"])
+        .acr_values([MIN_ACR])
+        .max_age(MAX_AGE)
+}
+
+impl Context {
+    fn build() -> Self {
+        let mut policy = mc_core::Policy::default();
+        // HMAC keyed by the client secret is allowed, so that the HS256 paths are reachable and
+        // the fuzzer can sign claims of its choosing cheaply.
+        policy.allowed_algorithms.push(Algorithm::HS256);
+        let config = OperatorConfig::new(
+            "fuzz-operator",
+            CLIENT_ID,
+            ClientSecret::new(CLIENT_SECRET),
+            REDIRECT_URI,
+            "https://op.example/authorize",
+            "https://op.example/token",
+        )
+        .and_then(|c| c.issuer(ISSUER).jwks("https://op.example/jwks"))
+        .and_then(|c| c.userinfo("https://op.example/userinfo"))
+        .and_then(|c| c.premiuminfo("https://op.example/premiuminfo"))
+        .and_then(|c| c.metadata("https://op.example/.well-known/openid-configuration"))
+        .expect("fixed operator config")
+        .client_name("Fuzz Shop")
+        .policy(policy.clone());
+        let mut operator = Discovered::from_registry(config);
+        operator.set_jwks(
+            Jwks::parse(JWKS_JSON.as_bytes()).expect("committed JWKS"),
+            now(),
+        );
+        let mut operator_iss = operator.clone();
+        let mut strict = policy;
+        strict.require_callback_iss = true;
+        operator_iss.set_policy(strict);
+
+        let discovery = DiscoveryService::new(
+            "https://discovery.example/v2/discovery",
+            "discovery-client",
+            ClientSecret::new("discovery-secret"),
+            "https://sp.example/discovered",
+        )
+        .expect("fixed discovery service");
+
+        let mut counter: u8 = 0;
+        let mut entropy = move |buf: &mut [u8]| {
+            for b in buf.iter_mut() {
+                counter = counter.wrapping_add(1);
+                *b = counter;
+            }
+        };
+        let (redirect, flow) = operator
+            .authorize(login_options(), &mut entropy, now())
+            .expect("fixed login");
+        let param = |name: &str| {
+            redirect
+                .url()
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+                .expect("state and nonce in the redirect")
+        };
+        let (state, nonce) = (param("state"), param("nonce"));
+        let code = flow
+            .clone()
+            .callback(&operator, &format!("code={CODE}&state={state}"), now())
+            .expect("fixed callback");
+
+        let rs256 = sign_claims(
+            &valid_claims(&nonce, Algorithm::RS256),
+            Algorithm::RS256,
+            Some("kid-a"),
+        );
+        let es256 = sign_claims(
+            &valid_claims(&nonce, Algorithm::ES256),
+            Algorithm::ES256,
+            Some("kid-ec"),
+        );
+        let hs256 = sign_claims(
+            &valid_claims(&nonce, Algorithm::HS256),
+            Algorithm::HS256,
+            None,
+        );
+        Self {
+            operator,
+            operator_iss,
+            discovery,
+            flow,
+            code,
+            state,
+            nonce,
+            rs256,
+            es256,
+            hs256,
+        }
+    }
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn encoding_key(alg: Algorithm) -> EncodingKey {
+    match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            EncodingKey::from_secret(CLIENT_SECRET.as_bytes())
+        }
+        Algorithm::ES256 => EncodingKey::from_ec_pem(EC_PEM.as_bytes()).expect("committed EC key"),
+        _ => EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).expect("committed RSA key"),
+    }
+}
+
+/// The signature over `signing_input` with the committed key for `alg` (HMAC: the client secret).
+pub fn signature(signing_input: &str, alg: Algorithm) -> String {
+    let signer = (mc_core::crypto::provider().signer_factory)(&alg, &encoding_key(alg))
+        .expect("signer for a committed key");
+    b64(&signer
+        .try_sign(signing_input.as_bytes())
+        .expect("signing with a committed key"))
+}
+
+/// A compact JWS over exactly these header and claims bytes.
+pub fn sign_raw(header: &[u8], claims: &[u8], alg: Algorithm) -> String {
+    let signing_input = format!("{}.{}", b64(header), b64(claims));
+    let sig = signature(&signing_input, alg);
+    format!("{signing_input}.{sig}")
+}
+
+/// Sign claims with header `{"alg","typ":"JWT"[,"kid"]}`.
+pub fn sign_claims(claims: &Value, alg: Algorithm, kid: Option<&str>) -> String {
+    let mut header = json!({ "alg": format!("{alg:?}"), "typ": "JWT" });
+    if let Some(kid) = kid {
+        header["kid"] = json!(kid);
+    }
+    sign_raw(
+        header.to_string().as_bytes(),
+        claims.to_string().as_bytes(),
+        alg,
+    )
+}
+
+/// Claims that pass every rule for the fixed login.
+pub fn valid_claims(nonce: &str, alg: Algorithm) -> Value {
+    json!({
+        "iss": ISSUER,
+        "sub": SUB,
+        "aud": [CLIENT_ID],
+        "azp": CLIENT_ID,
+        "exp": NOW + 300,
+        "iat": NOW - 5,
+        "auth_time": NOW - 10,
+        "nonce": nonce,
+        "acr": "2",
+        "amr": ["SIM_OK"],
+        "at_hash": mc_core::id_token::at_hash(ACCESS_TOKEN, alg).expect("at_hash"),
+    })
+}
+
+pub fn token_body(id_token: &str) -> Vec<u8> {
+    json!({
+        "access_token": ACCESS_TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "id_token": id_token,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+pub fn response(status: u16, content_type: &str, body: &[u8]) -> http::Response<Vec<u8>> {
+    let mut builder = http::Response::builder().status(status);
+    if !content_type.is_empty() {
+        builder = builder.header(http::header::CONTENT_TYPE, content_type);
+    }
+    builder
+        .body(body.to_vec())
+        .expect("fixed status and header")
+}
+
+/// A header value from fuzz bytes, when they make one.
+fn header_value(data: &[u8]) -> Option<http::HeaderValue> {
+    http::HeaderValue::from_bytes(data).ok()
+}
+
+/// The token exchange of the fixed login against `operator`, the JWKS refetch resolved by
+/// resuming at once (the key set does not change, so an unknown `kid` stays unknown).
+pub fn token_step(
+    operator: &Discovered,
+    response: http::Response<Vec<u8>>,
+) -> Result<Tokens, Error> {
+    let exchange = ctx().code.clone().token_exchange(operator, now())?;
+    match exchange.respond(response, now())? {
+        Verified::Done(tokens) => Ok(tokens),
+        Verified::NeedJwks(pending) => pending.resume(operator, now()),
+    }
+}
+
+/// Tokens of the fixed login (the HS256 id_token: cheap to verify).
+pub fn login() -> Tokens {
+    let ctx = ctx();
+    let tokens = token_step(
+        &ctx.operator,
+        response(200, "application/json", &token_body(&ctx.hs256)),
+    )
+    .expect("the fixed login verifies");
+    check_tokens(&tokens, ACCESS_TOKEN);
+    tokens
+}
+
+/// Touch an error the way a host would (Display for logs, class for handling).
+fn touch(error: &Error) {
+    let _ = error.to_string();
+    let _ = format!("{error:?}");
+    let _ = error.class();
+    let _ = error.operator_error();
+}
+
+fn is_ascii_digits(s: &str, lens: &[usize]) -> bool {
+    lens.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The same JSON object with the string values of these members replaced.
+fn with_replaced(value: &Value, members: &[&str]) -> Value {
+    let mut out = value.clone();
+    if let Value::Object(map) = &mut out {
+        for (i, member) in members.iter().enumerate() {
+            if let Some(v @ Value::String(_)) = map.get_mut(*member) {
+                *v = Value::String(format!("replaced-secret-{i}"));
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invariants of accepted values
+// ---------------------------------------------------------------------------------------------
+
+/// Every id_token rule holds for accepted tokens of the fixed login.
+fn check_tokens(tokens: &Tokens, access_token: &str) {
+    let ctx = ctx();
+    let id_token = tokens.id_token();
+    let claims = id_token.claims();
+    assert_eq!(claims.iss.as_deref(), Some(ISSUER), "accepted foreign iss");
+    assert!(
+        claims.aud.iter().any(|a| a == CLIENT_ID),
+        "accepted aud without our client_id"
+    );
+    assert!(
+        claims.azp.as_deref().is_none_or(|a| a == CLIENT_ID),
+        "accepted a foreign azp"
+    );
+    assert!(
+        claims.aud.len() == 1 || claims.azp.is_some(),
+        "accepted several audiences without azp"
+    );
+    assert!(!tokens.sub().is_empty(), "accepted an empty sub");
+    assert!(
+        claims.exp.is_some_and(|e| NOW < e.saturating_add(LEEWAY)),
+        "accepted an expired token"
+    );
+    assert!(
+        claims.iat.is_some_and(|i| i <= NOW + LEEWAY),
+        "accepted iat in the future"
+    );
+    assert!(
+        claims.nbf.is_none_or(|n| n <= NOW + LEEWAY),
+        "accepted a token not yet valid"
+    );
+    assert!(
+        claims
+            .auth_time
+            .is_some_and(|t| NOW <= t.saturating_add(MAX_AGE).saturating_add(LEEWAY)),
+        "accepted auth_time older than max_age"
+    );
+    assert!(
+        claims
+            .nonce
+            .as_ref()
+            .is_some_and(|n| n.expose_secret() == ctx.nonce),
+        "accepted a foreign nonce"
+    );
+    assert!(
+        claims
+            .acr
+            .as_deref()
+            .and_then(|a| a.trim().parse::<u8>().ok())
+            .is_some_and(|a| a >= MIN_ACR),
+        "accepted acr below the requested LoA"
+    );
+    assert_eq!(
+        claims.at_hash,
+        mc_core::id_token::at_hash(access_token, id_token.alg()),
+        "accepted a wrong at_hash"
+    );
+    assert!(!claims.amr.is_empty(), "accepted a token without amr");
+    assert!(
+        ctx.operator
+            .policy()
+            .allowed_algorithms
+            .contains(&id_token.alg()),
+        "accepted an algorithm outside the allow-list"
+    );
+    // The header as sent: no critical extensions, and the algorithm it names is the one used.
+    let jwt = id_token.jwt().expose_secret();
+    let header = jwt
+        .split('.')
+        .next()
+        .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+        .expect("an accepted token has a base64url header");
+    match serde_json::from_slice::<Value>(&header) {
+        Ok(header) => {
+            assert!(
+                header.get("crit").is_none_or(Value::is_null),
+                "accepted a critical header extension"
+            );
+            assert_eq!(
+                header.get("alg").and_then(Value::as_str),
+                Some(format!("{:?}", id_token.alg()).as_str())
+            );
+        }
+        // KNOWN FINDING F1 (see the module doc): a header whose ignored members hold invalid
+        // UTF-8 is accepted. Tolerated here so that fuzzing goes on; `fuzz_seeds.rs` keeps the
+        // strict expectation as an ignored test.
+        Err(_) if std::str::from_utf8(&header).is_err() => {}
+        // Valid JSON nested deeper than serde_json's Value recursion limit (mc-core skips the
+        // unknown member without that limit): not a finding.
+        Err(e) if e.to_string().contains("recursion limit") => {}
+        Err(e) => panic!("accepted a header that is not JSON: {e}"),
+    }
+    assert_eq!(jwt.split('.').count(), 3);
+    // Tokens print no access token (unless a public member happens to contain it).
+    let debug = format!("{tokens:?}");
+    let public = format!(
+        "{claims:?} {:?} {:?} {}",
+        tokens.scope(),
+        tokens.correlation_id(),
+        tokens.operator_id()
+    );
+    if !public.contains(access_token) {
+        assert!(
+            !debug.contains(access_token),
+            "Debug of Tokens shows the access token"
+        );
+    }
+}
+
+fn check_userinfo(info: &UserInfo) {
+    assert_eq!(info.sub(), SUB);
+    assert_eq!(
+        info.claim_str("sub"),
+        Some(SUB),
+        "accepted userinfo of another subject"
+    );
+    if info.was_signed() {
+        if let Some(iss) = info.claim("iss") {
+            assert_eq!(iss.as_str(), Some(ISSUER), "accepted signed userinfo iss");
+        }
+        if let Some(aud) = info.claim("aud") {
+            let ours = match aud {
+                Value::String(s) => s == CLIENT_ID,
+                Value::Array(items) => items.iter().any(|v| v.as_str() == Some(CLIENT_ID)),
+                _ => false,
+            };
+            assert!(ours, "accepted signed userinfo for another audience");
+        }
+    }
+    // Debug prints claim names (public); the access token must not appear anywhere else.
+    let names = format!("{:?}", info.claims().keys().collect::<Vec<_>>());
+    if !names.contains(ACCESS_TOKEN) {
+        assert!(
+            !format!("{info:?}").contains(ACCESS_TOKEN),
+            "Debug of UserInfo shows the access token"
+        );
+    }
+}
+
+fn check_discovery(outcome: Result<DiscoveryOutcome, Error>) -> bool {
+    match outcome {
+        Ok(DiscoveryOutcome::Found(answer)) => {
+            check_answer(&answer);
+            true
+        }
+        Ok(DiscoveryOutcome::OperatorSelection { url }) => {
+            assert!(
+                matches!(url.scheme(), "http" | "https"),
+                "selection URL with scheme {}",
+                url.scheme()
+            );
+            true
+        }
+        Ok(_) => true,
+        Err(e) => {
+            touch(&e);
+            false
+        }
+    }
+}
+
+fn check_answer(answer: &DiscoveryAnswer) {
+    assert!(!answer.client_id.is_empty(), "accepted an empty client_id");
+    let expires = answer.expires_at.as_secs();
+    assert!(
+        (NOW + 300..=NOW + 180 * 24 * 3600).contains(&expires),
+        "ttl not clamped: {expires}"
+    );
+    for rel in [
+        "authorization",
+        "token",
+        "userinfo",
+        "jwks",
+        "issuer",
+        "scope",
+    ] {
+        let _ = answer.link(rel);
+    }
+    // Secrets never reach Debug: the Debug output does not change when they do.
+    let mut other = answer.clone();
+    other.client_secret = ClientSecret::new("replaced-secret");
+    other.subscriber_id = other
+        .subscriber_id
+        .map(|_| SubscriberId::new("replaced-subscriber-id"));
+    assert_eq!(
+        format!("{answer:?}"),
+        format!("{other:?}"),
+        "Debug of DiscoveryAnswer depends on a secret"
+    );
+    match Discovered::from_discovery(answer, "fuzz-discovered", REDIRECT_URI) {
+        Ok(op) => {
+            assert_eq!(op.client_id(), answer.client_id);
+            assert_eq!(op.issuer(), answer.link("issuer"));
+            assert!(
+                answer.link("authorization").is_some() && answer.link("token").is_some(),
+                "an operator context without authorization or token link"
+            );
+            let _ = op.jwks_exchange().map(|e| e.request());
+            let _ = op.metadata_exchange().map(|e| e.request());
+            let mut entropy = |buf: &mut [u8]| buf.fill(7);
+            if let Some(id) = &answer.subscriber_id {
+                let options =
+                    AuthorizeOptions::new().login_hint(LoginHint::EncryptedMsisdn(id.clone()));
+                let _ = op.authorize(options, &mut entropy, now());
+            }
+        }
+        Err(e) => touch(&e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The targets
+// ---------------------------------------------------------------------------------------------
+
+/// Whether the target accepted this input somewhere (the replay test checks that the `ok-*`
+/// seeds really reach the end of each path).
+pub fn accepts(target: &str, data: &[u8]) -> bool {
+    match target {
+        "callback_query" => run_callback_query(data),
+        "discovery_response" => run_discovery_response(data),
+        "discovery_return" => run_discovery_return(data),
+        "provider_metadata" => run_provider_metadata(data),
+        "jwks" => run_jwks(data),
+        "token_response" => run_token_response(data),
+        "id_token" => run_id_token(data),
+        "userinfo" => run_userinfo(data),
+        "oauth_error" => run_oauth_error(data),
+        _ => panic!("unknown fuzz target {target}"),
+    }
+}
+
+/// The callback query of the fixed login (`Authorizing::callback`).
+pub fn callback_query(data: &[u8]) {
+    let _ = run_callback_query(data);
+}
+
+/// The query as the library reads it, by an independent reading: a whole URL keeps what follows
+/// its `?` up to `#`; otherwise one leading `?` is dropped.
+fn oracle_query(query: &str) -> &str {
+    let is_url = ["http://", "https://"].iter().any(|p| {
+        query
+            .as_bytes()
+            .get(..p.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(p.as_bytes()))
+    });
+    if is_url {
+        let after = query.split_once('?').map_or("", |(_, q)| q);
+        after.split_once('#').map_or(after, |(q, _)| q)
+    } else {
+        query.strip_prefix('?').unwrap_or(query)
+    }
+}
+
+fn run_callback_query(data: &[u8]) -> bool {
+    let ctx = ctx();
+    let query = String::from_utf8_lossy(data);
+    let later = now().plus(1);
+    let accepted = match ctx.flow.clone().callback(&ctx.operator, &query, later) {
+        Ok(code) => {
+            let pairs: Vec<(String, String)> =
+                url::form_urlencoded::parse(oracle_query(&query).as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+            let values = |name: &str| -> Vec<&str> {
+                pairs
+                    .iter()
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+                    .collect()
+            };
+            assert_eq!(
+                values("state"),
+                [ctx.state.as_str()],
+                "accepted a foreign state"
+            );
+            assert!(values("error").is_empty(), "accepted an error callback");
+            assert!(
+                values("iss").iter().all(|i| *i == ISSUER),
+                "accepted a foreign iss"
+            );
+            let given = values("code");
+            assert_eq!(
+                given.len(),
+                1,
+                "accepted a callback with {} codes",
+                given.len()
+            );
+            let kept = serde_json::to_value(&code).expect("CodeReceived serializes");
+            assert_eq!(
+                kept.get("code").and_then(Value::as_str),
+                given.first().copied(),
+                "the code taken is not the code given"
+            );
+            assert!(
+                !given.first().is_some_and(|c| c.is_empty()),
+                "accepted an empty code"
+            );
+            assert_eq!(code.operator_id(), ctx.operator.id());
+            assert!(
+                !format!("{code:?}").contains(&ctx.state),
+                "Debug of CodeReceived shows the state"
+            );
+            true
+        }
+        Err(e) => {
+            touch(&e);
+            false
+        }
+    };
+    // With RFC 9207 required, an accepted callback carried the right `iss`.
+    match ctx.flow.clone().callback(&ctx.operator_iss, &query, later) {
+        Ok(_) => {
+            let pairs = url::form_urlencoded::parse(oracle_query(&query).as_bytes());
+            let iss: Vec<_> = pairs.filter(|(k, _)| k == "iss").map(|(_, v)| v).collect();
+            assert!(
+                iss.len() == 1 && iss.first().is_some_and(|i| i == ISSUER),
+                "accepted a callback without the required iss"
+            );
+        }
+        Err(e) => touch(&e),
+    }
+    // After the login timeout nothing is accepted.
+    let expired = now().plus(LOGIN_TIMEOUT + 1);
+    assert!(
+        ctx.flow
+            .clone()
+            .callback(&ctx.operator, &query, expired)
+            .is_err(),
+        "accepted a callback after the login timeout"
+    );
+    accepted
+}
+
+/// A discovery answer: `DiscoveryAnswer::parse` and the discovery exchange's `respond` at the
+/// statuses deployments use (200, 202, 302 with the input as `Location`, 404).
+pub fn discovery_response(data: &[u8]) {
+    let _ = run_discovery_response(data);
+}
+
+fn run_discovery_response(data: &[u8]) -> bool {
+    let ctx = ctx();
+    let mut accepted = check_discovery(DiscoveryAnswer::parse(data, now()));
+    for status in [200u16, 202, 302, 404] {
+        let Ok(exchange) = ctx
+            .discovery
+            .discover(&DiscoveryQuery::by_ip_or_selection())
+        else {
+            panic!("the fixed discovery request builds");
+        };
+        let mut response = response(status, "application/json", data);
+        if status == 302
+            && let Some(location) = header_value(data.trim_ascii())
+        {
+            response
+                .headers_mut()
+                .insert(http::header::LOCATION, location);
+        }
+        let outcome = exchange.respond(response, now());
+        if status == 404 {
+            assert!(outcome.is_err(), "a 404 discovery answer was a success");
+        }
+        accepted |= check_discovery(outcome);
+    }
+    accepted
+}
+
+/// The browser's return from the operator selection page (`SelectionReturn::parse`).
+pub fn discovery_return(data: &[u8]) {
+    let _ = run_discovery_return(data);
+}
+
+fn run_discovery_return(data: &[u8]) -> bool {
+    let query = String::from_utf8_lossy(data);
+    match SelectionReturn::parse(&query) {
+        Ok(selection) => {
+            if let Some(mcc_mnc) = &selection.mcc_mnc {
+                assert!(
+                    is_ascii_digits(mcc_mnc.mcc(), &[3]),
+                    "MCC {:?}",
+                    mcc_mnc.mcc()
+                );
+                assert!(
+                    is_ascii_digits(mcc_mnc.mnc(), &[2, 3]),
+                    "MNC {:?}",
+                    mcc_mnc.mnc()
+                );
+                assert_eq!(
+                    MccMnc::parse(&mcc_mnc.to_string()).ok().as_ref(),
+                    Some(mcc_mnc),
+                    "MccMnc does not round-trip"
+                );
+            }
+            if let Some(id) = &selection.subscriber_id {
+                assert!(!id.expose_secret().is_empty(), "an empty subscriber_id");
+                let mut other = selection.clone();
+                other.subscriber_id = Some(SubscriberId::new("replaced-subscriber-id"));
+                assert_eq!(
+                    format!("{selection:?}"),
+                    format!("{other:?}"),
+                    "Debug of SelectionReturn shows the subscriber_id"
+                );
+            }
+            match selection.discovery_query() {
+                Some(query) => {
+                    assert!(selection.mcc_mnc.is_some());
+                    let exchange = ctx()
+                        .discovery
+                        .discover(&query)
+                        .expect("discovery by a parsed MCC/MNC builds");
+                    let _ = exchange.request();
+                }
+                None => assert!(selection.mcc_mnc.is_none()),
+            }
+            true
+        }
+        Err(e) => {
+            touch(&e);
+            false
+        }
+    }
+}
+
+/// Provider metadata: `ProviderMetadata::parse`, the metadata exchange, and what a host does with
+/// the document (apply it to the operator, build a registry entry, authorize).
+pub fn provider_metadata(data: &[u8]) {
+    let _ = run_provider_metadata(data);
+}
+
+fn run_provider_metadata(data: &[u8]) -> bool {
+    let ctx = ctx();
+    let parsed = ProviderMetadata::parse(data);
+    for status in [200u16, 400] {
+        let exchange = ctx
+            .operator
+            .metadata_exchange()
+            .expect("the fixed operator has a metadata URL");
+        match exchange.respond(response(status, "application/json", data), now()) {
+            Ok(metadata) => {
+                assert_eq!(status, 200, "a {status} metadata answer was a success");
+                assert_eq!(
+                    parsed.as_ref().ok(),
+                    Some(&metadata),
+                    "the exchange and the parser disagree"
+                );
+            }
+            Err(e) => touch(&e),
+        }
+    }
+    let Ok(metadata) = parsed else {
+        return false;
+    };
+    let _ = metadata.version_for_scope(&["openid".to_owned(), "mc_authn".to_owned()]);
+    let _ = metadata.supports_login_hint("ENCR_MSISDN");
+    let mut operator = ctx.operator.clone();
+    match operator.apply_metadata(metadata.clone()) {
+        Ok(()) => {
+            assert_eq!(
+                metadata.issuer, ISSUER,
+                "applied metadata of another issuer"
+            );
+            assert_eq!(operator.issuer(), Some(ISSUER));
+            let mut entropy = |buf: &mut [u8]| buf.fill(7);
+            let options =
+                login_options().login_hint(LoginHint::Msisdn(Msisdn::new("447700900001")));
+            if let Ok((redirect, flow)) = operator.authorize(options, &mut entropy, now()) {
+                assert!(
+                    matches!(redirect.url().scheme(), "http" | "https"),
+                    "authorize URL with scheme {}",
+                    redirect.url().scheme()
+                );
+                assert_eq!(flow.operator_id(), operator.id());
+            }
+        }
+        Err(e) => touch(&e),
+    }
+    match OperatorConfig::from_metadata(
+        "fuzz-from-metadata",
+        CLIENT_ID,
+        ClientSecret::new(CLIENT_SECRET),
+        REDIRECT_URI,
+        &metadata,
+    ) {
+        Ok(config) => {
+            let operator = Discovered::from_registry(config);
+            assert_eq!(operator.issuer(), Some(metadata.issuer.as_str()));
+        }
+        Err(e) => touch(&e),
+    }
+    true
+}
+
+/// A JWKS document: `Jwks::parse`, the JWKS exchange, and the fixed RS256 and ES256 id_tokens
+/// verified against the parsed keys.
+pub fn jwks(data: &[u8]) {
+    let _ = run_jwks(data);
+}
+
+fn run_jwks(data: &[u8]) -> bool {
+    let ctx = ctx();
+    let parsed = Jwks::parse(data);
+    for status in [200u16, 500] {
+        let exchange = ctx
+            .operator
+            .jwks_exchange()
+            .expect("the fixed operator has a JWKS URL");
+        match exchange.respond(response(status, "application/json", data), now()) {
+            Ok(keys) => {
+                assert_eq!(status, 200, "a {status} JWKS answer was a success");
+                assert_eq!(
+                    Some(keys.keys().len()),
+                    parsed.as_ref().ok().map(|k| k.keys().len())
+                );
+            }
+            Err(e) => touch(&e),
+        }
+    }
+    let Ok(keys) = parsed else {
+        return false;
+    };
+    assert!(keys.keys().len() <= mc_core::wire::MAX_JWKS_KEYS);
+    if let Some(entries) = serde_json::from_slice::<Value>(data)
+        .ok()
+        .and_then(|v| v.get("keys").and_then(Value::as_array).map(Vec::len))
+    {
+        assert_eq!(
+            entries,
+            keys.keys().len() + keys.skipped(),
+            "JWKS entries neither kept nor counted as skipped"
+        );
+    }
+    for key in keys.keys() {
+        let _ = format!("{key:?}");
+        let _ = key.kid();
+    }
+    let mut operator = ctx.operator.clone();
+    operator.set_jwks(keys.clone(), now());
+    let mut accepted = false;
+    for (jwt, alg, kid, key_type) in [
+        (&ctx.rs256, Algorithm::RS256, "kid-a", KeyType::Rsa),
+        (&ctx.es256, Algorithm::ES256, "kid-ec", KeyType::P256),
+    ] {
+        match token_step(
+            &operator,
+            response(200, "application/json", &token_body(jwt)),
+        ) {
+            Ok(tokens) => {
+                check_tokens(&tokens, ACCESS_TOKEN);
+                assert!(
+                    keys.keys().iter().any(|k| k.kid() == Some(kid)
+                        && k.key_type() == key_type
+                        && k.usable_for(alg)
+                        && !k.is_weak()),
+                    "a token verified without its key in the JWKS"
+                );
+                accepted = true;
+            }
+            Err(e) => touch(&e),
+        }
+    }
+    accepted
+}
+
+/// A token endpoint answer: `TokenResponse::parse` and the token exchange of the fixed login
+/// (so an id_token inside is fully verified).
+pub fn token_response(data: &[u8]) {
+    let _ = run_token_response(data);
+}
+
+fn run_token_response(data: &[u8]) -> bool {
+    let ctx = ctx();
+    let parsed = TokenResponse::parse(data);
+    if let Ok(parsed) = &parsed {
+        assert!(
+            parsed
+                .access_token()
+                .is_some_and(|t| !t.expose_secret().is_empty()),
+            "parsed a token response without access_token"
+        );
+        if let Ok(value) = serde_json::from_slice::<Value>(data) {
+            let replaced = with_replaced(&value, &["access_token", "id_token", "refresh_token"]);
+            if let Some(other) = serde_json::to_vec(&replaced)
+                .ok()
+                .and_then(|b| TokenResponse::parse(&b).ok())
+            {
+                assert_eq!(
+                    format!("{parsed:?}"),
+                    format!("{other:?}"),
+                    "Debug of TokenResponse depends on a secret"
+                );
+            }
+        }
+    }
+    let mut accepted = false;
+    for status in [200u16, 400] {
+        match token_step(&ctx.operator, response(status, "application/json", data)) {
+            Ok(tokens) => {
+                assert_eq!(status, 200, "a {status} token answer was a success");
+                let parsed = parsed
+                    .as_ref()
+                    .expect("the exchange accepted what parse refuses");
+                let access_token = parsed
+                    .access_token()
+                    .expect("checked above")
+                    .expose_secret();
+                assert_eq!(tokens.access_token().expose_secret(), access_token);
+                assert_eq!(
+                    Some(tokens.id_token().jwt()),
+                    parsed.id_token(),
+                    "the verified id_token is not the one sent"
+                );
+                check_tokens(&tokens, access_token);
+                accepted = true;
+            }
+            Err(e) => touch(&e),
+        }
+    }
+    accepted
+}
+
+/// An id_token, three ways through the token exchange of the fixed login: the input as the
+/// compact token (header, structure, key choice and signature checks against the committed
+/// JWKS); the input's own signing input MACed with the client secret (so header and claims
+/// mutations reach the claim rules when the header says HS256); and an input starting with `{`
+/// as the claims of an HS256 token.
+pub fn id_token(data: &[u8]) {
+    let _ = run_id_token(data);
+}
+
+fn verify_id_token(jwt: &str) -> bool {
+    let ctx = ctx();
+    match token_step(
+        &ctx.operator,
+        response(200, "application/json", &token_body(jwt)),
+    ) {
+        Ok(tokens) => {
+            assert_eq!(tokens.id_token().jwt().expose_secret(), jwt);
+            check_tokens(&tokens, ACCESS_TOKEN);
+            true
+        }
+        Err(e) => {
+            touch(&e);
+            false
+        }
+    }
+}
+
+fn run_id_token(data: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(data);
+    let mut accepted = verify_id_token(&text);
+    if let Some((signing_input, _)) = text.rsplit_once('.')
+        && signing_input.contains('.')
+    {
+        let jwt = format!(
+            "{signing_input}.{}",
+            signature(signing_input, Algorithm::HS256)
+        );
+        accepted |= verify_id_token(&jwt);
+    }
+    if data.first() == Some(&b'{') {
+        let jwt = sign_raw(br#"{"alg":"HS256","typ":"JWT"}"#, data, Algorithm::HS256);
+        accepted |= verify_id_token(&jwt);
+    }
+    accepted
+}
+
+/// A userinfo or premium info body after the fixed login: as JSON, as `application/jwt`, and an
+/// input starting with `{` as the claims of an HS256-signed body.
+pub fn userinfo(data: &[u8]) {
+    let _ = run_userinfo(data);
+}
+
+fn userinfo_step(premium: bool, content_type: &str, body: &[u8]) -> bool {
+    let ctx = ctx();
+    let tokens = login();
+    let exchange = if premium {
+        tokens.premiuminfo(&ctx.operator)
+    } else {
+        tokens.userinfo(&ctx.operator)
+    }
+    .expect("the fixed operator has both endpoints");
+    let outcome = match exchange.respond(response(200, content_type, body), now()) {
+        Ok(Verified::Done(info)) => Ok(info),
+        Ok(Verified::NeedJwks(pending)) => pending.resume(&ctx.operator, now()),
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(info) => {
+            check_userinfo(&info);
+            let expected = if premium {
+                Endpoint::PremiumInfo
+            } else {
+                Endpoint::UserInfo
+            };
+            assert_eq!(info.endpoint(), expected);
+            true
+        }
+        Err(e) => {
+            touch(&e);
+            false
+        }
+    }
+}
+
+fn run_userinfo(data: &[u8]) -> bool {
+    let mut accepted = userinfo_step(false, "application/json", data);
+    accepted |= userinfo_step(true, "application/jwt", data);
+    if data.first() == Some(&b'{') {
+        let jwt = sign_raw(br#"{"alg":"HS256"}"#, data, Algorithm::HS256);
+        accepted |= userinfo_step(false, "application/jwt", jwt.as_bytes());
+    }
+    accepted
+}
+
+/// OAuth error bodies and `WWW-Authenticate` values: `parse_error_body`, `parse_www_authenticate`,
+/// and the error answers of the token, userinfo and discovery exchanges (never a success).
+pub fn oauth_error(data: &[u8]) {
+    let _ = run_oauth_error(data);
+}
+
+fn run_oauth_error(data: &[u8]) -> bool {
+    let ctx = ctx();
+    let mut accepted = false;
+    for (endpoint, status) in [
+        (Endpoint::Token, Some(400)),
+        (Endpoint::Discovery, Some(200)),
+        (Endpoint::UserInfo, None),
+    ] {
+        if let Some(error) = mc_core::wire::parse_error_body(endpoint, status, data) {
+            // KNOWN FINDING F2: a JSON array is read by position (`["invalid_grant"]`), and
+            // invalid UTF-8 in ignored members passes (F1): the oracle judges clean objects only.
+            if let Ok(value @ Value::Object(_)) = serde_json::from_slice::<Value>(data) {
+                assert_eq!(
+                    value.get("error").and_then(Value::as_str),
+                    Some(error.error.as_str()),
+                    "the error code read is not the one sent"
+                );
+            }
+            assert_eq!(error.endpoint, endpoint);
+            assert_eq!(error.status, status);
+            let _ = error.to_string();
+            accepted = true;
+        }
+    }
+    let header = String::from_utf8_lossy(data);
+    if let Some(error) = mc_core::userinfo::parse_www_authenticate(Endpoint::UserInfo, 401, &header)
+    {
+        let trimmed = header.trim();
+        assert!(
+            trimmed
+                .as_bytes()
+                .get(..6)
+                .is_some_and(|s| s.eq_ignore_ascii_case(b"bearer")),
+            "a non-Bearer challenge was read"
+        );
+        let _ = error.to_string();
+        accepted = true;
+    }
+    // The error answers of the exchanges are never a success.
+    let token = token_step(&ctx.operator, response(400, "application/json", data));
+    assert!(token.is_err(), "a 400 token answer was a success");
+    if let Err(e) = &token {
+        touch(e);
+    }
+    let exchange = login()
+        .userinfo(&ctx.operator)
+        .expect("the fixed operator has a userinfo endpoint");
+    let mut unauthorized = response(401, "application/json", data);
+    if let Some(value) = header_value(data) {
+        unauthorized
+            .headers_mut()
+            .insert(http::header::WWW_AUTHENTICATE, value);
+    }
+    match exchange.respond(unauthorized, now()) {
+        Ok(_) => panic!("a 401 userinfo answer was a success"),
+        Err(e) => touch(&e),
+    }
+    let discovery = ctx
+        .discovery
+        .discover(&DiscoveryQuery::by_ip_or_selection())
+        .expect("the fixed discovery request builds");
+    match discovery.respond(response(401, "application/json", data), now()) {
+        Ok(_) => panic!("a 401 discovery answer was a success"),
+        Err(e) => touch(&e),
+    }
+    accepted
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generated seeds
+// ---------------------------------------------------------------------------------------------
+
+/// Seeds built from the fixed context (valid tokens of the fixed login, and one-step breaks of
+/// them), as (target, file name, bytes). Names starting with `ok-` must be accepted. The replay
+/// test's ignored `write_generated_seeds` writes them under `fuzz/seeds/`.
+pub fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    let ctx = ctx();
+    let mut seeds: Vec<(&'static str, String, Vec<u8>)> = Vec::new();
+    let mut add = |target: &'static str, name: &str, bytes: Vec<u8>| {
+        seeds.push((target, name.to_owned(), bytes));
+    };
+    let state = &ctx.state;
+    let iss = url::form_urlencoded::byte_serialize(ISSUER.as_bytes()).collect::<String>();
+
+    // callback_query
+    add(
+        "callback_query",
+        "ok-code-state.txt",
+        format!("code={CODE}&state={state}").into_bytes(),
+    );
+    add(
+        "callback_query",
+        "ok-code-state-iss.txt",
+        format!("?code=SplxlOBeZQQYbYS6WxSbIA&state={state}&iss={iss}").into_bytes(),
+    );
+    add(
+        "callback_query",
+        "ok-whole-url.txt",
+        format!("https://sp.example/callback?state={state}&code=abc%20def&iss={iss}&correlation_id=c1#frag")
+            .into_bytes(),
+    );
+    add(
+        "callback_query",
+        "error-access-denied.txt",
+        format!("error=access_denied&error_description=User+declined&state={state}&iss={iss}&correlation_id=abc").into_bytes(),
+    );
+    add(
+        "callback_query",
+        "state-mismatch.txt",
+        format!("code={CODE}&state=x{state}").into_bytes(),
+    );
+    add(
+        "callback_query",
+        "duplicate-code.txt",
+        format!("code=a&code=b&state={state}").into_bytes(),
+    );
+    add(
+        "callback_query",
+        "foreign-iss.txt",
+        format!("code={CODE}&state={state}&iss=https%3A%2F%2Fevil.example").into_bytes(),
+    );
+
+    // id_token: valid tokens in each key family, claims for the HS256 mode, one-step breaks.
+    add(
+        "id_token",
+        "ok-rs256.jwt.txt",
+        ctx.rs256.clone().into_bytes(),
+    );
+    add(
+        "id_token",
+        "ok-es256.jwt.txt",
+        ctx.es256.clone().into_bytes(),
+    );
+    add(
+        "id_token",
+        "ok-hs256.jwt.txt",
+        ctx.hs256.clone().into_bytes(),
+    );
+    let claims = valid_claims(&ctx.nonce, Algorithm::HS256);
+    add(
+        "id_token",
+        "ok-claims.json",
+        claims.to_string().into_bytes(),
+    );
+    let mut claims_aud = claims.clone();
+    claims_aud["aud"] = json!([CLIENT_ID, "other-client"]);
+    claims_aud["amr"] = json!("SIM_PIN");
+    claims_aud["acr"] = json!(3);
+    claims_aud["exp"] = json!(format!("{}", NOW + 60));
+    add(
+        "id_token",
+        "ok-claims-lenient-types.json",
+        claims_aud.to_string().into_bytes(),
+    );
+    let mut expired = claims.clone();
+    expired["exp"] = json!(NOW - 60);
+    add(
+        "id_token",
+        "claims-expired.json",
+        expired.to_string().into_bytes(),
+    );
+    let mut foreign = claims.clone();
+    foreign["iss"] = json!("https://evil.example");
+    add(
+        "id_token",
+        "claims-foreign-iss.json",
+        foreign.to_string().into_bytes(),
+    );
+    let mut flipped = ctx.rs256.clone().into_bytes();
+    if let Some(last) = flipped.last_mut() {
+        *last = if *last == b'A' { b'B' } else { b'A' };
+    }
+    add("id_token", "rs256-signature-flipped.jwt.txt", flipped);
+    let crit = sign_raw(
+        br#"{"alg":"HS256","crit":["exp"],"exp":1}"#,
+        claims.to_string().as_bytes(),
+        Algorithm::HS256,
+    );
+    add("id_token", "hs256-crit.jwt.txt", crit.into_bytes());
+    let none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none"}"#),
+        b64(claims.to_string().as_bytes())
+    );
+    add("id_token", "alg-none.jwt.txt", none.into_bytes());
+    let unknown_kid = sign_claims(
+        &valid_claims(&ctx.nonce, Algorithm::RS256),
+        Algorithm::RS256,
+        Some("kid-rotated"),
+    );
+    add(
+        "id_token",
+        "rs256-unknown-kid.jwt.txt",
+        unknown_kid.into_bytes(),
+    );
+
+    // token_response
+    add("token_response", "ok-rs256.json", token_body(&ctx.rs256));
+    add("token_response", "ok-es256.json", token_body(&ctx.es256));
+    add("token_response", "ok-hs256.json", token_body(&ctx.hs256));
+    let lenient = json!({
+        "access_token": ACCESS_TOKEN,
+        "token_type": "bearer",
+        "expires_in": "3600",
+        "refresh_token": null,
+        "scope": "openid mc_authn mc_identity_phonenumber",
+        "correlation_id": "c-1",
+        "id_token": ctx.hs256,
+    });
+    add(
+        "token_response",
+        "ok-lenient-types.json",
+        lenient.to_string().into_bytes(),
+    );
+    add(
+        "token_response",
+        "no-id-token.json",
+        json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer"})
+            .to_string()
+            .into_bytes(),
+    );
+    add(
+        "token_response",
+        "mac-token-type.json",
+        json!({"access_token": ACCESS_TOKEN, "token_type": "mac", "id_token": ctx.hs256})
+            .to_string()
+            .into_bytes(),
+    );
+
+    // userinfo
+    let info = json!({"sub": SUB, "phone_number": "+447700900301", "phone_number_verified": true, "updated_at": "1790000000"});
+    add("userinfo", "ok-phone.json", info.to_string().into_bytes());
+    let mut signed_claims = info.clone();
+    signed_claims["iss"] = json!(ISSUER);
+    signed_claims["aud"] = json!(CLIENT_ID);
+    add(
+        "userinfo",
+        "ok-signed-claims.json",
+        signed_claims.to_string().into_bytes(),
+    );
+    add(
+        "userinfo",
+        "ok-signed-rs256.jwt.txt",
+        sign_claims(&signed_claims, Algorithm::RS256, Some("kid-a")).into_bytes(),
+    );
+    add(
+        "userinfo",
+        "ok-signed-es256.jwt.txt",
+        sign_claims(&signed_claims, Algorithm::ES256, Some("kid-ec")).into_bytes(),
+    );
+    add(
+        "userinfo",
+        "other-sub.json",
+        json!({"sub": "someone-else", "email": "a@b.example"})
+            .to_string()
+            .into_bytes(),
+    );
+
+    // jwks
+    add("jwks", "ok-committed.json", JWKS_JSON.as_bytes().to_vec());
+    let mut committed: Value = serde_json::from_str(JWKS_JSON).expect("committed JWKS");
+    if let Some(keys) = committed.get_mut("keys").and_then(Value::as_array_mut) {
+        keys.insert(
+            0,
+            json!({"kty": "oct", "k": b64(CLIENT_SECRET.as_bytes()), "kid": "kid-a"}),
+        );
+        keys.push(json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}));
+        keys.push(json!({"kty": "RSA", "use": "enc", "kid": "kid-enc", "n": "AQAB", "e": "AQAB"}));
+    }
+    add(
+        "jwks",
+        "ok-with-skipped-keys.json",
+        committed.to_string().into_bytes(),
+    );
+
+    // oauth_error
+    add(
+        "oauth_error",
+        "ok-www-authenticate-invalid-token.txt",
+        br#"Bearer realm="op", error="invalid_token", error_description="The access token expired""#.to_vec(),
+    );
+    add(
+        "oauth_error",
+        "ok-www-authenticate-unquoted.txt",
+        b"bearer error=insufficient_scope , scope=openid".to_vec(),
+    );
+    seeds
+}
