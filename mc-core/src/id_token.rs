@@ -1,12 +1,14 @@
 //! id_token verification: every rule of OpenID Connect Core 3.1.3.7 and the Mobile Connect
 //! profile, against the operator's keys and the injected clock.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use crate::crypto::{self, VerifyFailure};
 use crate::error::{IdTokenError, JwtPart};
@@ -14,50 +16,50 @@ use crate::exchange::UnixTime;
 use crate::jwks::Jwks;
 use crate::registry::Policy;
 use crate::secret::{ClientSecret, IdTokenJwt, Nonce, ct_eq};
-use crate::wire::{self, lenient};
+use crate::wire;
 
 /// The claims of a verified id_token.
 #[derive(Clone, Deserialize)]
 #[non_exhaustive]
 pub struct IdTokenClaims {
     /// Issuer.
-    #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[serde(default, deserialize_with = "claim::opt_string")]
     pub iss: Option<String>,
     /// Subject: in Mobile Connect the PCR, stable per user per SP.
-    #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[serde(default, deserialize_with = "claim::opt_string")]
     pub sub: Option<String>,
     /// Audiences (a string or an array on the wire).
-    #[serde(default, deserialize_with = "lenient::string_or_list")]
+    #[serde(default, deserialize_with = "claim::string_or_list")]
     pub aud: Vec<String>,
     /// Authorized party.
-    #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[serde(default, deserialize_with = "claim::opt_string")]
     pub azp: Option<String>,
     /// Expiry.
-    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    #[serde(default, deserialize_with = "claim::opt_u64")]
     pub exp: Option<u64>,
     /// Issued at.
-    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    #[serde(default, deserialize_with = "claim::opt_u64")]
     pub iat: Option<u64>,
     /// Not before.
-    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    #[serde(default, deserialize_with = "claim::opt_u64")]
     pub nbf: Option<u64>,
     /// When the user authenticated.
-    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    #[serde(default, deserialize_with = "claim::opt_u64")]
     pub auth_time: Option<u64>,
     /// The login's nonce.
     #[serde(default)]
     pub nonce: Option<Nonce>,
     /// The achieved level of assurance (`"2"`, `"3"`).
-    #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[serde(default, deserialize_with = "claim::opt_string")]
     pub acr: Option<String>,
     /// Authentication methods (`SIM_OK`, `SIM_PIN`, ...; a bare string on old sandboxes).
-    #[serde(default, deserialize_with = "lenient::string_or_list")]
+    #[serde(default, deserialize_with = "claim::string_or_list")]
     pub amr: Vec<String>,
     /// Access token hash.
-    #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[serde(default, deserialize_with = "claim::opt_string")]
     pub at_hash: Option<String>,
     /// MC: hash of the login hint the operator resolved.
-    #[serde(default, deserialize_with = "lenient::opt_string")]
+    #[serde(default, deserialize_with = "claim::opt_string")]
     pub hashed_login_hint: Option<String>,
 }
 
@@ -167,13 +169,32 @@ impl fmt::Debug for IdToken {
     }
 }
 
+/// The JOSE header members mc-core reads, borrowed from the decoded header where possible.
 #[derive(Deserialize)]
-struct Header {
-    alg: String,
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'a, str>>,
+    /// Only its presence matters here (a token with `crit` is refused); the names are read
+    /// again for the error.
     #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    crit: Option<serde_json::Value>,
+    crit: Option<IgnoredAny>,
+}
+
+/// The names listed in a header's `crit`, for [`IdTokenError::CriticalHeader`].
+fn critical_names(header_json: &[u8]) -> Vec<String> {
+    let crit = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(header_json)
+        .ok()
+        .and_then(|mut map| map.remove("crit"))
+        .unwrap_or_default();
+    match crit {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect(),
+        other => vec![other.to_string()],
+    }
 }
 
 /// What a login expects of its id_token.
@@ -208,10 +229,39 @@ pub(crate) enum SignatureOutcome {
 fn b64(part: &str, which: JwtPart) -> Result<Vec<u8>, IdTokenError> {
     URL_SAFE_NO_PAD
         .decode(part)
-        .map_err(|_| IdTokenError::Malformed {
-            part: which,
-            reason: "not base64url".to_owned(),
-        })
+        .map_err(|_| not_base64url(which))
+}
+
+fn not_base64url(part: JwtPart) -> IdTokenError {
+    IdTokenError::Malformed {
+        part,
+        reason: "not base64url".to_owned(),
+    }
+}
+
+/// A decoded JWT part that is usually small (the header, the signature): on the stack when it
+/// fits, so that the common token costs no allocation for it.
+enum Decoded<const N: usize> {
+    Stack([u8; N], usize),
+    Heap(Vec<u8>),
+}
+
+impl<const N: usize> Decoded<N> {
+    fn new(part: &str, which: JwtPart) -> Result<Self, IdTokenError> {
+        let mut buffer = [0u8; N];
+        match URL_SAFE_NO_PAD.decode_slice(part, &mut buffer) {
+            Ok(len) => Ok(Self::Stack(buffer, len)),
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => b64(part, which).map(Self::Heap),
+            Err(base64::DecodeSliceError::DecodeError(_)) => Err(not_base64url(which)),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Stack(buffer, len) => buffer.get(..*len).unwrap_or_default(),
+            Self::Heap(bytes) => bytes,
+        }
+    }
 }
 
 fn hash_bits(alg: Algorithm) -> u16 {
@@ -245,36 +295,33 @@ pub(crate) fn verify_signature(
             reason: "not three dot-separated parts (JWE and unsecured JWTs are refused)".to_owned(),
         });
     };
-    let header_json = b64(header_b64, JwtPart::Header)?;
-    if !is_json_object(&header_json) {
+    let header_json = Decoded::<256>::new(header_b64, JwtPart::Header)?;
+    let header_json = header_json.bytes();
+    if !is_json_object(header_json) {
         return Err(IdTokenError::Malformed {
             part: JwtPart::Header,
             reason: "not a JSON object".to_owned(),
         });
     }
     let header: Header =
-        serde_json::from_slice(&header_json).map_err(|e| IdTokenError::Malformed {
+        serde_json::from_slice(header_json).map_err(|e| IdTokenError::Malformed {
             part: JwtPart::Header,
             reason: wire::describe_json_error(&e),
         })?;
-    if let Some(crit) = header.crit {
-        let names = match crit {
-            serde_json::Value::Array(items) => items
-                .into_iter()
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                .collect(),
-            other => vec![other.to_string()],
-        };
-        return Err(IdTokenError::CriticalHeader { names });
+    if header.crit.is_some() {
+        return Err(IdTokenError::CriticalHeader {
+            names: critical_names(header_json),
+        });
     }
     let not_allowed = || IdTokenError::AlgorithmNotAllowed {
-        alg: header.alg.clone(),
+        alg: header.alg.clone().into_owned(),
     };
     let alg: Algorithm = header.alg.parse().map_err(|_| not_allowed())?;
     if !policy.allowed_algorithms.contains(&alg) || alg == Algorithm::EdDSA {
         return Err(not_allowed());
     }
-    let signature = b64(signature_b64, JwtPart::Signature)?;
+    let signature = Decoded::<512>::new(signature_b64, JwtPart::Signature)?;
+    let signature = signature.bytes();
     if signature.is_empty() {
         return Err(IdTokenError::Malformed {
             part: JwtPart::Signature,
@@ -294,21 +341,21 @@ pub(crate) fn verify_signature(
             return Err(not_allowed());
         }
         let key = jsonwebtoken::DecodingKey::from_secret(client_secret.expose_secret().as_bytes());
-        return match crypto::verify(alg, &key, message, &signature) {
+        return match crypto::verify(alg, &key, message, signature) {
             Ok(()) => Ok(SignatureOutcome::Verified(SignedJwt {
                 alg,
-                kid: header.kid,
+                kid: header.kid.map(Cow::into_owned),
                 claims_json: decode_claims(claims_b64)?,
             })),
             Err(VerifyFailure::KeyRejected) => Err(IdTokenError::KeyRejected {
-                alg: header.alg.clone(),
+                alg: header.alg.into_owned(),
             }),
             Err(VerifyFailure::BadSignature) => Err(IdTokenError::BadSignature),
         };
     }
 
     let mut candidates = keys.keys().iter().filter(|k| match &header.kid {
-        Some(kid) => k.kid() == Some(kid.as_str()),
+        Some(kid) => k.kid() == Some(kid.as_ref()),
         None => true,
     });
     let mut tried_any = false;
@@ -322,11 +369,11 @@ pub(crate) fn verify_signature(
             rejected = true;
             continue;
         }
-        match crypto::verify(alg, key.decoding_key(), message, &signature) {
+        match crypto::verify_with(alg, key.prepared(), key.decoding_key(), message, signature) {
             Ok(()) => {
                 return Ok(SignatureOutcome::Verified(SignedJwt {
                     alg,
-                    kid: header.kid,
+                    kid: header.kid.map(Cow::into_owned),
                     claims_json: decode_claims(claims_b64)?,
                 }));
             }
@@ -336,7 +383,9 @@ pub(crate) fn verify_signature(
     }
     if tried_any {
         return Err(if rejected {
-            IdTokenError::KeyRejected { alg: header.alg }
+            IdTokenError::KeyRejected {
+                alg: header.alg.into_owned(),
+            }
         } else {
             IdTokenError::BadSignature
         });
@@ -349,8 +398,12 @@ pub(crate) fn verify_signature(
         return Ok(SignatureOutcome::NeedJwks);
     }
     match header.kid {
-        Some(kid) if !kid_known => Err(IdTokenError::UnknownKeyId { kid }),
-        _ => Err(IdTokenError::NoUsableKey { alg: header.alg }),
+        Some(kid) if !kid_known => Err(IdTokenError::UnknownKeyId {
+            kid: kid.into_owned(),
+        }),
+        _ => Err(IdTokenError::NoUsableKey {
+            alg: header.alg.into_owned(),
+        }),
     }
 }
 
@@ -384,14 +437,34 @@ fn parse_claims(claims_json: &str) -> Result<IdTokenClaims, IdTokenError> {
 /// base64url without padding (OIDC Core 3.1.3.6).
 #[must_use]
 pub fn at_hash(access_token: &str, alg: Algorithm) -> Option<String> {
-    let digest = crypto::digest(access_token.as_bytes(), hash_bits(alg))?;
-    let half = digest.get(..digest.len() / 2)?;
-    Some(URL_SAFE_NO_PAD.encode(half))
+    let mut digest = [0u8; 64];
+    let len = crypto::digest_into(access_token.as_bytes(), hash_bits(alg), &mut digest)?;
+    Some(URL_SAFE_NO_PAD.encode(digest.get(..len / 2)?))
+}
+
+/// Whether `found` is the `at_hash` of `access_token` for `alg` (constant time), computed on the
+/// stack.
+fn at_hash_matches(access_token: &str, alg: Algorithm, found: &str) -> bool {
+    let mut digest = [0u8; 64];
+    let Some(len) = crypto::digest_into(access_token.as_bytes(), hash_bits(alg), &mut digest)
+    else {
+        return false;
+    };
+    let Some(half) = digest.get(..len / 2) else {
+        return false;
+    };
+    let mut encoded = [0u8; 64];
+    match URL_SAFE_NO_PAD.encode_slice(half, &mut encoded) {
+        Ok(n) => encoded
+            .get(..n)
+            .is_some_and(|expected| ct_eq(expected, found.as_bytes())),
+        Err(_) => false,
+    }
 }
 
 /// Verify a whole id_token: signature first, then every claim rule.
 pub(crate) fn verify(
-    jwt: &IdTokenJwt,
+    jwt: IdTokenJwt,
     keys: &Jwks,
     expect: &Expectations<'_>,
     may_refetch: bool,
@@ -410,7 +483,7 @@ pub(crate) fn verify(
     let claims = parse_claims(&signed.claims_json)?;
     check_claims(&claims, signed.alg, expect, now)?;
     Ok(Some(IdToken {
-        jwt: jwt.clone(),
+        jwt,
         alg: signed.alg,
         kid: signed.kid,
         claims,
@@ -509,11 +582,8 @@ fn check_claims(
         }
     }
     match (&claims.at_hash, expect.access_token) {
-        (Some(found), Some(access_token)) => {
-            let expected = at_hash(access_token, alg).ok_or(IdTokenError::AtHashMismatch)?;
-            if !ct_eq(expected.as_bytes(), found.as_bytes()) {
-                return Err(IdTokenError::AtHashMismatch);
-            }
+        (Some(found), Some(access_token)) if !at_hash_matches(access_token, alg, found) => {
+            return Err(IdTokenError::AtHashMismatch);
         }
         (None, _) if expect.require_at_hash => return Err(IdTokenError::AtHashMissing),
         _ => {}
@@ -522,4 +592,236 @@ fn check_claims(
         return Err(IdTokenError::AmrMissing);
     }
     Ok(())
+}
+
+/// The lenient claim shapes of [`wire::lenient`], read straight from the JSON: scalars and arrays
+/// of strings without an intermediate `serde_json::Value` per claim. Anything rarer (an object,
+/// or a number in serde_json's arbitrary-precision form) is collected into a `Value` and handed
+/// to `wire::lenient` itself, so the results are the same by construction.
+mod claim {
+    use std::fmt;
+
+    use serde::Deserialize as _;
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use crate::wire::lenient;
+
+    fn value_of_map<'de, A: MapAccess<'de>>(map: A) -> Result<serde_json::Value, A::Error> {
+        serde_json::Value::deserialize(MapAccessDeserializer::new(map))
+    }
+
+    fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    /// A number as serde_json's `Value` would print it.
+    fn float_text(f: f64) -> Option<String> {
+        serde_json::Number::from_f64(f).map(|n| n.to_string())
+    }
+
+    /// As `wire::lenient`'s number rule: a finite, non-negative float below 1.8e19, truncated.
+    fn float_secs(f: f64) -> Option<u64> {
+        if f.is_finite() && (0.0..1.8e19).contains(&f) {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Some(f.trunc() as u64)
+        } else {
+            None
+        }
+    }
+
+    fn text_secs(s: &str) -> Option<u64> {
+        let s = s.trim();
+        s.parse::<u64>()
+            .ok()
+            .or_else(|| s.parse::<f64>().ok().and_then(float_secs))
+    }
+
+    /// [`lenient::opt_string`].
+    pub(super) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Option<String>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Some(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Some(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Some(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Some(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(float_text(v))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                skip_seq(seq).map(|()| None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                lenient::opt_string(value_of_map(map)?).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+
+    /// [`lenient::opt_u64`].
+    pub(super) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Option<u64>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(text_secs(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Some(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                // serde_json hands only negative integers to `visit_i64`.
+                Ok(u64::try_from(v).ok())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(float_secs(v))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                skip_seq(seq).map(|()| None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                lenient::opt_u64(value_of_map(map)?).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+
+    /// One element of a list claim: a string, or nothing.
+    struct Element(Option<String>);
+
+    impl<'de> serde::Deserialize<'de> for Element {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Element;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Element, E> {
+                    Ok(Element(Some(v.to_owned())))
+                }
+                fn visit_string<E: de::Error>(self, v: String) -> Result<Element, E> {
+                    Ok(Element(Some(v)))
+                }
+                fn visit_u64<E: de::Error>(self, _: u64) -> Result<Element, E> {
+                    Ok(Element(None))
+                }
+                fn visit_i64<E: de::Error>(self, _: i64) -> Result<Element, E> {
+                    Ok(Element(None))
+                }
+                fn visit_f64<E: de::Error>(self, _: f64) -> Result<Element, E> {
+                    Ok(Element(None))
+                }
+                fn visit_bool<E: de::Error>(self, _: bool) -> Result<Element, E> {
+                    Ok(Element(None))
+                }
+                fn visit_unit<E: de::Error>(self) -> Result<Element, E> {
+                    Ok(Element(None))
+                }
+                fn visit_none<E: de::Error>(self) -> Result<Element, E> {
+                    Ok(Element(None))
+                }
+                fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Element, D::Error> {
+                    d.deserialize_any(self)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
+                    skip_seq(seq).map(|()| Element(None))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Element, A::Error> {
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(Element(None))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// [`lenient::string_or_list`].
+    pub(super) fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(vec![v.to_owned()])
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(vec![v])
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(8));
+                while let Some(Element(item)) = seq.next_element()? {
+                    items.extend(item);
+                }
+                Ok(items)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                lenient::string_or_list(value_of_map(map)?).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

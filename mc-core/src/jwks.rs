@@ -1,11 +1,15 @@
 //! The operator's key set: fetched, parsed leniently (unknown key types are skipped), bounded,
-//! and turned into verification keys once per fetch.
+//! and turned into verification keys once per fetch (with the `aws-lc-rs` backend, parsed into
+//! aws-lc-rs keys there too, so that no token pays for parsing its key).
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
+use crate::crypto::PreparedKey;
 use crate::error::{Error, ProtocolError};
 use crate::exchange::{Endpoint, Exchange, Prepared, UnixTime};
 use crate::wire;
@@ -49,6 +53,8 @@ pub struct VerificationKey {
     alg: Option<Algorithm>,
     key_type: KeyType,
     key: DecodingKey,
+    /// The same key parsed by the backend once, when it can be.
+    prepared: PreparedKey,
     /// An RSA key under 2048 bits: kept so that a token naming it gets a precise error, never
     /// used to verify.
     weak: bool,
@@ -57,11 +63,7 @@ pub struct VerificationKey {
 /// The smallest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
 
-fn rsa_modulus_bits(n_b64: &str) -> Option<usize> {
-    use base64::Engine as _;
-    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(n_b64)
-        .ok()?;
+fn rsa_modulus_bits(n: &[u8]) -> Option<usize> {
     let first = n.iter().position(|b| *b != 0)?;
     let lead = n.get(first)?.leading_zeros() as usize;
     Some((n.len() - first) * 8 - lead)
@@ -89,6 +91,10 @@ impl VerificationKey {
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
         &self.key
+    }
+
+    pub(crate) fn prepared(&self) -> &PreparedKey {
+        &self.prepared
     }
 
     /// Whether the key is too weak to be used (RSA under [`MIN_RSA_BITS`]).
@@ -203,12 +209,19 @@ impl RawJwk {
             Some(name) => Some(name.parse::<Algorithm>().ok()?),
         };
         let mut weak = false;
-        let (key_type, key) = match self.kty.as_str() {
+        let (key_type, key, prepared) = match self.kty.as_str() {
             "RSA" => {
-                let n = self.n.as_deref()?;
-                weak = rsa_modulus_bits(n)? < MIN_RSA_BITS;
-                let key = DecodingKey::from_rsa_components(n, self.e.as_deref()?).ok()?;
-                (KeyType::Rsa, key)
+                // The same decoding as jsonwebtoken's `DecodingKey::from_rsa_components`.
+                let n = URL_SAFE_NO_PAD.decode(self.n.as_deref()?).ok()?;
+                weak = rsa_modulus_bits(&n)? < MIN_RSA_BITS;
+                let e = URL_SAFE_NO_PAD.decode(self.e.as_deref()?).ok()?;
+                let key = DecodingKey::from_rsa_raw_components(&n, &e);
+                let prepared = if weak {
+                    PreparedKey::none()
+                } else {
+                    PreparedKey::rsa(n, e, alg)
+                };
+                (KeyType::Rsa, key, prepared)
             }
             "EC" => {
                 let key_type = match self.crv.as_deref()? {
@@ -221,7 +234,17 @@ impl RawJwk {
                 if x.len() != width || y.len() != width {
                     return None;
                 }
-                (key_type, DecodingKey::from_ec_components(x, y).ok()?)
+                let key = DecodingKey::from_ec_components(x, y).ok()?;
+                let curve_alg = if key_type == KeyType::P256 {
+                    Algorithm::ES256
+                } else {
+                    Algorithm::ES384
+                };
+                let prepared = key.try_get_as_bytes().map_or_else(
+                    |_| PreparedKey::none(),
+                    |point| PreparedKey::ec(point, curve_alg),
+                );
+                (key_type, key, prepared)
             }
             _ => return None,
         };
@@ -233,6 +256,7 @@ impl RawJwk {
             alg,
             key_type,
             key,
+            prepared,
             weak,
         })
     }

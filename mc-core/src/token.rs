@@ -298,7 +298,7 @@ fn finish(
         policy: &operator.policy,
     };
     let may_refetch = may_refetch && operator.may_refetch_jwks(now);
-    match id_token::verify(&jwt, &operator.jwks, &expect, may_refetch, now)? {
+    match id_token::verify(jwt, &operator.jwks, &expect, may_refetch, now)? {
         None => Ok(Verified::NeedJwks(PendingTokens { flow, response })),
         Some(id_token) => Ok(Verified::Done(Tokens {
             operator: flow.flow.op,

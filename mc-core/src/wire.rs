@@ -186,7 +186,7 @@ pub fn parse_error_body(
     status: Option<u16>,
     body: &[u8],
 ) -> Option<OperatorError> {
-    if body.len() > MAX_JSON_BYTES {
+    if body.len() > MAX_JSON_BYTES || !may_hold_error_member(body) {
         return None;
     }
     let parsed: ErrorBody = serde_json::from_slice(body).ok()?;
@@ -198,6 +198,41 @@ pub fn parse_error_body(
         uri: parsed.error_uri,
         correlation_id: parsed.correlation_id,
     })
+}
+
+/// False only when `body` certainly parses to no [`ErrorBody`]: a JSON object with neither a
+/// backslash (so every key is spelled literally) nor `"error"` anywhere, so it has no `error`
+/// member. Anything else (arrays, which serde would read by position, escapes, non-JSON) gets the
+/// full parse. A successful token or userinfo body is mostly a JWT: this scan is far cheaper
+/// than parsing it a second time.
+fn may_hold_error_member(body: &[u8]) -> bool {
+    // Eight bytes at a time: does any byte equal `byte`? (Exact: the classic zero-byte test.)
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    fn has_byte(word: u64, byte: u8) -> bool {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    }
+    let suspicious = |at: usize| match body.get(at) {
+        Some(b'\\') => true,
+        Some(b'"') => body
+            .get(at + 1..)
+            .is_some_and(|rest| rest.starts_with(b"error\"")),
+        _ => false,
+    };
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return true;
+    }
+    let mut chunks = body.chunks_exact(8);
+    let mut at = 0;
+    for chunk in chunks.by_ref() {
+        let word = u64::from_ne_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
+        if (has_byte(word, b'"') || has_byte(word, b'\\')) && (at..at + 8).any(suspicious) {
+            return true;
+        }
+        at += 8;
+    }
+    (at..at + chunks.remainder().len()).any(suspicious)
 }
 
 /// The common handling of a JSON answer: 200 with JSON is the payload; an OAuth error body (any

@@ -11,7 +11,9 @@ use mc_core::{
     UnixTime, Verified,
 };
 use mc_io_tokio::{Client, Config, Error, OsEntropy};
-use support::{MIB, Server, chunked, client, json, metadata_body, operator, response};
+use support::{
+    MIB, Server, chunked, client, json, metadata_body, operator, operator_for_issuer, response,
+};
 use tokio::net::TcpListener;
 
 #[tokio::test]
@@ -38,7 +40,7 @@ async fn a_200_json_answer_reaches_the_core() {
 #[tokio::test]
 async fn connections_are_reused() {
     let server = Server::canned(json("200 OK", &metadata_body("http://op.example"))).await;
-    let (client, op) = (client(), operator(&server));
+    let (client, op) = (client(), operator_for_issuer(&server, "http://op.example"));
     for _ in 0..3 {
         client
             .execute(op.metadata_exchange().unwrap())
@@ -54,7 +56,11 @@ async fn a_chunked_body_under_the_cap_is_read_whole() {
     let body = metadata_body("http://op.example");
     let server = Server::canned(chunked("200 OK", body.as_bytes(), 7)).await;
     let metadata = client()
-        .execute(operator(&server).metadata_exchange().unwrap())
+        .execute(
+            operator_for_issuer(&server, "http://op.example")
+                .metadata_exchange()
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(metadata.issuer, "http://op.example");

@@ -188,6 +188,11 @@ pub fn metadata_body(issuer: &str) -> String {
 
 /// An operator whose every endpoint is on `server`.
 pub fn operator(server: &Server) -> Discovered {
+    operator_for_issuer(server, &server.url(""))
+}
+
+/// The loopback operator, expecting metadata that names `issuer`.
+pub fn operator_for_issuer(server: &Server, issuer: &str) -> Discovered {
     let config = OperatorConfig::new(
         "loopback",
         "client-id",
@@ -197,7 +202,7 @@ pub fn operator(server: &Server) -> Discovered {
         &server.url("/token"),
     )
     .unwrap()
-    .issuer(server.url(""))
+    .issuer(issuer)
     .metadata(&server.url("/.well-known/openid-configuration"))
     .unwrap()
     .jwks(&server.url("/jwks"))
