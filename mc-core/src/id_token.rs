@@ -297,10 +297,23 @@ pub(crate) fn verify_signature(
     };
     let header_json = Decoded::<256>::new(header_b64, JwtPart::Header)?;
     let header_json = header_json.bytes();
-    if !is_json_object(header_json) {
+    if !wire::is_json_object(header_json) {
         return Err(IdTokenError::Malformed {
             part: JwtPart::Header,
             reason: "not a JSON object".to_owned(),
+        });
+    }
+    // RFC 7515 5.2: the header is UTF-8 JSON; serde skips unknown members without checking it.
+    if std::str::from_utf8(header_json).is_err() {
+        return Err(IdTokenError::Malformed {
+            part: JwtPart::Header,
+            reason: "not UTF-8".to_owned(),
+        });
+    }
+    if wire::has_duplicate_members(header_json) == Some(true) {
+        return Err(IdTokenError::Malformed {
+            part: JwtPart::Header,
+            reason: "duplicate member".to_owned(),
         });
     }
     let header: Header =
@@ -339,6 +352,13 @@ pub(crate) fn verify_signature(
         // public key can never be turned into an HMAC key (algorithm confusion).
         if client_secret.expose_secret().is_empty() {
             return Err(not_allowed());
+        }
+        // RFC 7518 3.2: the key must be at least as long as the hash output.
+        let min_len = usize::from(hash_bits(alg) / 8);
+        if client_secret.expose_secret().len() < min_len {
+            return Err(IdTokenError::KeyRejected {
+                alg: header.alg.into_owned(),
+            });
         }
         let key = jsonwebtoken::DecodingKey::from_secret(client_secret.expose_secret().as_bytes());
         return match crypto::verify(alg, &key, message, signature) {
@@ -408,20 +428,25 @@ pub(crate) fn verify_signature(
 }
 
 fn decode_claims(claims_b64: &str) -> Result<String, IdTokenError> {
-    String::from_utf8(b64(claims_b64, JwtPart::Claims)?).map_err(|_| IdTokenError::Malformed {
-        part: JwtPart::Claims,
-        reason: "not UTF-8".to_owned(),
-    })
-}
-
-/// RFC 7515/7519: the JOSE header and the claims set are JSON objects. serde's derived structs
-/// would also fill fields from an array by position, so look before parsing.
-fn is_json_object(json: &[u8]) -> bool {
-    json.trim_ascii_start().first() == Some(&b'{')
+    let claims = String::from_utf8(b64(claims_b64, JwtPart::Claims)?).map_err(|_| {
+        IdTokenError::Malformed {
+            part: JwtPart::Claims,
+            reason: "not UTF-8".to_owned(),
+        }
+    })?;
+    // RFC 8725 2.6: a claim given twice is refused, never "last one wins" (this covers the
+    // claims mc-core does not type, read later through `IdToken::claim` or signed userinfo).
+    if wire::has_duplicate_members(claims.as_bytes()) == Some(true) {
+        return Err(IdTokenError::Malformed {
+            part: JwtPart::Claims,
+            reason: "duplicate claim".to_owned(),
+        });
+    }
+    Ok(claims)
 }
 
 fn parse_claims(claims_json: &str) -> Result<IdTokenClaims, IdTokenError> {
-    if !is_json_object(claims_json.as_bytes()) {
+    if !wire::is_json_object(claims_json.as_bytes()) {
         return Err(IdTokenError::Malformed {
             part: JwtPart::Claims,
             reason: "not a JSON object".to_owned(),

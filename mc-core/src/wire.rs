@@ -142,6 +142,13 @@ pub(crate) fn json<T: DeserializeOwned>(
             size: body.len(),
         });
     }
+    if !is_json_object(body) {
+        // serde's derived structs would also read an array by position.
+        return Err(ProtocolError::MalformedJson {
+            endpoint,
+            reason: "not a JSON object".to_owned(),
+        });
+    }
     serde_json::from_slice(body).map_err(|e| ProtocolError::MalformedJson {
         endpoint,
         reason: describe_json_error(&e),
@@ -156,6 +163,39 @@ pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
         serde_json::error::Category::Eof => "unexpected end",
     };
     format!("{category} at line {} column {}", e.line(), e.column())
+}
+
+/// Whether a JSON text is an object (every protocol document is; RFC 7515/7519 for JOSE parts).
+pub(crate) fn is_json_object(json: &[u8]) -> bool {
+    json.trim_ascii_start().first() == Some(&b'{')
+}
+
+/// Whether a JSON object repeats a top-level member name (RFC 8725 2.6 / RFC 7515 5.2: refuse
+/// rather than let the last one win). `None` when the text is not a JSON object.
+pub(crate) fn has_duplicate_members(json: &[u8]) -> Option<bool> {
+    use serde::de::{IgnoredAny, MapAccess, Visitor};
+    struct Check;
+    impl<'de> Visitor<'de> for Check {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::new();
+            let mut duplicate = false;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                let _: IgnoredAny = map.next_value()?;
+                if seen.contains(&key) {
+                    duplicate = true;
+                } else {
+                    seen.push(key);
+                }
+            }
+            Ok(duplicate)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    serde::Deserializer::deserialize_map(&mut de, Check).ok()
 }
 
 /// The media type of a response (lower-case, parameters stripped), if any.
@@ -186,7 +226,7 @@ pub fn parse_error_body(
     status: Option<u16>,
     body: &[u8],
 ) -> Option<OperatorError> {
-    if body.len() > MAX_JSON_BYTES || !may_hold_error_member(body) {
+    if body.len() > MAX_JSON_BYTES || !is_json_object(body) || !may_hold_error_member(body) {
         return None;
     }
     let parsed: ErrorBody = serde_json::from_slice(body).ok()?;

@@ -26,7 +26,9 @@ struct ReferenceErrorBody {
 type ErrorFields = (String, Option<String>, Option<String>, Option<String>);
 
 fn reference_error(body: &[u8]) -> Option<ErrorFields> {
-    if body.len() > mc_core::wire::MAX_JSON_BYTES {
+    // Error bodies are JSON objects; an array is never read by position.
+    if body.len() > mc_core::wire::MAX_JSON_BYTES || body.trim_ascii_start().first() != Some(&b'{')
+    {
         return None;
     }
     let parsed: ReferenceErrorBody = serde_json::from_slice(body).ok()?;
@@ -137,7 +139,6 @@ fn error_body_scan_examples() {
         &br#"{"error":"invalid_grant"}"#[..],
         br#"  {"error_description":"x","error":"invalid_grant"}"#,
         br#"{"\u0065rror":"escaped_key"}"#,
-        br#"["positional","by","serde"]"#,
         br#"{"access_token":"at","id_token":"eyJ.eyJ.sig"}"#,
         br#"{"access_token":"error"}"#,
         b"",

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 pub const NOW: u64 = 1_790_000_000;
 pub const ISSUER: &str = "https://op.example";
 pub const CLIENT_ID: &str = "client-123";
-pub const CLIENT_SECRET: &str = "s3cret-client-secret-value";
+pub const CLIENT_SECRET: &str = "s3cret-client-secret-value-long-enough-for-hmac-sha512-keys-0042";
 pub const REDIRECT_URI: &str = "https://sp.example/callback";
 pub const ACCESS_TOKEN: &str = "at-0123456789abcdef";
 pub const SUB: &str = "pcr-411421B0-38D6";
