@@ -277,3 +277,19 @@ pub fn discover<D: Driver>(
         _ => Err(Failure::Browser("unknown discovery outcome".to_owned())),
     }
 }
+
+/// One `#[test]` per adapter for each scenario: `through_both_adapters!(a, b)` makes
+/// `blocking_adapter::a` calling `a(&blocking())` and `tokio_adapter::a` calling `a(&tokio())`,
+/// where `blocking()` and `tokio()` are the calling test file's driver constructors (each file
+/// picks its own timeout and body cap).
+#[macro_export]
+macro_rules! through_both_adapters {
+    ($($scenario:ident),* $(,)?) => {
+        mod blocking_adapter {
+            $( #[test] fn $scenario() { super::$scenario(&super::blocking()) } )*
+        }
+        mod tokio_adapter {
+            $( #[test] fn $scenario() { super::$scenario(&super::tokio()) } )*
+        }
+    };
+}

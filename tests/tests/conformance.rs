@@ -96,17 +96,7 @@ fn tokio() -> Tokio {
     Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
 }
 
-/// One `#[test]` per adapter for each case.
-macro_rules! through_both_adapters {
-    ($($case:ident),* $(,)?) => {
-        mod blocking_adapter {
-            $( #[test] fn $case() { super::$case(&super::blocking()) } )*
-        }
-        mod tokio_adapter {
-            $( #[test] fn $case() { super::$case(&super::tokio()) } )*
-        }
-    };
-}
+use mc_tests::through_both_adapters;
 
 through_both_adapters!(
     // Response type and response mode.

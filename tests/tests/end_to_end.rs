@@ -22,17 +22,7 @@ fn tokio() -> Tokio {
     Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
 }
 
-/// Generate one `#[test]` per adapter for each scenario.
-macro_rules! through_both_adapters {
-    ($($scenario:ident),* $(,)?) => {
-        mod blocking_adapter {
-            $( #[test] fn $scenario() { super::$scenario(&super::blocking()) } )*
-        }
-        mod tokio_adapter {
-            $( #[test] fn $scenario() { super::$scenario(&super::tokio()) } )*
-        }
-    };
-}
+use mc_tests::through_both_adapters;
 
 through_both_adapters!(
     registry_login_every_operator_with_userinfo,

@@ -38,16 +38,7 @@ fn tokio() -> Tokio {
     Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
 }
 
-macro_rules! through_both_adapters {
-    ($($scenario:ident),* $(,)?) => {
-        mod blocking_adapter {
-            $( #[test] fn $scenario() { super::$scenario(&super::blocking()) } )*
-        }
-        mod tokio_adapter {
-            $( #[test] fn $scenario() { super::$scenario(&super::tokio()) } )*
-        }
-    };
-}
+use mc_tests::through_both_adapters;
 
 through_both_adapters!(no_secret_in_any_formatted_value_after_a_login);
 
