@@ -11,7 +11,8 @@ use url::Url;
 use crate::crypto;
 use crate::error::{Error, MisuseError};
 use crate::exchange::UnixTime;
-use crate::registry::Discovered;
+use crate::registry::{Discovered, Profile};
+use crate::wire;
 use crate::secret::{Entropy, Msisdn, Nonce, PkceVerifier, State, SubscriberId, random_token};
 
 /// Who the operator should authenticate: `login_hint` in one of the Mobile Connect forms.
@@ -44,12 +45,14 @@ impl LoginHint {
     }
 }
 
-/// What one login asks of the operator. Defaults: scope `openid mc_authn`, LoA 2, PKCE S256.
+/// What one login asks of the operator. Defaults: scope `openid mc_authn`, PKCE S256, and the
+/// level of assurance the operator's [`Profile`] implies (LoA 2 for Mobile Connect, none asked
+/// for plain OpenID Connect).
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct AuthorizeOptions {
     scope: Vec<String>,
-    acr_values: Vec<u8>,
+    acr_values: Option<Vec<u8>>,
     login_hint: Option<LoginHint>,
     login_hint_token: Option<String>,
     prompt: Option<String>,
@@ -73,7 +76,7 @@ impl Default for AuthorizeOptions {
     fn default() -> Self {
         Self {
             scope: vec!["openid".to_owned(), "mc_authn".to_owned()],
-            acr_values: vec![2],
+            acr_values: None,
             login_hint: None,
             login_hint_token: None,
             prompt: None,
@@ -96,7 +99,7 @@ impl Default for AuthorizeOptions {
 }
 
 impl AuthorizeOptions {
-    /// The defaults: `openid mc_authn`, LoA 2, PKCE.
+    /// The defaults: `openid mc_authn`, the profile's level of assurance, PKCE.
     pub fn new() -> Self {
         Self::default()
     }
@@ -119,9 +122,10 @@ impl AuthorizeOptions {
     }
 
     /// The levels of assurance to ask for (`acr_values`), e.g. `[2]`, `[3]` or `[2, 3]`. The
-    /// id_token's `acr` must be at least the lowest of them.
+    /// id_token's `acr` must be at least the lowest of them. Without this, a Mobile Connect
+    /// operator is asked for LoA 2 and a plain OpenID Connect one for no level.
     pub fn acr_values(mut self, levels: impl IntoIterator<Item = u8>) -> Self {
-        self.acr_values = levels.into_iter().collect();
+        self.acr_values = Some(levels.into_iter().collect());
         self
     }
 
@@ -203,7 +207,7 @@ impl AuthorizeOptions {
         self
     }
 
-    /// Force the Mobile Connect `version`.
+    /// Force the Mobile Connect `version` (sent under either profile).
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = Some(version.into());
         self
@@ -276,7 +280,8 @@ pub struct Authorizing {
     pub(crate) min_acr: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) max_age: Option<u64>,
-    pub(crate) version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) correlation_id: Option<String>,
     pub(crate) issued_at: UnixTime,
@@ -301,10 +306,10 @@ impl Authorizing {
         self.issued_at
     }
 
-    /// The Mobile Connect version requested.
+    /// The Mobile Connect version requested (none for a plain OpenID Connect login).
     #[must_use]
-    pub fn version(&self) -> &str {
-        &self.version
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
     }
 }
 
@@ -360,17 +365,23 @@ impl Discovered {
         now: UnixTime,
     ) -> Result<(AuthorizationRedirect, Authorizing), Error> {
         let invalid = |name, reason| Error::from(MisuseError::InvalidParameter { name, reason });
-        if options.acr_values.is_empty() {
-            return Err(invalid(
-                "acr_values",
-                "at least one level of assurance is needed",
-            ));
-        }
+        let profile = self.profile();
+        let acr_values = match (profile, &options.acr_values) {
+            (Profile::MobileConnect, None) => vec![2],
+            (Profile::MobileConnect, Some(levels)) if levels.is_empty() => {
+                return Err(invalid(
+                    "acr_values",
+                    "a Mobile Connect login needs at least one level of assurance",
+                ));
+            }
+            (_, Some(levels)) => levels.clone(),
+            (_, None) => Vec::new(),
+        };
         let is_authz = options.scope.iter().any(|s| s == "mc_authz");
         let client_name = options
             .client_name
             .clone()
-            .or_else(|| self.client_name.clone());
+            .or_else(|| self.inner.client_name.clone());
         if is_authz && options.context.is_none() {
             return Err(invalid(
                 "context",
@@ -384,7 +395,7 @@ impl Discovered {
             ));
         }
         if let Some(hint) = &options.login_hint
-            && let Some(metadata) = &self.metadata
+            && let Some(metadata) = self.metadata()
             && !metadata.supports_login_hint(hint.method())
         {
             return Err(invalid(
@@ -393,18 +404,19 @@ impl Discovered {
             ));
         }
         let redirect_uri = match &options.redirect_uri {
-            Some(uri) => crate::registry::parse_url(uri, "redirect_uri")?,
-            None => self.redirect_uri.clone(),
+            Some(uri) => wire::parse_url(uri, "redirect_uri")?,
+            None => self.inner.redirect_uri.clone(),
         };
-        let version = match &options.version {
-            Some(v) => v.clone(),
-            None => self
-                .metadata
-                .as_ref()
-                .and_then(|m| m.version_for_scope(&options.scope))
-                .map(str::to_owned)
-                .or_else(|| self.version.clone())
-                .unwrap_or_else(|| default_version(&options.scope).to_owned()),
+        let version = match (&options.version, profile) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Profile::OpenIdConnect) => None,
+            (None, _) => Some(
+                self.metadata()
+                    .and_then(|m| m.version_for_scope(&options.scope))
+                    .map(str::to_owned)
+                    .or_else(|| self.inner.version.clone())
+                    .unwrap_or_else(|| default_version(&options.scope).to_owned()),
+            ),
         };
 
         let state = State::new(random_token(entropy));
@@ -415,8 +427,7 @@ impl Discovered {
         let challenge = pkce.as_ref().map(pkce_challenge).transpose()?;
 
         let scope = options.scope.join(" ");
-        let acr_values = options
-            .acr_values
+        let acr_text = acr_values
             .iter()
             .map(u8::to_string)
             .collect::<Vec<_>>()
@@ -425,7 +436,7 @@ impl Discovered {
         let claims = options.claims.as_ref().map(serde_json::Value::to_string);
         let login_hint = options.login_hint.as_ref().map(LoginHint::value);
 
-        let mut url = self.endpoints.authorization.clone();
+        let mut url = self.endpoints().authorization.clone();
         {
             let mut query = url.query_pairs_mut();
             let mut add = |name: &str, value: Option<&str>| {
@@ -433,14 +444,14 @@ impl Discovered {
                     query.append_pair(name, value);
                 }
             };
-            add("client_id", Some(&self.client_id));
+            add("client_id", Some(self.client_id()));
             add("redirect_uri", Some(redirect_uri.as_str()));
             add("response_type", Some("code"));
             add("scope", Some(&scope));
-            add("acr_values", Some(&acr_values));
+            add("acr_values", Some(acr_text.as_str()).filter(|a| !a.is_empty()));
             add("state", Some(state.expose_secret()));
             add("nonce", Some(nonce.expose_secret()));
-            add("version", Some(&version));
+            add("version", version.as_deref());
             add("login_hint", login_hint.as_deref());
             add("login_hint_token", options.login_hint_token.as_deref());
             add("prompt", options.prompt.as_deref());
@@ -466,11 +477,11 @@ impl Discovered {
             add("code_challenge_method", challenge.as_ref().map(|_| "S256"));
         }
 
-        let min_acr = options.acr_values.iter().copied().min();
+        let min_acr = acr_values.iter().copied().min();
         Ok((
             AuthorizationRedirect { url },
             Authorizing {
-                op: self.id.clone(),
+                op: self.id().to_owned(),
                 state,
                 nonce,
                 pkce,

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::authorize::Authorizing;
 use crate::error::{CallbackError, Error, OperatorError};
-use crate::exchange::{Endpoint, UnixTime};
+use crate::endpoint::Endpoint;
+use crate::exchange::UnixTime;
 use crate::registry::Discovered;
 use crate::secret::AuthorizationCode;
 use crate::wire;
@@ -52,7 +53,7 @@ impl Authorizing {
             > self
                 .issued_at
                 .as_secs()
-                .saturating_add(operator.policy.login_timeout_secs)
+                .saturating_add(operator.policy().login_timeout_secs)
         {
             return Err(CallbackError::LoginExpired {
                 issued_at: self.issued_at.as_secs(),
@@ -60,15 +61,15 @@ impl Authorizing {
             }
             .into());
         }
-        match (wire::take(&mut pairs, "iss"), operator.issuer()) {
-            (Some(found), Some(expected)) if found != expected => {
+        match wire::take(&mut pairs, "iss") {
+            Some(found) if found != operator.issuer() => {
                 return Err(CallbackError::IssuerMismatch {
-                    expected: expected.to_owned(),
+                    expected: operator.issuer().to_owned(),
                     found,
                 }
                 .into());
             }
-            (None, _) if operator.requires_callback_iss() => {
+            None if operator.requires_callback_iss() => {
                 return Err(CallbackError::IssuerMissing.into());
             }
             _ => {}

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::error::{Error, MisuseError, OperatorError, ProtocolError};
-use crate::exchange::{Endpoint, Exchange, Prepared, UnixTime};
-use crate::registry::{Discovered, Endpoints, OperatorConfig, parse_url};
+use crate::endpoint::Endpoint;
+use crate::exchange::{Exchange, Prepared, UnixTime};
+use crate::registry::{OperatorConfig, Registration};
 use crate::secret::{ClientSecret, Msisdn, SubscriberId};
 use crate::wire::{self, BasicAuthEncoding, lenient};
 
@@ -187,10 +188,10 @@ impl DiscoveryService {
         redirect_url: &str,
     ) -> Result<Self, Error> {
         Ok(Self {
-            endpoint: parse_url(endpoint, "discovery endpoint")?,
+            endpoint: wire::parse_url(endpoint, "discovery endpoint")?,
             client_id: client_id.into(),
             client_secret,
-            redirect_url: parse_url(redirect_url, "discovery Redirect_URL")?,
+            redirect_url: wire::parse_url(redirect_url, "discovery Redirect_URL")?,
             // The GSMA discovery API documents `base64(client_id:client_secret)` as is.
             basic_auth: BasicAuthEncoding::Raw,
         })
@@ -453,7 +454,7 @@ impl DiscoveryAnswer {
 fn selection_link(links: &[Link]) -> Result<Option<DiscoveryOutcome>, Error> {
     match links.iter().find(|l| l.rel == "operatorSelection") {
         Some(link) => Ok(Some(DiscoveryOutcome::OperatorSelection {
-            url: parse_url(&link.href, "operatorSelection").map_err(|_| {
+            url: wire::parse_url(&link.href, "operatorSelection").map_err(|_| {
                 ProtocolError::InvalidField {
                     endpoint: Endpoint::Discovery,
                     field: "operatorSelection",
@@ -492,7 +493,7 @@ impl Exchange for DiscoveryExchange {
                     endpoint: Endpoint::Discovery,
                     field: "Location",
                 })?;
-            let url = parse_url(location, "operatorSelection").map_err(|_| {
+            let url = wire::parse_url(location, "operatorSelection").map_err(|_| {
                 ProtocolError::InvalidField {
                     endpoint: Endpoint::Discovery,
                     field: "Location",
@@ -589,9 +590,14 @@ impl SelectionReturn {
     }
 }
 
-impl Discovered {
-    /// An operator context from a discovery answer. The answer's `subscriber_id` is **not**
-    /// kept: it belongs to one user and goes into that user's login hint.
+impl OperatorConfig {
+    /// The configuration a discovery answer gives: the operator's credentials for this SP, its
+    /// links (authorization, token, userinfo, premiuminfo, jwks, openid-configuration,
+    /// tokenrevoke, tokenrefresh) and issuer, and the application name. The answer's
+    /// `subscriber_id` is **not** kept: it belongs to one user and goes into that user's login
+    /// hint. Without an `issuer` link, apply the metadata
+    /// ([`OperatorConfig::metadata_exchange`], [`OperatorConfig::with_metadata`]) before
+    /// [`OperatorConfig::build`].
     ///
     /// `id` names the operator in per-login state (e.g. the `mcc_mnc`); `redirect_uri` is the
     /// SP's registered callback.
@@ -612,31 +618,33 @@ impl Discovered {
             .link("authorization")
             .ok_or(missing("authorization link"))?;
         let token = answer.link("token").ok_or(missing("token link"))?;
-        let mut config = OperatorConfig::new(
-            id,
-            answer.client_id.clone(),
-            answer.client_secret.clone(),
-            redirect_uri,
-            authorization,
-            token,
-        )?;
+        let mut config = Self::new(Registration {
+            operator_id: id.into(),
+            client_id: answer.client_id.clone(),
+            client_secret: answer.client_secret.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+        })?
+        .authorization(authorization)?
+        .token(token)?;
         if let Some(issuer) = answer.link("issuer") {
             config = config.issuer(issuer);
         }
         if let Some(name) = &answer.client_name {
             config = config.client_name(name.clone());
         }
-        let mut discovered = Self::from_registry(config);
-        let optional = |rel: &str, what: &'static str| {
-            answer.link(rel).map(|h| parse_url(h, what)).transpose()
-        };
-        let endpoints: &mut Endpoints = &mut discovered.endpoints;
-        endpoints.userinfo = optional("userinfo", "userinfo link")?;
-        endpoints.premiuminfo = optional("premiuminfo", "premiuminfo link")?;
-        endpoints.jwks = optional("jwks", "jwks link")?;
-        endpoints.metadata = optional("openid-configuration", "openid-configuration link")?;
-        endpoints.revocation = optional("tokenrevoke", "tokenrevoke link")?;
-        endpoints.refresh = optional("tokenrefresh", "tokenrefresh link")?;
-        Ok(discovered)
+        let links: [(&str, fn(Self, &str) -> Result<Self, Error>); 6] = [
+            ("userinfo", Self::userinfo),
+            ("premiuminfo", Self::premiuminfo),
+            ("jwks", Self::jwks),
+            ("openid-configuration", Self::metadata_url),
+            ("tokenrevoke", Self::revocation),
+            ("tokenrefresh", Self::refresh),
+        ];
+        for (rel, set) in links {
+            if let Some(href) = answer.link(rel) {
+                config = set(config, href)?;
+            }
+        }
+        Ok(config)
     }
 }

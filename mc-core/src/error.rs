@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::exchange::Endpoint;
+use crate::endpoint::Endpoint;
 
 /// Every error mc-core returns.
 #[derive(Debug, thiserror::Error)]
@@ -93,9 +93,16 @@ pub enum MisuseError {
         /// The operator context handed in.
         found: String,
     },
-    /// The operator's issuer is not known yet: configure it or fetch the provider metadata.
-    #[error("the operator's issuer is unknown: configure it or fetch the provider metadata")]
-    IssuerUnknown,
+    /// An operator context that could not finish a login, refused when it is built (before
+    /// any browser is sent away): no issuer, no authorization or token endpoint, or no source
+    /// of keys for the asymmetric algorithms the policy allows.
+    #[error("operator {operator:?} cannot finish a login: {missing}")]
+    IncompleteOperator {
+        /// The operator id.
+        operator: String,
+        /// What is missing, and how to supply it.
+        missing: &'static str,
+    },
 }
 
 /// An OAuth-style error sent by the operator or the discovery service.

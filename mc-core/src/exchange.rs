@@ -5,6 +5,7 @@ use std::fmt;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use serde::{Deserialize, Serialize};
 
+use crate::endpoint::Endpoint;
 use crate::error::Error;
 
 /// A point in time, in whole seconds since the Unix epoch, handed in by the host.
@@ -38,48 +39,6 @@ impl UnixTime {
     #[must_use]
     pub const fn minus(self, secs: u64) -> Self {
         Self(self.0.saturating_sub(secs))
-    }
-}
-
-/// Which operator (or discovery) endpoint a step talks to; named in errors and tracing spans.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Endpoint {
-    /// The discovery service (API exchange).
-    Discovery,
-    /// The operator's provider metadata (`.well-known/openid-configuration`).
-    Metadata,
-    /// The operator's key set.
-    Jwks,
-    /// The browser redirect to the operator and its callback.
-    Authorization,
-    /// The token endpoint.
-    Token,
-    /// The userinfo endpoint.
-    UserInfo,
-    /// The premium info endpoint.
-    PremiumInfo,
-}
-
-impl Endpoint {
-    /// A stable lower-case name, used for tracing spans.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Discovery => "discovery",
-            Self::Metadata => "metadata",
-            Self::Jwks => "jwks",
-            Self::Authorization => "authorization",
-            Self::Token => "token",
-            Self::UserInfo => "userinfo",
-            Self::PremiumInfo => "premiuminfo",
-        }
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -127,12 +86,22 @@ impl TransportConfig {
 /// reads the whole response body (bounded), and hands the response to [`Exchange::respond`]
 /// with the current time. 4xx and 5xx responses must be handed over too: their bodies carry the
 /// operator's OAuth error. The exchange decides what the response means.
+///
+/// An exchange owns what it needs (a handle on the operator context, never a borrow), so it can
+/// be held across the host's `.await` without holding anything else. Its output is an
+/// [`crate::Outcome`]: final, or a [`crate::KeyRefetch`] to run first.
 pub trait Exchange {
     /// What a successful step yields.
     type Output;
 
     /// The endpoint this step talks to (for errors, logs and tracing spans).
     fn endpoint(&self) -> Endpoint;
+
+    /// The operator this step talks to, when it belongs to one (for logs and tracing spans;
+    /// discovery and a metadata fetch for a new issuer belong to none).
+    fn operator_id(&self) -> Option<&str> {
+        None
+    }
 
     /// The HTTP request to send. Calling it twice gives byte-identical requests.
     fn request(&self) -> Request<Vec<u8>>;
@@ -179,34 +148,4 @@ impl fmt::Debug for Prepared {
             .field("body_len", &self.body.len())
             .finish()
     }
-}
-
-/// The outcome of a step that verifies signatures: either done, or it needs a fresh JWKS first.
-///
-/// An id_token (or signed userinfo) whose `kid` is not in the operator's current key set asks for
-/// **one** JWKS refetch: the host runs [`crate::Discovered::jwks_exchange`], stores the new keys with
-/// [`crate::Discovered::set_jwks`], and calls `resume` on the pending value. A `kid` still unknown
-/// after that refetch is a typed error, never another round.
-#[derive(Debug)]
-#[must_use]
-pub enum Verified<T, P> {
-    /// The step completed.
-    Done(T),
-    /// Fetch the operator's JWKS, store it, then resume with the pending value.
-    NeedJwks(P),
-}
-
-/// A verification step paused for a JWKS refetch (see [`Verified::NeedJwks`]).
-///
-/// Implemented by every pending value, so that an adapter drives the refetch generically:
-/// run [`crate::Discovered::jwks_exchange`], [`crate::Discovered::set_jwks`], then `resume`.
-pub trait Resume {
-    /// What the step yields once verified.
-    type Output;
-
-    /// Verify again against the operator's current keys; never asks for another refetch.
-    ///
-    /// # Errors
-    /// As the step that paused.
-    fn resume(self, operator: &crate::Discovered, now: UnixTime) -> Result<Self::Output, Error>;
 }

@@ -219,11 +219,12 @@ pub(crate) struct SignedJwt {
     pub(crate) claims_json: String,
 }
 
-/// The signature step's outcome.
-pub(crate) enum SignatureOutcome {
-    Verified(SignedJwt),
-    /// The `kid` is unknown (or no key is loaded) and a refetch is allowed.
-    NeedJwks,
+/// A verification's outcome when it did not fail outright.
+pub(crate) enum Signed<T> {
+    Verified(T),
+    /// No key of the set matches the token's `kid` (or, without a `kid`, none fits its
+    /// algorithm): fresh keys might verify it. The error is the verdict when none can be had.
+    KeyMissing(IdTokenError),
 }
 
 fn b64(part: &str, which: JwtPart) -> Result<Vec<u8>, IdTokenError> {
@@ -278,8 +279,7 @@ pub(crate) fn verify_signature(
     keys: &Jwks,
     client_secret: &ClientSecret,
     policy: &Policy,
-    may_refetch: bool,
-) -> Result<SignatureOutcome, IdTokenError> {
+) -> Result<Signed<SignedJwt>, IdTokenError> {
     if jwt.len() > wire::MAX_JWT_BYTES {
         return Err(IdTokenError::TooLong {
             limit: wire::MAX_JWT_BYTES,
@@ -362,7 +362,7 @@ pub(crate) fn verify_signature(
         }
         let key = jsonwebtoken::DecodingKey::from_secret(client_secret.expose_secret().as_bytes());
         return match crypto::verify(alg, &key, message, signature) {
-            Ok(()) => Ok(SignatureOutcome::Verified(SignedJwt {
+            Ok(()) => Ok(Signed::Verified(SignedJwt {
                 alg,
                 kid: header.kid.map(Cow::into_owned),
                 claims_json: decode_claims(claims_b64)?,
@@ -391,7 +391,7 @@ pub(crate) fn verify_signature(
         }
         match crypto::verify_with(alg, key.prepared(), key.decoding_key(), message, signature) {
             Ok(()) => {
-                return Ok(SignatureOutcome::Verified(SignedJwt {
+                return Ok(Signed::Verified(SignedJwt {
                     alg,
                     kid: header.kid.map(Cow::into_owned),
                     claims_json: decode_claims(claims_b64)?,
@@ -414,14 +414,14 @@ pub(crate) fn verify_signature(
         .kid
         .as_deref()
         .is_some_and(|kid| keys.keys().iter().any(|k| k.kid() == Some(kid)));
-    if may_refetch && !kid_known {
-        return Ok(SignatureOutcome::NeedJwks);
-    }
     match header.kid {
-        Some(kid) if !kid_known => Err(IdTokenError::UnknownKeyId {
+        Some(kid) if !kid_known => Ok(Signed::KeyMissing(IdTokenError::UnknownKeyId {
             kid: kid.into_owned(),
-        }),
-        _ => Err(IdTokenError::NoUsableKey {
+        })),
+        None => Ok(Signed::KeyMissing(IdTokenError::NoUsableKey {
+            alg: header.alg.into_owned(),
+        })),
+        Some(_) => Err(IdTokenError::NoUsableKey {
             alg: header.alg.into_owned(),
         }),
     }
@@ -492,22 +492,20 @@ pub(crate) fn verify(
     jwt: IdTokenJwt,
     keys: &Jwks,
     expect: &Expectations<'_>,
-    may_refetch: bool,
     now: UnixTime,
-) -> Result<Option<IdToken>, IdTokenError> {
+) -> Result<Signed<IdToken>, IdTokenError> {
     let signed = match verify_signature(
         jwt.expose_secret(),
         keys,
         expect.client_secret,
         expect.policy,
-        may_refetch,
     )? {
-        SignatureOutcome::Verified(signed) => signed,
-        SignatureOutcome::NeedJwks => return Ok(None),
+        Signed::Verified(signed) => signed,
+        Signed::KeyMissing(error) => return Ok(Signed::KeyMissing(error)),
     };
     let claims = parse_claims(&signed.claims_json)?;
     check_claims(&claims, signed.alg, expect, now)?;
-    Ok(Some(IdToken {
+    Ok(Signed::Verified(IdToken {
         jwt,
         alg: signed.alg,
         kid: signed.kid,

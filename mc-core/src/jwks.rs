@@ -3,6 +3,7 @@
 //! aws-lc-rs keys there too, so that no token pays for parsing its key).
 
 use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,7 +12,8 @@ use serde::Deserialize;
 
 use crate::crypto::PreparedKey;
 use crate::error::{Error, ProtocolError};
-use crate::exchange::{Endpoint, Exchange, Prepared, UnixTime};
+use crate::endpoint::Endpoint;
+use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::wire;
 
 /// The curve or family of a verification key.
@@ -262,10 +264,66 @@ impl RawJwk {
     }
 }
 
+/// A key set as an operator context holds it: the keys, when they were stored, and a number
+/// that grows with every store (so that a paused verification can tell whether another login
+/// stored newer keys meanwhile).
+#[derive(Debug, Default)]
+pub(crate) struct KeySnapshot {
+    pub(crate) jwks: Jwks,
+    pub(crate) fetched_at: Option<UnixTime>,
+    pub(crate) generation: u64,
+}
+
+/// The operator context's current key set, replaced by a pointer swap: the lock is held only to
+/// clone or replace the `Arc`, never while verifying or during network IO.
+#[derive(Debug)]
+pub(crate) struct KeyStore(RwLock<Arc<KeySnapshot>>);
+
+impl KeyStore {
+    pub(crate) fn new(jwks: Jwks) -> Self {
+        Self(RwLock::new(Arc::new(KeySnapshot {
+            jwks,
+            fetched_at: None,
+            generation: 0,
+        })))
+    }
+
+    pub(crate) fn current(&self) -> Arc<KeySnapshot> {
+        // A poisoned lock only means a panic elsewhere while swapping a pointer: the value is
+        // still a whole `Arc`.
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub(crate) fn store(&self, jwks: Jwks, now: UnixTime) -> Arc<KeySnapshot> {
+        let mut slot = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        let snapshot = Arc::new(KeySnapshot {
+            jwks,
+            fetched_at: Some(now),
+            generation: slot.generation.wrapping_add(1),
+        });
+        *slot = Arc::clone(&snapshot);
+        snapshot
+    }
+}
+
+/// A JWKS response: 200 and a parsable key set.
+pub(crate) fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Jwks, Error> {
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(ProtocolError::UnexpectedStatus {
+            endpoint: Endpoint::Jwks,
+            status,
+        }
+        .into());
+    }
+    Ok(Jwks::parse(response.body())?)
+}
+
 /// GET the operator's JWKS.
 #[derive(Debug)]
 #[must_use]
 pub struct JwksExchange {
+    pub(crate) operator: Option<String>,
     pub(crate) prepared: Prepared,
 }
 
@@ -276,19 +334,15 @@ impl Exchange for JwksExchange {
         Endpoint::Jwks
     }
 
+    fn operator_id(&self) -> Option<&str> {
+        self.operator.as_deref()
+    }
+
     fn request(&self) -> http::Request<Vec<u8>> {
         self.prepared.to_request()
     }
 
     fn respond(self, response: http::Response<Vec<u8>>, _now: UnixTime) -> Result<Jwks, Error> {
-        let status = response.status().as_u16();
-        if status != 200 {
-            return Err(ProtocolError::UnexpectedStatus {
-                endpoint: Endpoint::Jwks,
-                status,
-            }
-            .into());
-        }
-        Ok(Jwks::parse(response.body())?)
+        parse_response(&response)
     }
 }

@@ -25,55 +25,7 @@
 //! ([`Discovered::jwks_exchange`]), store it ([`Discovered::set_jwks`]) and call `resume` on
 //! the pending value, which never asks a second time.
 //!
-//! ```
-//! use mc_core::{AuthorizeOptions, ClientSecret, Discovered, Exchange, OperatorConfig, UnixTime, Verified};
-//!
-//! # fn send(_: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> { http::Response::new(Vec::new()) }
-//! # fn run() -> Result<(), mc_core::Error> {
-//! let mut operator = Discovered::from_registry(
-//!     OperatorConfig::new(
-//!         "example-operator",
-//!         "my-client-id",
-//!         ClientSecret::new("my-client-secret"),
-//!         "https://sp.example/callback",
-//!         "https://op.example/authorize",
-//!         "https://op.example/token",
-//!     )?
-//!     .issuer("https://op.example")
-//!     .jwks("https://op.example/jwks")?
-//!     .userinfo("https://op.example/userinfo")?,
-//! );
-//! let now = UnixTime::from_secs(1_790_000_000);
-//! let mut rng = |buf: &mut [u8]| buf.fill(7); // use an OS CSPRNG in production
-//!
-//! // 1. Redirect the browser; keep `flow` (serializable) until the callback.
-//! let (redirect, flow) = operator.authorize(AuthorizeOptions::new(), &mut rng, now)?;
-//! assert!(redirect.as_str().starts_with("https://op.example/authorize?client_id="));
-//!
-//! // 2. The browser comes back to the redirect URI with `?code=...&state=...`.
-//! let callback_query = format!("code=abc&state={}", flow.state().expose_secret());
-//! let code = flow.callback(&operator, &callback_query, now)?;
-//!
-//! // 3. Exchange the code and verify the id_token, fetching the JWKS when asked to.
-//! let exchange = code.token_exchange(&operator, now)?;
-//! let request = exchange.request();
-//! # if false {
-//! let tokens = match exchange.respond(send(request), now)? {
-//!     Verified::Done(tokens) => tokens,
-//!     Verified::NeedJwks(pending) => {
-//!         let jwks = operator.jwks_exchange()?;
-//!         let keys = jwks.respond(send(jwks_request_of(&operator)), now)?;
-//!         operator.set_jwks(keys, now);
-//!         pending.resume(&operator, now)?
-//!     }
-//! };
-//! // 4. The claims the user granted.
-//! let userinfo = tokens.userinfo(&operator)?;
-//! # }
-//! # Ok(()) }
-//! # fn jwks_request_of(_: &Discovered) -> http::Request<Vec<u8>> { http::Request::new(Vec::new()) }
-//! # run().unwrap();
-//! ```
+//! DOC_EXAMPLE_PLACEHOLDER
 //!
 //! # What the crate never does
 //! It opens no socket, reads no clock, environment or file, and draws no randomness of its own
@@ -103,11 +55,13 @@ pub mod callback;
 pub mod client_auth;
 pub mod crypto;
 pub mod discovery;
+pub mod endpoint;
 pub mod error;
 pub mod exchange;
 pub mod id_token;
 pub mod jwks;
 pub mod metadata;
+pub mod refetch;
 pub mod registry;
 pub mod secret;
 pub mod token;
@@ -125,16 +79,18 @@ pub use error::{
     CallbackError, Error, ErrorClass, IdTokenError, JwtPart, MisuseError, OperatorError,
     ProtocolError,
 };
-pub use exchange::{Endpoint, Exchange, Resume, TransportConfig, UnixTime, Verified};
+pub use endpoint::Endpoint;
+pub use exchange::{Exchange, TransportConfig, UnixTime};
 pub use id_token::{IdToken, IdTokenClaims};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{Jwks, JwksExchange, KeyType, VerificationKey};
 pub use metadata::{MetadataExchange, ProviderMetadata};
-pub use registry::{Discovered, Endpoints, OperatorConfig, Policy};
+pub use refetch::{KeyRefetch, Outcome, Verified};
+pub use registry::{Discovered, Endpoints, OperatorConfig, Policy, Profile, Registration};
 pub use secret::{
     AccessToken, AuthorizationCode, ClientSecret, Entropy, IdTokenJwt, Msisdn, Nonce, PkceVerifier,
     RefreshToken, State, SubscriberId,
 };
-pub use token::{PendingTokens, TokenExchange, TokenResponse, Tokens};
-pub use userinfo::{PendingUserInfo, UserInfo, UserInfoExchange};
+pub use token::{TokenExchange, TokenResponse, Tokens};
+pub use userinfo::{UserInfo, UserInfoExchange};
 pub use wire::BasicAuthEncoding;

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::exchange::{Endpoint, Exchange, Prepared, UnixTime};
+use crate::endpoint::Endpoint;
+use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::wire::{self, lenient};
 
 /// The provider metadata an operator publishes. Unknown members are ignored; members of the
@@ -150,14 +151,15 @@ pub struct MetadataExchange {
 
 impl MetadataExchange {
     /// GET `{issuer}/.well-known/openid-configuration` for an issuer not configured yet (a plain
-    /// OpenID Provider); build the registry entry with
-    /// [`crate::OperatorConfig::from_metadata`]. The answer must name exactly this issuer
-    /// ([`crate::ProtocolError::MetadataIssuerMismatch`] otherwise).
+    /// OpenID Provider); build the context with [`crate::OperatorConfig::with_metadata`] (or
+    /// use [`crate::OperatorConfig::metadata_exchange`] once the issuer is configured). The
+    /// answer must name exactly this issuer ([`crate::ProtocolError::MetadataIssuerMismatch`]
+    /// otherwise).
     ///
     /// # Errors
     /// [`crate::MisuseError::InvalidUrl`] for an unusable issuer.
     pub fn for_issuer(issuer: &str) -> Result<Self, Error> {
-        let url = crate::registry::parse_url(
+        let url = wire::parse_url(
             &format!(
                 "{}/.well-known/openid-configuration",
                 issuer.trim_end_matches('/')

@@ -1,5 +1,10 @@
-//! The operator context ([`Discovered`]): endpoints, credentials, issuer, metadata and keys of one
-//! operator, built from a static registry entry or from a discovery answer.
+//! The operator context ([`Discovered`]): endpoints, credentials, issuer, metadata, profile and
+//! keys of one operator. Every context is built the same way, through [`OperatorConfig`], whether
+//! its facts come from a static registry entry, from the operator's metadata, or from a
+//! discovery answer ([`OperatorConfig::from_discovery`]).
+
+use std::fmt;
+use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
 use url::Url;
@@ -7,7 +12,7 @@ use url::Url;
 use crate::client_auth::{self, ClientAuth};
 use crate::error::{Error, MisuseError, ProtocolError};
 use crate::exchange::UnixTime;
-use crate::jwks::{Jwks, JwksExchange};
+use crate::jwks::{Jwks, JwksExchange, KeySnapshot, KeyStore};
 use crate::metadata::{MetadataExchange, ProviderMetadata};
 use crate::secret::ClientSecret;
 use crate::wire::{self, BasicAuthEncoding};
@@ -58,6 +63,59 @@ impl Default for Policy {
     }
 }
 
+impl Policy {
+    /// Whether an algorithm other than HMAC is allowed, so that the operator's keys are needed.
+    fn needs_operator_keys(&self) -> bool {
+        self.allowed_algorithms
+            .iter()
+            .any(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+    }
+}
+
+/// Which rules of the login an operator follows; chosen per operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Profile {
+    /// GSMA Mobile Connect: `acr_values` always sent (LoA 2 by default) and the id_token's `acr`
+    /// checked against it, the Mobile Connect `version` sent, and for the identity (DI)
+    /// versions `at_hash` and `amr` required.
+    MobileConnect,
+    /// Plain OpenID Connect: `acr_values` and `acr` only when the login asks for a level, no
+    /// `version` unless the login sets one, `at_hash` checked when present.
+    OpenIdConnect,
+}
+
+impl Profile {
+    /// The default for an operator: what its metadata says (`mobile_connect_version_supported`
+    /// or `mc_version` present: Mobile Connect; otherwise plain OpenID Connect), and Mobile
+    /// Connect when no metadata was applied (a registry entry or a discovery answer of a Mobile
+    /// Connect operator).
+    #[must_use]
+    pub fn from_metadata(metadata: Option<&ProviderMetadata>) -> Self {
+        match metadata {
+            Some(m) if m.mobile_connect_version_supported.is_empty() && m.mc_version.is_empty() => {
+                Self::OpenIdConnect
+            }
+            _ => Self::MobileConnect,
+        }
+    }
+}
+
+/// What the operator handed the SP when it registered: named fields, so that two strings cannot
+/// swap places unnoticed.
+#[derive(Clone, Debug)]
+pub struct Registration {
+    /// The SP's own key for this operator (registry key, `mcc_mnc`, ...); per-login state refers
+    /// to the context by it.
+    pub operator_id: String,
+    /// Our client_id at the operator.
+    pub client_id: String,
+    /// Our client secret at the operator.
+    pub client_secret: ClientSecret,
+    /// The redirect URI registered with the operator.
+    pub redirect_uri: String,
+}
+
 /// The operator's endpoints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -82,7 +140,28 @@ pub struct Endpoints {
     pub si_authorization: Option<Url>,
 }
 
-/// A static registry entry: what an operator handed the SP when it registered.
+/// The one way to build an operator context ([`Discovered`]): what the operator handed the SP,
+/// its endpoints (given one by one, or all at once from its metadata), and the per-operator
+/// choices (profile, policy, client authentication). [`OperatorConfig::build`] refuses a
+/// context that could not finish a login, before any browser is sent away.
+///
+/// ```
+/// use mc_core::{ClientSecret, OperatorConfig, Registration};
+///
+/// let operator = OperatorConfig::new(Registration {
+///     operator_id: "example-operator".to_owned(),
+///     client_id: "my-client-id".to_owned(),
+///     client_secret: ClientSecret::new("my-client-secret"),
+///     redirect_uri: "https://sp.example/callback".to_owned(),
+/// })?
+/// .issuer("https://op.example")
+/// .authorization("https://op.example/authorize")?
+/// .token("https://op.example/token")?
+/// .jwks("https://op.example/jwks")?
+/// .build()?;
+/// assert_eq!(operator.issuer(), "https://op.example");
+/// # Ok::<(), mc_core::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct OperatorConfig {
@@ -91,132 +170,85 @@ pub struct OperatorConfig {
     client_secret: ClientSecret,
     redirect_uri: Url,
     issuer: Option<String>,
-    endpoints: Endpoints,
+    authorization: Option<Url>,
+    token: Option<Url>,
+    userinfo: Option<Url>,
+    premiuminfo: Option<Url>,
+    jwks: Option<Url>,
+    metadata_url: Option<Url>,
+    revocation: Option<Url>,
+    refresh: Option<Url>,
+    si_authorization: Option<Url>,
     client_name: Option<String>,
     version: Option<String>,
     policy: Policy,
     client_auth: ClientAuth,
-}
-
-pub(crate) fn parse_url(value: &str, what: &'static str) -> Result<Url, Error> {
-    let url = Url::parse(value).map_err(|e| MisuseError::InvalidUrl {
-        what,
-        reason: e.to_string(),
-    })?;
-    check_url(&url, what)?;
-    Ok(url)
-}
-
-/// Endpoints must be https, except on loopback (local sandboxes) and where an operator really
-/// serves plain http (an explicit `http://` URL in the registry is the host's decision).
-fn check_url(url: &Url, what: &'static str) -> Result<(), Error> {
-    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-        return Err(MisuseError::InvalidUrl {
-            what,
-            reason: "not an absolute http(s) URL".to_owned(),
-        }
-        .into());
-    }
-    if url.fragment().is_some() {
-        return Err(MisuseError::InvalidUrl {
-            what,
-            reason: "has a fragment".to_owned(),
-        }
-        .into());
-    }
-    wire::uri(url, what).map(|_| ())
+    profile: Option<Profile>,
+    metadata: Option<ProviderMetadata>,
+    keys: Option<Jwks>,
 }
 
 impl OperatorConfig {
-    /// A registry entry with the two endpoints every operator has.
+    /// A configuration with no endpoint yet.
     ///
     /// # Errors
-    /// [`MisuseError::InvalidUrl`] for an unusable URL.
-    pub fn new(
-        id: impl Into<String>,
-        client_id: impl Into<String>,
-        client_secret: ClientSecret,
-        redirect_uri: &str,
-        authorization_endpoint: &str,
-        token_endpoint: &str,
-    ) -> Result<Self, Error> {
+    /// [`MisuseError::InvalidUrl`] for an unusable redirect URI.
+    pub fn new(registration: Registration) -> Result<Self, Error> {
         Ok(Self {
-            id: id.into(),
-            client_id: client_id.into(),
-            client_secret,
-            redirect_uri: parse_url(redirect_uri, "redirect_uri")?,
+            id: registration.operator_id,
+            client_id: registration.client_id,
+            client_secret: registration.client_secret,
+            redirect_uri: wire::parse_url(&registration.redirect_uri, "redirect_uri")?,
             issuer: None,
-            endpoints: Endpoints {
-                authorization: parse_url(authorization_endpoint, "authorization endpoint")?,
-                token: parse_url(token_endpoint, "token endpoint")?,
-                userinfo: None,
-                premiuminfo: None,
-                jwks: None,
-                metadata: None,
-                revocation: None,
-                refresh: None,
-                si_authorization: None,
-            },
+            authorization: None,
+            token: None,
+            userinfo: None,
+            premiuminfo: None,
+            jwks: None,
+            metadata_url: None,
+            revocation: None,
+            refresh: None,
+            si_authorization: None,
             client_name: None,
             version: None,
             policy: Policy::default(),
             client_auth: ClientAuth::default(),
+            profile: None,
+            metadata: None,
+            keys: None,
         })
     }
 
-    /// A registry entry for a plain OpenID Provider from its metadata (fetched with
-    /// [`MetadataExchange::for_issuer`]): issuer and every endpoint come from the document.
-    ///
-    /// # Errors
-    /// [`crate::ProtocolError::MissingField`] when the metadata lacks an authorization or token
-    /// endpoint; [`MisuseError::InvalidUrl`] for unusable URLs.
-    pub fn from_metadata(
-        id: impl Into<String>,
-        client_id: impl Into<String>,
-        client_secret: ClientSecret,
-        redirect_uri: &str,
-        metadata: &ProviderMetadata,
-    ) -> Result<Self, Error> {
-        let missing = |field| ProtocolError::MissingField {
-            endpoint: crate::Endpoint::Metadata,
-            field,
-        };
-        let authorization = metadata
-            .authorization_endpoint
-            .as_deref()
-            .ok_or(missing("authorization_endpoint"))?;
-        let token = metadata
-            .token_endpoint
-            .as_deref()
-            .ok_or(missing("token_endpoint"))?;
-        let mut config = Self::new(
-            id,
-            client_id,
-            client_secret,
-            redirect_uri,
-            authorization,
-            token,
-        )?
-        .issuer(metadata.issuer.clone());
-        if let Some(url) = &metadata.jwks_uri {
-            config = config.jwks(url)?;
-        }
-        if let Some(url) = &metadata.userinfo_endpoint {
-            config = config.userinfo(url)?;
-        }
-        Ok(config)
+    /// The operator id this configuration is for.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
-    /// How the SP authenticates at the token endpoint (default: HTTP Basic).
-    pub fn client_auth(mut self, method: ClientAuth) -> Self {
-        self.client_auth = method;
-        self
-    }
-
-    /// The issuer this operator writes into `iss` (compared exactly).
+    /// The issuer this operator writes into `iss` (compared exactly). Required, unless the
+    /// metadata supplies it.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
         self
+    }
+
+    /// The authorization endpoint (the browser redirect). Required, unless the metadata
+    /// supplies it.
+    ///
+    /// # Errors
+    /// [`MisuseError::InvalidUrl`].
+    pub fn authorization(mut self, url: &str) -> Result<Self, Error> {
+        self.authorization = Some(wire::parse_url(url, "authorization endpoint")?);
+        Ok(self)
+    }
+
+    /// The token endpoint. Required, unless the metadata supplies it.
+    ///
+    /// # Errors
+    /// [`MisuseError::InvalidUrl`].
+    pub fn token(mut self, url: &str) -> Result<Self, Error> {
+        self.token = Some(wire::parse_url(url, "token endpoint")?);
+        Ok(self)
     }
 
     /// The userinfo endpoint.
@@ -224,7 +256,7 @@ impl OperatorConfig {
     /// # Errors
     /// [`MisuseError::InvalidUrl`].
     pub fn userinfo(mut self, url: &str) -> Result<Self, Error> {
-        self.endpoints.userinfo = Some(parse_url(url, "userinfo endpoint")?);
+        self.userinfo = Some(wire::parse_url(url, "userinfo endpoint")?);
         Ok(self)
     }
 
@@ -233,7 +265,7 @@ impl OperatorConfig {
     /// # Errors
     /// [`MisuseError::InvalidUrl`].
     pub fn premiuminfo(mut self, url: &str) -> Result<Self, Error> {
-        self.endpoints.premiuminfo = Some(parse_url(url, "premiuminfo endpoint")?);
+        self.premiuminfo = Some(wire::parse_url(url, "premiuminfo endpoint")?);
         Ok(self)
     }
 
@@ -242,16 +274,24 @@ impl OperatorConfig {
     /// # Errors
     /// [`MisuseError::InvalidUrl`].
     pub fn jwks(mut self, url: &str) -> Result<Self, Error> {
-        self.endpoints.jwks = Some(parse_url(url, "jwks")?);
+        self.jwks = Some(wire::parse_url(url, "jwks")?);
         Ok(self)
     }
 
-    /// The provider metadata URL.
+    /// Keys known before the first login (e.g. handed over by the operator, or fetched at
+    /// startup). With a JWKS URL as well, an unknown `kid` still triggers a refetch.
+    pub fn keys(mut self, keys: Jwks) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Where the provider metadata is, when it is not `{issuer}/.well-known/openid-configuration`
+    /// (a discovery answer's `openid-configuration` link).
     ///
     /// # Errors
     /// [`MisuseError::InvalidUrl`].
-    pub fn metadata(mut self, url: &str) -> Result<Self, Error> {
-        self.endpoints.metadata = Some(parse_url(url, "openid-configuration")?);
+    pub fn metadata_url(mut self, url: &str) -> Result<Self, Error> {
+        self.metadata_url = Some(wire::parse_url(url, "openid-configuration")?);
         Ok(self)
     }
 
@@ -260,8 +300,23 @@ impl OperatorConfig {
     /// # Errors
     /// [`MisuseError::InvalidUrl`].
     pub fn revocation(mut self, url: &str) -> Result<Self, Error> {
-        self.endpoints.revocation = Some(parse_url(url, "tokenrevoke")?);
+        self.revocation = Some(wire::parse_url(url, "tokenrevoke")?);
         Ok(self)
+    }
+
+    /// The token refresh endpoint (defaults to the token endpoint).
+    ///
+    /// # Errors
+    /// [`MisuseError::InvalidUrl`].
+    pub fn refresh(mut self, url: &str) -> Result<Self, Error> {
+        self.refresh = Some(wire::parse_url(url, "tokenrefresh")?);
+        Ok(self)
+    }
+
+    /// How the SP authenticates at the token endpoint (default: HTTP Basic).
+    pub fn client_auth(mut self, method: ClientAuth) -> Self {
+        self.client_auth = method;
+        self
     }
 
     /// The application name shown on the handset (`client_name` for `mc_authz`).
@@ -281,110 +336,21 @@ impl OperatorConfig {
         self.policy = policy;
         self
     }
-}
 
-/// The operator context: everything about one operator that every login through it shares.
-///
-/// Long-lived and cached by the host (keyed by operator id, or by MCC/MNC with the discovery
-/// `ttl`). It holds the operator's client secret, so it stays server-side; the per-login state
-/// ([`crate::Authorizing`]) refers to it by [`Discovered::id`].
-#[derive(Clone, Debug)]
-pub struct Discovered {
-    pub(crate) id: String,
-    pub(crate) client_id: String,
-    pub(crate) client_secret: ClientSecret,
-    pub(crate) redirect_uri: Url,
-    pub(crate) issuer: Option<String>,
-    pub(crate) endpoints: Endpoints,
-    pub(crate) client_name: Option<String>,
-    pub(crate) version: Option<String>,
-    pub(crate) policy: Policy,
-    pub(crate) client_auth: ClientAuth,
-    pub(crate) metadata: Option<ProviderMetadata>,
-    pub(crate) jwks: Jwks,
-    pub(crate) jwks_fetched_at: Option<UnixTime>,
-}
-
-impl Discovered {
-    /// An operator context from a static registry entry.
-    #[must_use]
-    pub fn from_registry(config: OperatorConfig) -> Self {
-        Self {
-            id: config.id,
-            client_id: config.client_id,
-            client_secret: config.client_secret,
-            redirect_uri: config.redirect_uri,
-            issuer: config.issuer,
-            endpoints: config.endpoints,
-            client_name: config.client_name,
-            version: config.version,
-            policy: config.policy,
-            client_auth: config.client_auth,
-            metadata: None,
-            jwks: Jwks::default(),
-            jwks_fetched_at: None,
-        }
+    /// The operator profile; by default taken from the metadata ([`Profile::from_metadata`]).
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = Some(profile);
+        self
     }
 
-    /// The operator's id (registry key, or `mcc_mnc` / serving operator from discovery).
-    #[must_use]
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Our client_id at this operator.
-    #[must_use]
-    pub fn client_id(&self) -> &str {
-        &self.client_id
-    }
-
-    /// The operator's issuer, once known.
-    #[must_use]
-    pub fn issuer(&self) -> Option<&str> {
-        self.issuer.as_deref()
-    }
-
-    /// The endpoints.
-    #[must_use]
-    pub fn endpoints(&self) -> &Endpoints {
-        &self.endpoints
-    }
-
-    /// The provider metadata, once applied.
-    #[must_use]
-    pub fn metadata(&self) -> Option<&ProviderMetadata> {
-        self.metadata.as_ref()
-    }
-
-    /// The verification policy.
-    #[must_use]
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// Replace the verification policy.
-    pub fn set_policy(&mut self, policy: Policy) {
-        self.policy = policy;
-    }
-
-    /// The current key set (empty until fetched).
-    #[must_use]
-    pub fn jwks(&self) -> &Jwks {
-        &self.jwks
-    }
-
-    /// When the key set was last stored.
-    #[must_use]
-    pub fn jwks_fetched_at(&self) -> Option<UnixTime> {
-        self.jwks_fetched_at
-    }
-
-    /// The exchange that fetches the provider metadata.
+    /// The exchange that fetches this operator's provider metadata: from the configured
+    /// metadata URL, else from `{issuer}/.well-known/openid-configuration`. The answer must name
+    /// the configured issuer exactly.
     ///
     /// # Errors
     /// [`MisuseError::MissingEndpoint`] when neither a metadata URL nor an issuer is known.
     pub fn metadata_exchange(&self) -> Result<MetadataExchange, Error> {
-        match (&self.endpoints.metadata, &self.issuer) {
+        match (&self.metadata_url, &self.issuer) {
             (Some(url), issuer) => Ok(MetadataExchange {
                 prepared: wire::get(url, "openid-configuration", "application/json")?,
                 expected_issuer: issuer.clone(),
@@ -397,13 +363,17 @@ impl Discovered {
         }
     }
 
-    /// Apply provider metadata: its issuer must equal the configured or discovered issuer exactly
-    /// (or becomes the issuer when none was known), and its endpoints override the discovered ones.
+    /// Take the operator's provider metadata, whole: its issuer (which must equal the
+    /// configured one exactly, or becomes the issuer when none was configured), every endpoint
+    /// it names (replacing configured ones), and the document itself, which the context keeps:
+    /// its RFC 9207 announcement makes `iss` required in callbacks, its login hint methods and
+    /// versions shape the authorization request, and its Mobile Connect members choose the
+    /// default [`Profile`].
     ///
     /// # Errors
-    /// [`ProtocolError::MetadataIssuerMismatch`], or [`MisuseError::InvalidUrl`]-style errors for
-    /// unusable endpoint URLs in the metadata.
-    pub fn apply_metadata(&mut self, metadata: ProviderMetadata) -> Result<(), Error> {
+    /// [`ProtocolError::MetadataIssuerMismatch`], or [`MisuseError::InvalidUrl`] for an
+    /// unusable endpoint URL in the document.
+    pub fn with_metadata(mut self, metadata: ProviderMetadata) -> Result<Self, Error> {
         match &self.issuer {
             Some(expected) if *expected != metadata.issuer => {
                 return Err(ProtocolError::MetadataIssuerMismatch {
@@ -412,112 +382,289 @@ impl Discovered {
                 }
                 .into());
             }
-            Some(_) => {}
-            None => self.issuer = Some(metadata.issuer.clone()),
+            _ => self.issuer = Some(metadata.issuer.clone()),
         }
-        let endpoint = |value: &Option<String>, what: &'static str| -> Result<Option<Url>, Error> {
-            value.as_deref().map(|v| parse_url(v, what)).transpose()
-        };
-        if let Some(url) = endpoint(&metadata.authorization_endpoint, "authorization endpoint")? {
-            self.endpoints.authorization = url;
-        }
-        if let Some(url) = endpoint(&metadata.token_endpoint, "token endpoint")? {
-            self.endpoints.token = url;
-        }
-        let optional = [
+        let slots = [
+            (
+                &metadata.authorization_endpoint,
+                "authorization endpoint",
+                &mut self.authorization,
+            ),
+            (
+                &metadata.token_endpoint,
+                "token endpoint",
+                &mut self.token,
+            ),
             (
                 &metadata.userinfo_endpoint,
                 "userinfo endpoint",
-                &mut self.endpoints.userinfo,
+                &mut self.userinfo,
             ),
             (
                 &metadata.premiuminfo_endpoint,
                 "premiuminfo endpoint",
-                &mut self.endpoints.premiuminfo,
+                &mut self.premiuminfo,
             ),
-            (&metadata.jwks_uri, "jwks", &mut self.endpoints.jwks),
+            (&metadata.jwks_uri, "jwks", &mut self.jwks),
             (
                 &metadata.revocation_endpoint,
                 "tokenrevoke",
-                &mut self.endpoints.revocation,
+                &mut self.revocation,
             ),
             (
                 &metadata.si_authorization_endpoint,
                 "si_authorization_endpoint",
-                &mut self.endpoints.si_authorization,
+                &mut self.si_authorization,
             ),
         ];
-        for (value, what, slot) in optional {
-            if let Some(url) = endpoint(value, what)? {
-                *slot = Some(url);
+        for (value, what, slot) in slots {
+            if let Some(value) = value {
+                *slot = Some(wire::parse_url(value, what)?);
             }
         }
         self.metadata = Some(metadata);
-        Ok(())
+        Ok(self)
     }
 
-    /// The exchange that fetches the operator's JWKS.
+    /// The operator context, or the reason it could not finish a login.
+    ///
+    /// # Errors
+    /// [`MisuseError::IncompleteOperator`] without an issuer, an authorization or token
+    /// endpoint, or (when the policy allows an asymmetric algorithm) a JWKS URL or keys.
+    pub fn build(self) -> Result<Discovered, Error> {
+        let incomplete = |missing| MisuseError::IncompleteOperator {
+            operator: self.id.clone(),
+            missing,
+        };
+        let issuer = self
+            .issuer
+            .clone()
+            .ok_or_else(|| incomplete("no issuer: configure it or apply the metadata"))?;
+        let authorization = self
+            .authorization
+            .clone()
+            .ok_or_else(|| incomplete("no authorization endpoint"))?;
+        let token = self
+            .token
+            .clone()
+            .ok_or_else(|| incomplete("no token endpoint"))?;
+        let keys = self.keys.unwrap_or_default();
+        if self.jwks.is_none() && keys.is_empty() && self.policy.needs_operator_keys() {
+            return Err(incomplete(
+                "no JWKS URL and no keys, but the policy allows asymmetric algorithms",
+            )
+            .into());
+        }
+        let profile = self
+            .profile
+            .unwrap_or_else(|| Profile::from_metadata(self.metadata.as_ref()));
+        Ok(Discovered {
+            inner: Arc::new(Context {
+                id: self.id,
+                client_id: self.client_id,
+                client_secret: self.client_secret,
+                redirect_uri: self.redirect_uri,
+                issuer,
+                endpoints: Endpoints {
+                    authorization,
+                    token,
+                    userinfo: self.userinfo,
+                    premiuminfo: self.premiuminfo,
+                    jwks: self.jwks,
+                    metadata: self.metadata_url,
+                    revocation: self.revocation,
+                    refresh: self.refresh,
+                    si_authorization: self.si_authorization,
+                },
+                client_name: self.client_name,
+                version: self.version,
+                policy: self.policy,
+                client_auth: self.client_auth,
+                profile,
+                metadata: self.metadata,
+                keys: KeyStore::new(keys),
+            }),
+        })
+    }
+}
+
+/// The operator context ("the operator is known"): everything about one operator that every
+/// login through it shares, whether it came from a registry entry, the operator's metadata or a
+/// discovery answer (all built by [`OperatorConfig::build`]).
+///
+/// `Send + Sync` and cheap to clone (clones share one context, like an `Arc`): a web host keeps
+/// one per operator and hands it to every request. Nothing borrows it across network IO (each
+/// exchange holds its own handle), and the operator's key set is replaced through `&self` by a
+/// pointer swap, so concurrent logins never wait on each other. It holds the operator's client
+/// secret, so it stays server-side; per-login state ([`crate::Authorizing`]) refers to it by
+/// [`Discovered::id`].
+#[derive(Clone)]
+pub struct Discovered {
+    pub(crate) inner: Arc<Context>,
+}
+
+/// What a [`Discovered`] handle shares.
+pub(crate) struct Context {
+    pub(crate) id: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: ClientSecret,
+    pub(crate) redirect_uri: Url,
+    pub(crate) issuer: String,
+    pub(crate) endpoints: Endpoints,
+    pub(crate) client_name: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) policy: Policy,
+    pub(crate) client_auth: ClientAuth,
+    pub(crate) profile: Profile,
+    pub(crate) metadata: Option<ProviderMetadata>,
+    pub(crate) keys: KeyStore,
+}
+
+impl fmt::Debug for Discovered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Discovered")
+            .field("id", &self.inner.id)
+            .field("client_id", &self.inner.client_id)
+            .field("client_secret", &self.inner.client_secret)
+            .field("issuer", &self.inner.issuer)
+            .field("endpoints", &self.inner.endpoints)
+            .field("profile", &self.inner.profile)
+            .field("policy", &self.inner.policy)
+            .field("client_auth", &self.inner.client_auth)
+            .field("metadata", &self.inner.metadata.is_some())
+            .field("keys", &self.inner.keys.current().jwks.keys().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Discovered {
+    /// The operator's id (registry key, or `mcc_mnc` / serving operator from discovery).
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Our client_id at this operator.
+    #[must_use]
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// The operator's issuer, compared exactly with `iss`.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The endpoints.
+    #[must_use]
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
+    }
+
+    /// The provider metadata, when the context was built with it.
+    #[must_use]
+    pub fn metadata(&self) -> Option<&ProviderMetadata> {
+        self.inner.metadata.as_ref()
+    }
+
+    /// The operator profile.
+    #[must_use]
+    pub fn profile(&self) -> Profile {
+        self.inner.profile
+    }
+
+    /// The verification policy.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The current key set (empty until fetched); a snapshot that later swaps do not change.
+    #[must_use]
+    pub fn jwks(&self) -> Jwks {
+        self.inner.keys.current().jwks.clone()
+    }
+
+    /// When the current key set was stored.
+    #[must_use]
+    pub fn jwks_fetched_at(&self) -> Option<UnixTime> {
+        self.inner.keys.current().fetched_at
+    }
+
+    /// The exchange that fetches the operator's JWKS, for a host that loads the keys before the
+    /// first login; store the answer with [`Discovered::set_jwks`]. (A login that meets an
+    /// unknown `kid` does this itself: see [`crate::KeyRefetch`].)
     ///
     /// # Errors
     /// [`MisuseError::MissingEndpoint`] when no JWKS URL is known.
     pub fn jwks_exchange(&self) -> Result<JwksExchange, Error> {
+        Ok(JwksExchange {
+            operator: Some(self.inner.id.clone()),
+            prepared: self.jwks_request()?,
+        })
+    }
+
+    /// Store a freshly fetched key set (through `&self`: logins in progress keep the set they
+    /// started verifying with).
+    pub fn set_jwks(&self, jwks: Jwks, now: UnixTime) {
+        self.keys_store(jwks, now);
+    }
+
+    pub(crate) fn keys_store(&self, jwks: Jwks, now: UnixTime) -> Arc<KeySnapshot> {
+        self.inner.keys.store(jwks, now)
+    }
+
+    pub(crate) fn jwks_request(&self) -> Result<crate::exchange::Prepared, Error> {
         let url = self
+            .inner
             .endpoints
             .jwks
             .as_ref()
             .ok_or(MisuseError::MissingEndpoint { endpoint: "jwks" })?;
-        Ok(JwksExchange {
-            prepared: wire::get(url, "jwks", "application/json")?,
-        })
+        wire::get(url, "jwks", "application/json")
     }
 
-    /// Store a freshly fetched key set.
-    pub fn set_jwks(&mut self, jwks: Jwks, now: UnixTime) {
-        self.jwks = jwks;
-        self.jwks_fetched_at = Some(now);
+    /// The key set verifications run against now.
+    pub(crate) fn key_snapshot(&self) -> Arc<KeySnapshot> {
+        self.inner.keys.current()
     }
 
     /// The client credentials for token-endpoint requests.
     pub(crate) fn client(&self) -> client_auth::Client<'_> {
         client_auth::Client {
-            client_id: &self.client_id,
-            secret: &self.client_secret,
-            method: &self.client_auth,
-            basic: self.policy.basic_auth,
+            client_id: &self.inner.client_id,
+            secret: &self.inner.client_secret,
+            method: &self.inner.client_auth,
+            basic: self.inner.policy.basic_auth,
         }
     }
 
-    /// Whether a verification that meets an unknown `kid` may ask for a JWKS refetch now.
-    pub(crate) fn may_refetch_jwks(&self, now: UnixTime) -> bool {
-        self.endpoints.jwks.is_some()
-            && self
-                .jwks_fetched_at
-                .is_none_or(|at| now >= at.plus(self.policy.jwks_min_refetch_secs))
-    }
-
-    /// The issuer, or the misuse error saying it is unknown.
-    pub(crate) fn expected_issuer(&self) -> Result<&str, Error> {
-        self.issuer
-            .as_deref()
-            .ok_or_else(|| MisuseError::IssuerUnknown.into())
+    /// Whether a verification that met an unknown `kid` in `snapshot` may ask for a refetch.
+    pub(crate) fn may_refetch_jwks(&self, snapshot: &KeySnapshot, now: UnixTime) -> bool {
+        self.inner.endpoints.jwks.is_some()
+            && snapshot
+                .fetched_at
+                .is_none_or(|at| now >= at.plus(self.inner.policy.jwks_min_refetch_secs))
     }
 
     /// Whether the operator announced RFC 9207 `iss` in authorization responses.
     pub(crate) fn requires_callback_iss(&self) -> bool {
-        self.policy.require_callback_iss
+        self.inner.policy.require_callback_iss
             || self
+                .inner
                 .metadata
                 .as_ref()
                 .is_some_and(|m| m.authorization_response_iss_parameter_supported == Some(true))
     }
 
     pub(crate) fn check_flow_operator(&self, flow_operator: &str) -> Result<(), Error> {
-        if flow_operator == self.id {
+        if flow_operator == self.inner.id {
             Ok(())
         } else {
             Err(MisuseError::OperatorMismatch {
                 expected: flow_operator.to_owned(),
-                found: self.id.clone(),
+                found: self.inner.id.clone(),
             }
             .into())
         }

@@ -6,9 +6,12 @@ use serde::Deserialize;
 
 use crate::authorize::requires_at_hash_and_amr;
 use crate::callback::CodeReceived;
+use crate::endpoint::Endpoint;
 use crate::error::{Error, IdTokenError, ProtocolError};
-use crate::exchange::{Endpoint, Exchange, Prepared, Resume, UnixTime, Verified};
-use crate::id_token::{self, Expectations, IdToken};
+use crate::exchange::{Exchange, Prepared, UnixTime};
+use crate::id_token::{self, Expectations, IdToken, Signed};
+use crate::jwks::Jwks;
+use crate::refetch::{KeyRefetch, Paused, Verified};
 use crate::registry::Discovered;
 use crate::secret::{AccessToken, IdTokenJwt, RefreshToken};
 use crate::wire::{self, lenient};
@@ -167,19 +170,19 @@ impl fmt::Debug for Tokens {
 impl CodeReceived {
     /// The token request: a form POST with the code, the redirect URI, the PKCE verifier, the
     /// correlation id and the operator's client authentication (HTTP Basic by default; see
-    /// [`crate::ClientAuth`]). `now` dates a `private_key_jwt` assertion.
+    /// [`crate::ClientAuth`]). `now` dates a `private_key_jwt` assertion. The exchange holds its
+    /// own handle on the operator context.
     ///
     /// # Errors
-    /// [`crate::MisuseError`] when `operator` is not this login's, or has no known issuer.
+    /// [`crate::MisuseError`] when `operator` is not this login's.
     pub fn token_exchange(
         self,
         operator: &Discovered,
         now: UnixTime,
-    ) -> Result<TokenExchange<'_>, Error> {
+    ) -> Result<TokenExchange, Error> {
         operator.check_flow_operator(&self.flow.op)?;
-        operator.expected_issuer()?;
         let credentials = operator.client().credentials(
-            operator.endpoints.token.as_str(),
+            operator.endpoints().token.as_str(),
             self.code.expose_secret(),
             now,
         )?;
@@ -198,12 +201,12 @@ impl CodeReceived {
             .filter_map(|(n, v)| v.map(|v| (n, v)))
             .chain(credentials.params.iter().map(|(n, v)| (*n, v.as_str()))),
         );
-        let mut prepared = wire::post_form(&operator.endpoints.token, "token endpoint", body)?;
+        let mut prepared = wire::post_form(&operator.endpoints().token, "token endpoint", body)?;
         if let Some(header) = credentials.header {
             prepared = wire::with_authorization(prepared, header);
         }
         Ok(TokenExchange {
-            operator,
+            operator: operator.clone(),
             flow: self,
             prepared,
         })
@@ -212,111 +215,109 @@ impl CodeReceived {
 
 /// POST the code to the token endpoint; the answer is verified against the login.
 #[must_use]
-pub struct TokenExchange<'a> {
-    operator: &'a Discovered,
+pub struct TokenExchange {
+    operator: Discovered,
     flow: CodeReceived,
     prepared: Prepared,
 }
 
-impl fmt::Debug for TokenExchange<'_> {
+impl fmt::Debug for TokenExchange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenExchange")
-            .field("operator", &self.operator.id)
+            .field("operator", &self.operator.id())
             .field("request", &self.prepared)
             .finish_non_exhaustive()
     }
 }
 
-/// A token response whose id_token names a key the operator context does not hold yet: fetch
-/// the JWKS, store it with [`Discovered::set_jwks`], then [`PendingTokens::resume`].
-#[must_use]
-pub struct PendingTokens {
+/// A token response whose id_token waits for the operator's keys.
+struct PausedTokens {
     flow: CodeReceived,
     response: TokenResponse,
 }
 
-impl fmt::Debug for PendingTokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PendingTokens")
-            .field("operator", &self.flow.flow.op)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PendingTokens {
-    /// Verify again with the refreshed keys. A `kid` still unknown is
-    /// [`IdTokenError::UnknownKeyId`]; there is no second refetch.
-    ///
-    /// # Errors
-    /// [`Error::IdToken`] for any failed rule.
-    pub fn resume(self, operator: &Discovered, now: UnixTime) -> Result<Tokens, Error> {
-        operator.check_flow_operator(&self.flow.flow.op)?;
-        match finish(operator, self.flow, self.response, false, now)? {
-            Verified::Done(tokens) => Ok(tokens),
-            // Unreachable by construction (no refetch allowed), kept total.
-            Verified::NeedJwks(_) => Err(IdTokenError::NoUsableKey { alg: String::new() }.into()),
+impl Paused<Tokens> for PausedTokens {
+    fn finish(
+        self: Box<Self>,
+        operator: &Discovered,
+        keys: &Jwks,
+        now: UnixTime,
+    ) -> Result<Tokens, Error> {
+        match verify(operator, &self.flow, &self.response, keys, now)? {
+            Signed::Verified(id_token) => tokens(self.flow, self.response, id_token, now),
+            Signed::KeyMissing(error) => Err(error.into()),
         }
     }
 }
 
-impl Resume for PendingTokens {
-    type Output = Tokens;
-
-    fn resume(self, operator: &Discovered, now: UnixTime) -> Result<Tokens, Error> {
-        PendingTokens::resume(self, operator, now)
-    }
-}
-
-fn finish(
+fn verify(
     operator: &Discovered,
-    flow: CodeReceived,
-    response: TokenResponse,
-    may_refetch: bool,
+    flow: &CodeReceived,
+    response: &TokenResponse,
+    keys: &Jwks,
     now: UnixTime,
-) -> Result<Verified<Tokens, PendingTokens>, Error> {
+) -> Result<Signed<IdToken>, Error> {
     let Some(jwt) = response.id_token.clone() else {
         return Err(IdTokenError::Missing.into());
     };
-    let Some(access_token) = response.access_token.clone() else {
-        return Err(ProtocolError::MissingField {
-            endpoint: Endpoint::Token,
-            field: "access_token",
-        }
-        .into());
-    };
-    let strict_profile = requires_at_hash_and_amr(&flow.flow.version);
+    let access_token = response
+        .access_token
+        .as_ref()
+        .ok_or_else(missing_access_token)?;
+    let strict_profile = flow
+        .flow
+        .version
+        .as_deref()
+        .is_some_and(requires_at_hash_and_amr);
+    let inner = &operator.inner;
     let expect = Expectations {
-        issuer: operator.expected_issuer()?,
-        client_id: &operator.client_id,
-        client_secret: &operator.client_secret,
+        issuer: &inner.issuer,
+        client_id: &inner.client_id,
+        client_secret: &inner.client_secret,
         nonce: Some(&flow.flow.nonce),
         max_age: flow.flow.max_age,
         min_acr: flow.flow.min_acr,
         access_token: Some(access_token.expose_secret()),
         require_at_hash: strict_profile,
         require_amr: strict_profile,
-        policy: &operator.policy,
+        policy: &inner.policy,
     };
-    let may_refetch = may_refetch && operator.may_refetch_jwks(now);
-    match id_token::verify(jwt, &operator.jwks, &expect, may_refetch, now)? {
-        None => Ok(Verified::NeedJwks(PendingTokens { flow, response })),
-        Some(id_token) => Ok(Verified::Done(Tokens {
-            operator: flow.flow.op,
-            access_token,
-            expires_at: response.expires_in.map(|s| now.plus(s)),
-            refresh_token: response.refresh_token,
-            scope: response.scope,
-            correlation_id: response.correlation_id,
-            id_token,
-        })),
+    Ok(id_token::verify(jwt, keys, &expect, now)?)
+}
+
+fn missing_access_token() -> ProtocolError {
+    ProtocolError::MissingField {
+        endpoint: Endpoint::Token,
+        field: "access_token",
     }
 }
 
-impl Exchange for TokenExchange<'_> {
-    type Output = Verified<Tokens, PendingTokens>;
+fn tokens(
+    flow: CodeReceived,
+    response: TokenResponse,
+    id_token: IdToken,
+    now: UnixTime,
+) -> Result<Tokens, Error> {
+    Ok(Tokens {
+        operator: flow.flow.op,
+        access_token: response.access_token.ok_or_else(missing_access_token)?,
+        expires_at: response.expires_in.map(|s| now.plus(s)),
+        refresh_token: response.refresh_token,
+        scope: response.scope,
+        correlation_id: response.correlation_id,
+        id_token,
+    })
+}
+
+impl Exchange for TokenExchange {
+    type Output = Verified<Tokens>;
 
     fn endpoint(&self) -> Endpoint {
         Endpoint::Token
+    }
+
+    fn operator_id(&self) -> Option<&str> {
+        Some(self.operator.id())
     }
 
     fn request(&self) -> http::Request<Vec<u8>> {
@@ -341,6 +342,22 @@ impl Exchange for TokenExchange<'_> {
             .into());
         }
         let parsed = TokenResponse::parse(response.body())?;
-        finish(self.operator, self.flow, parsed, true, now)
+        let snapshot = self.operator.key_snapshot();
+        match verify(&self.operator, &self.flow, &parsed, &snapshot.jwks, now)? {
+            Signed::Verified(id_token) => {
+                tokens(self.flow, parsed, id_token, now).map(Verified::Done)
+            }
+            Signed::KeyMissing(error) if !self.operator.may_refetch_jwks(&snapshot, now) => {
+                Err(error.into())
+            }
+            Signed::KeyMissing(_) => Ok(Verified::NeedJwks(KeyRefetch::new(
+                &self.operator,
+                snapshot.generation,
+                Box::new(PausedTokens {
+                    flow: self.flow,
+                    response: parsed,
+                }),
+            )?)),
+        }
     }
 }

@@ -4,17 +4,21 @@ use std::fmt;
 
 use http::header::WWW_AUTHENTICATE;
 
+use crate::endpoint::Endpoint;
 use crate::error::{Error, IdTokenError, JwtPart, MisuseError, OperatorError, ProtocolError};
-use crate::exchange::{Endpoint, Exchange, Prepared, Resume, UnixTime, Verified};
-use crate::id_token::{self, SignatureOutcome};
+use crate::exchange::{Exchange, Prepared, UnixTime};
+use crate::id_token::{self, Signed};
+use crate::jwks::Jwks;
+use crate::refetch::{KeyRefetch, Paused, Verified};
 use crate::registry::Discovered;
 use crate::token::Tokens;
 use crate::wire;
 
-/// The claims from userinfo or premium info, with the tokens they were fetched with.
+/// The claims from userinfo or premium info.
 #[must_use]
 pub struct UserInfo {
-    tokens: Tokens,
+    operator: String,
+    sub: String,
     endpoint: Endpoint,
     claims: serde_json::Map<String, serde_json::Value>,
     signed: bool,
@@ -42,7 +46,7 @@ impl UserInfo {
     /// The subject; always equal to the id_token's `sub`.
     #[must_use]
     pub fn sub(&self) -> &str {
-        self.tokens.sub()
+        &self.sub
     }
 
     /// `phone_number`, if granted.
@@ -63,14 +67,10 @@ impl UserInfo {
         self.signed
     }
 
-    /// The tokens, e.g. to call the other endpoint next.
-    pub fn tokens(&self) -> &Tokens {
-        &self.tokens
-    }
-
-    /// Give the tokens back.
-    pub fn into_tokens(self) -> Tokens {
-        self.tokens
+    /// The operator that answered.
+    #[must_use]
+    pub fn operator_id(&self) -> &str {
+        &self.operator
     }
 }
 
@@ -78,40 +78,42 @@ impl fmt::Debug for UserInfo {
     // Claims are personal data: print their names only.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UserInfo")
+            .field("operator", &self.operator)
             .field("endpoint", &self.endpoint)
             .field("claim_names", &self.claims.keys().collect::<Vec<_>>())
             .field("signed", &self.signed)
-            .field("tokens", &self.tokens)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl Tokens {
-    /// GET the userinfo endpoint with the access token as Bearer.
+    /// GET the userinfo endpoint with the access token as Bearer. The tokens stay usable: a
+    /// failed call loses nothing, and the other endpoint can be called next.
     ///
     /// # Errors
     /// [`MisuseError::MissingEndpoint`] when the operator has no userinfo endpoint.
-    pub fn userinfo(self, operator: &Discovered) -> Result<UserInfoExchange<'_>, Error> {
+    pub fn userinfo(&self, operator: &Discovered) -> Result<UserInfoExchange, Error> {
         self.claims_exchange(operator, Endpoint::UserInfo)
     }
 
-    /// GET the premium info endpoint with the access token as Bearer.
+    /// GET the premium info endpoint with the access token as Bearer (the tokens stay usable).
     ///
     /// # Errors
     /// [`MisuseError::MissingEndpoint`] when the operator has no premium info endpoint.
-    pub fn premiuminfo(self, operator: &Discovered) -> Result<UserInfoExchange<'_>, Error> {
+    pub fn premiuminfo(&self, operator: &Discovered) -> Result<UserInfoExchange, Error> {
         self.claims_exchange(operator, Endpoint::PremiumInfo)
     }
 
     fn claims_exchange(
-        self,
+        &self,
         operator: &Discovered,
         endpoint: Endpoint,
-    ) -> Result<UserInfoExchange<'_>, Error> {
+    ) -> Result<UserInfoExchange, Error> {
         operator.check_flow_operator(&self.operator)?;
+        let endpoints = operator.endpoints();
         let (url, name) = match endpoint {
-            Endpoint::PremiumInfo => (&operator.endpoints.premiuminfo, "premiuminfo"),
-            _ => (&operator.endpoints.userinfo, "userinfo"),
+            Endpoint::PremiumInfo => (&endpoints.premiuminfo, "premiuminfo"),
+            _ => (&endpoints.userinfo, "userinfo"),
         };
         let url = url
             .as_ref()
@@ -121,8 +123,8 @@ impl Tokens {
             wire::bearer(self.access_token.expose_secret())?,
         );
         Ok(UserInfoExchange {
-            operator,
-            tokens: self,
+            operator: operator.clone(),
+            sub: self.sub().to_owned(),
             endpoint,
             prepared,
         })
@@ -131,58 +133,41 @@ impl Tokens {
 
 /// GET userinfo or premium info.
 #[must_use]
-pub struct UserInfoExchange<'a> {
-    operator: &'a Discovered,
-    tokens: Tokens,
+pub struct UserInfoExchange {
+    operator: Discovered,
+    sub: String,
     endpoint: Endpoint,
     prepared: Prepared,
 }
 
-impl fmt::Debug for UserInfoExchange<'_> {
+impl fmt::Debug for UserInfoExchange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UserInfoExchange")
+            .field("operator", &self.operator.id())
             .field("endpoint", &self.endpoint)
             .field("request", &self.prepared)
             .finish_non_exhaustive()
     }
 }
 
-/// A signed userinfo body whose `kid` is not in the current key set: fetch the JWKS, store it,
-/// then [`PendingUserInfo::resume`].
-#[must_use]
-pub struct PendingUserInfo {
-    tokens: Tokens,
+/// A signed userinfo body waiting for the operator's keys.
+struct PausedUserInfo {
+    sub: String,
     endpoint: Endpoint,
     jwt: String,
 }
 
-impl fmt::Debug for PendingUserInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PendingUserInfo")
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PendingUserInfo {
-    /// Verify again with the refreshed keys (no second refetch).
-    ///
-    /// # Errors
-    /// As [`UserInfoExchange::respond`](Exchange::respond).
-    pub fn resume(self, operator: &Discovered, now: UnixTime) -> Result<UserInfo, Error> {
-        operator.check_flow_operator(&self.tokens.operator)?;
-        match verify_jwt(operator, self.tokens, self.endpoint, self.jwt, false, now)? {
-            Verified::Done(info) => Ok(info),
-            Verified::NeedJwks(_) => Err(IdTokenError::NoUsableKey { alg: String::new() }.into()),
+impl Paused<UserInfo> for PausedUserInfo {
+    fn finish(
+        self: Box<Self>,
+        operator: &Discovered,
+        keys: &Jwks,
+        _now: UnixTime,
+    ) -> Result<UserInfo, Error> {
+        match verify_jwt(operator, &self.sub, self.endpoint, &self.jwt, keys)? {
+            Signed::Verified(info) => Ok(info),
+            Signed::KeyMissing(error) => Err(error.into()),
         }
-    }
-}
-
-impl Resume for PendingUserInfo {
-    type Output = UserInfo;
-
-    fn resume(self, operator: &Discovered, now: UnixTime) -> Result<UserInfo, Error> {
-        PendingUserInfo::resume(self, operator, now)
     }
 }
 
@@ -258,29 +243,17 @@ fn looks_like_jwt(body: &[u8]) -> bool {
 
 fn verify_jwt(
     operator: &Discovered,
-    tokens: Tokens,
+    sub: &str,
     endpoint: Endpoint,
-    jwt: String,
-    may_refetch: bool,
-    now: UnixTime,
-) -> Result<Verified<UserInfo, PendingUserInfo>, Error> {
-    let may_refetch = may_refetch && operator.may_refetch_jwks(now);
-    let signed = match id_token::verify_signature(
-        &jwt,
-        &operator.jwks,
-        &operator.client_secret,
-        &operator.policy,
-        may_refetch,
-    )? {
-        SignatureOutcome::Verified(signed) => signed,
-        SignatureOutcome::NeedJwks => {
-            return Ok(Verified::NeedJwks(PendingUserInfo {
-                tokens,
-                endpoint,
-                jwt,
-            }));
-        }
-    };
+    jwt: &str,
+    keys: &Jwks,
+) -> Result<Signed<UserInfo>, Error> {
+    let inner = &operator.inner;
+    let signed =
+        match id_token::verify_signature(jwt, keys, &inner.client_secret, &inner.policy)? {
+            Signed::Verified(signed) => signed,
+            Signed::KeyMissing(error) => return Ok(Signed::KeyMissing(error)),
+        };
     let claims: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&signed.claims_json).map_err(|e| IdTokenError::Malformed {
             part: JwtPart::Claims,
@@ -289,7 +262,7 @@ fn verify_jwt(
     // OIDC Core 5.3.2: a signed userinfo response should carry iss and aud; when present they
     // must be the operator's issuer and our client.
     if let Some(iss) = claims.get("iss") {
-        let expected = operator.expected_issuer()?;
+        let expected = operator.issuer();
         if iss.as_str() != Some(expected) {
             return Err(IdTokenError::IssuerMismatch {
                 expected: expected.to_owned(),
@@ -307,19 +280,20 @@ fn verify_jwt(
                 .collect(),
             _ => Vec::new(),
         };
-        if !audiences.contains(&operator.client_id) {
+        if !audiences.iter().any(|a| a == operator.client_id()) {
             return Err(IdTokenError::AudienceMismatch {
-                client_id: operator.client_id.clone(),
+                client_id: operator.client_id().to_owned(),
                 found: audiences,
             }
             .into());
         }
     }
-    finish(tokens, endpoint, claims, true).map(Verified::Done)
+    finish(operator, sub, endpoint, claims, true).map(Signed::Verified)
 }
 
 fn finish(
-    tokens: Tokens,
+    operator: &Discovered,
+    sub: &str,
     endpoint: Endpoint,
     claims: serde_json::Map<String, serde_json::Value>,
     signed: bool,
@@ -330,9 +304,10 @@ fn finish(
             field: "sub",
         }
         .into()),
-        Some(sub) if sub != tokens.sub() => Err(ProtocolError::SubjectMismatch { endpoint }.into()),
+        Some(found) if found != sub => Err(ProtocolError::SubjectMismatch { endpoint }.into()),
         Some(_) => Ok(UserInfo {
-            tokens,
+            operator: operator.id().to_owned(),
+            sub: sub.to_owned(),
             endpoint,
             claims,
             signed,
@@ -340,11 +315,15 @@ fn finish(
     }
 }
 
-impl Exchange for UserInfoExchange<'_> {
-    type Output = Verified<UserInfo, PendingUserInfo>;
+impl Exchange for UserInfoExchange {
+    type Output = Verified<UserInfo>;
 
     fn endpoint(&self) -> Endpoint {
         self.endpoint
+    }
+
+    fn operator_id(&self) -> Option<&str> {
+        Some(self.operator.id())
     }
 
     fn request(&self) -> http::Request<Vec<u8>> {
@@ -383,12 +362,27 @@ impl Exchange for UserInfoExchange<'_> {
                     reason: "not UTF-8".to_owned(),
                 })?
                 .to_owned();
-            return verify_jwt(self.operator, self.tokens, self.endpoint, jwt, true, now);
+            let snapshot = self.operator.key_snapshot();
+            return match verify_jwt(&self.operator, &self.sub, self.endpoint, &jwt, &snapshot.jwks)? {
+                Signed::Verified(info) => Ok(Verified::Done(info)),
+                Signed::KeyMissing(error) if !self.operator.may_refetch_jwks(&snapshot, now) => {
+                    Err(error.into())
+                }
+                Signed::KeyMissing(_) => Ok(Verified::NeedJwks(KeyRefetch::new(
+                    &self.operator,
+                    snapshot.generation,
+                    Box::new(PausedUserInfo {
+                        sub: self.sub,
+                        endpoint: self.endpoint,
+                        jwt,
+                    }),
+                )?)),
+            };
         }
         if let Some(error) = wire::parse_error_body(self.endpoint, Some(status), body) {
             return Err(error.into());
         }
         let claims: serde_json::Map<String, serde_json::Value> = wire::json(self.endpoint, body)?;
-        finish(self.tokens, self.endpoint, claims, false).map(Verified::Done)
+        finish(&self.operator, &self.sub, self.endpoint, claims, false).map(Verified::Done)
     }
 }

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer};
 
 use crate::error::{Error, MisuseError, OperatorError, ProtocolError};
-use crate::exchange::{Endpoint, Prepared};
+use crate::endpoint::Endpoint;
+use crate::exchange::Prepared;
 use crate::secret::ClientSecret;
 
 /// Largest JSON body a step parses (bytes). Adapters cap the body earlier, this is the core's own
@@ -77,6 +78,35 @@ fn sensitive_header(value: &str, name: &'static str) -> Result<HeaderValue, Erro
     })?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// Parse and check a URL the library will send requests to (or send the browser to).
+pub(crate) fn parse_url(value: &str, what: &'static str) -> Result<url::Url, Error> {
+    let url = url::Url::parse(value).map_err(|e| MisuseError::InvalidUrl {
+        what,
+        reason: e.to_string(),
+    })?;
+    check_url(&url, what)?;
+    Ok(url)
+}
+
+/// Endpoints must be absolute http(s) URLs without a fragment that `http::Uri` accepts.
+fn check_url(url: &url::Url, what: &'static str) -> Result<(), Error> {
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+        return Err(MisuseError::InvalidUrl {
+            what,
+            reason: "not an absolute http(s) URL".to_owned(),
+        }
+        .into());
+    }
+    if url.fragment().is_some() {
+        return Err(MisuseError::InvalidUrl {
+            what,
+            reason: "has a fragment".to_owned(),
+        }
+        .into());
+    }
+    uri(url, what).map(|_| ())
 }
 
 /// An `http::Uri` from a validated URL.

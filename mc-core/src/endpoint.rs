@@ -1,0 +1,45 @@
+//! The names of the endpoints a step talks to, for errors and tracing spans.
+
+use std::fmt;
+
+/// Which operator (or discovery) endpoint a step talks to; named in errors and tracing spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// The discovery service (API exchange).
+    Discovery,
+    /// The operator's provider metadata (`.well-known/openid-configuration`).
+    Metadata,
+    /// The operator's key set.
+    Jwks,
+    /// The browser redirect to the operator and its callback.
+    Authorization,
+    /// The token endpoint.
+    Token,
+    /// The userinfo endpoint.
+    UserInfo,
+    /// The premium info endpoint.
+    PremiumInfo,
+}
+
+impl Endpoint {
+    /// A stable lower-case name, used for tracing spans.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Discovery => "discovery",
+            Self::Metadata => "metadata",
+            Self::Jwks => "jwks",
+            Self::Authorization => "authorization",
+            Self::Token => "token",
+            Self::UserInfo => "userinfo",
+            Self::PremiumInfo => "premiuminfo",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,157 @@
+//! The JWKS refetch a verification may ask for, as a typed step: a token or signed userinfo
+//! naming a key the operator context does not hold pauses as a [`KeyRefetch`], an exchange whose
+//! request is the JWKS GET and whose answer finishes the paused verification against the keys it
+//! brought. There is no way to resume without fresh keys.
+
+use std::fmt;
+
+use crate::discovery::DiscoveryOutcome;
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::exchange::{Exchange, Prepared, UnixTime};
+use crate::jwks::{self, Jwks};
+use crate::metadata::ProviderMetadata;
+use crate::registry::Discovered;
+
+/// The outcome of a step that verifies signatures: done, or the operator's keys must be fetched
+/// first.
+#[derive(Debug)]
+#[must_use]
+pub enum Verified<T> {
+    /// The step completed.
+    Done(T),
+    /// Run this exchange (the JWKS GET); its answer finishes the step.
+    NeedJwks(KeyRefetch<T>),
+}
+
+/// What an exchange yields, seen by a generic executor: a final value, or a [`KeyRefetch`] to
+/// run before the value exists. Implemented by [`Verified`] and by every plain output, so that
+/// an adapter has one `execute` for every step.
+pub trait Outcome {
+    /// The value the step finally yields.
+    type Value;
+
+    /// This output as done or paused.
+    fn into_verified(self) -> Verified<Self::Value>;
+}
+
+impl<T> Outcome for Verified<T> {
+    type Value = T;
+
+    fn into_verified(self) -> Self {
+        self
+    }
+}
+
+macro_rules! final_outcome {
+    ($($output:ty),* $(,)?) => {
+        $(impl Outcome for $output {
+            type Value = Self;
+
+            fn into_verified(self) -> Verified<Self> {
+                Verified::Done(self)
+            }
+        })*
+    };
+}
+
+final_outcome!(
+    DiscoveryOutcome,
+    ProviderMetadata,
+    Jwks,
+    crate::token::Tokens,
+    crate::userinfo::UserInfo,
+);
+
+/// A verification paused until fresh keys arrive; finishing it never asks for keys again.
+pub(crate) trait Paused<T>: Send {
+    fn finish(self: Box<Self>, operator: &Discovered, keys: &Jwks, now: UnixTime)
+    -> Result<T, Error>;
+}
+
+/// A verification paused because the token names a key the operator context does not hold.
+///
+/// It is an [`Exchange`]: its request is the operator's JWKS GET, and its `respond` parses the
+/// key set, stores it in the shared operator context (so that every later login uses it), and
+/// finishes the paused verification against it, returning the verified value. A `kid` still
+/// unknown then is [`crate::IdTokenError::UnknownKeyId`]; there is no second refetch.
+///
+/// When many logins pause at once for the same key rotation, an executor that runs refetches
+/// for one operator one at a time calls [`KeyRefetch::with_newer_keys`] first: a key set stored
+/// by another login since this one paused finishes it without another fetch.
+#[must_use]
+pub struct KeyRefetch<T> {
+    operator: Discovered,
+    generation: u64,
+    prepared: Prepared,
+    paused: Box<dyn Paused<T>>,
+}
+
+impl<T> fmt::Debug for KeyRefetch<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRefetch")
+            .field("operator", &self.operator.id())
+            .field("request", &self.prepared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> KeyRefetch<T> {
+    pub(crate) fn new(
+        operator: &Discovered,
+        generation: u64,
+        paused: Box<dyn Paused<T>>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            prepared: operator.jwks_request()?,
+            operator: operator.clone(),
+            generation,
+            paused,
+        })
+    }
+
+    /// The JWKS URL this refetch GETs: executors that run one refetch per operator at a time
+    /// key their lock by it.
+    #[must_use]
+    pub fn jwks_uri(&self) -> &http::Uri {
+        &self.prepared.uri
+    }
+
+    /// Finish without fetching when the operator context already holds a newer key set than
+    /// the one this verification paused on (another login refetched meanwhile); otherwise hand
+    /// the refetch back unchanged.
+    ///
+    /// # Errors
+    /// As the paused step, verified against the newer keys.
+    pub fn with_newer_keys(self, now: UnixTime) -> Result<Verified<T>, Error> {
+        let snapshot = self.operator.key_snapshot();
+        if snapshot.generation == self.generation {
+            return Ok(Verified::NeedJwks(self));
+        }
+        self.paused
+            .finish(&self.operator, &snapshot.jwks, now)
+            .map(Verified::Done)
+    }
+}
+
+impl<T> Exchange for KeyRefetch<T> {
+    type Output = T;
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Jwks
+    }
+
+    fn operator_id(&self) -> Option<&str> {
+        Some(self.operator.id())
+    }
+
+    fn request(&self) -> http::Request<Vec<u8>> {
+        self.prepared.to_request()
+    }
+
+    fn respond(self, response: http::Response<Vec<u8>>, now: UnixTime) -> Result<T, Error> {
+        let keys = jwks::parse_response(&response)?;
+        let snapshot = self.operator.keys_store(keys, now);
+        self.paused.finish(&self.operator, &snapshot.jwks, now)
+    }
+}
