@@ -632,7 +632,8 @@ impl OperatorConfig {
         if let Some(name) = &answer.client_name {
             config = config.client_name(name.clone());
         }
-        let links: [(&str, fn(Self, &str) -> Result<Self, Error>); 6] = [
+        type Setter = fn(OperatorConfig, &str) -> Result<OperatorConfig, Error>;
+        let links: [(&str, Setter); 6] = [
             ("userinfo", Self::userinfo),
             ("premiuminfo", Self::premiuminfo),
             ("jwks", Self::jwks),

@@ -38,6 +38,19 @@ pub enum ErrorClass {
     Misbehaving,
 }
 
+impl ErrorClass {
+    /// A stable lower-case name (`misuse`, `refused`, `misbehaving`), for logs and tracing
+    /// spans.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Misuse => "misuse",
+            Self::Refused => "refused",
+            Self::Misbehaving => "misbehaving",
+        }
+    }
+}
+
 impl Error {
     /// Who is at fault.
     #[must_use]

@@ -17,6 +17,8 @@ use crate::registry::Discovered;
 /// first.
 #[derive(Debug)]
 #[must_use]
+// The refetch is the rare path; boxing it would cost every caller a pattern through a `Box`.
+#[allow(clippy::large_enum_variant)]
 pub enum Verified<T> {
     /// The step completed.
     Done(T),

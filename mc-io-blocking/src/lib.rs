@@ -24,10 +24,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{Method, Request, Response};
-use mc_core::{Discovered, Endpoint, Exchange, Resume, UnixTime, Verified};
+use mc_core::{Endpoint, Exchange, KeyRefetch, Outcome, UnixTime, Verified};
 
 pub use mc_core;
 
@@ -66,7 +68,30 @@ pub enum Error {
         /// What failed (never a header, body or URI).
         reason: String,
     },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {reason}")]
+    Setup {
+        /// Why.
+        reason: String,
+    },
 }
+
+impl Error {
+    /// The outcome class named in tracing spans: the core's [`mc_core::ErrorClass`], or
+    /// `transport` for the network's failures (a body over the cap counts as misbehaving).
+    #[must_use]
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Core(e) => e.class().as_str(),
+            Self::BodyTooLarge { .. } => "misbehaving",
+            Self::Setup { .. } => "misuse",
+            Self::Timeout { .. } | Self::Transport { .. } => "transport",
+        }
+    }
+}
+
+/// One lock per JWKS URL, so that logins paused by the same key rotation fetch the keys once.
+type RefetchLocks = Arc<Mutex<BTreeMap<String, Arc<Mutex<()>>>>>;
 
 /// A blocking HTTP executor of [`Exchange`]s; cheap to clone (clones share one connection pool).
 ///
@@ -77,24 +102,24 @@ pub enum Error {
 pub struct Client {
     agent: ureq::Agent,
     config: Config,
-}
-
-impl Default for Client {
-    fn default() -> Self {
-        Self::new()
-    }
+    refetches: RefetchLocks,
 }
 
 impl Client {
     /// A client with [`Config::default`].
-    #[must_use]
-    pub fn new() -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Setup`] when the HTTP client cannot be built (never with ureq today; the
+    /// signature is the tokio adapter's, so that hosts switch adapters without edits).
+    pub fn new() -> Result<Self, Error> {
         Self::with_config(Config::default())
     }
 
     /// A client with the given settings.
-    #[must_use]
-    pub fn with_config(config: Config) -> Self {
+    ///
+    /// # Errors
+    /// As [`Client::new`].
+    pub fn with_config(config: Config) -> Result<Self, Error> {
         let agent = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
@@ -103,7 +128,11 @@ impl Client {
             .user_agent(concat!("mc-io-blocking/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        Self { agent, config }
+        Ok(Self {
+            agent,
+            config,
+            refetches: RefetchLocks::default(),
+        })
     }
 
     /// The settings of this client.
@@ -125,39 +154,62 @@ impl Client {
         self.send_for(Endpoint::Authorization, request)
     }
 
-    /// Run one exchange: send its request, hand the response to the core with the current time.
+    /// Run one step to its end: send the exchange's request, hand the response to the core with
+    /// the current time, and when the core pauses for the operator's keys
+    /// ([`Verified::NeedJwks`]), run that refetch too. Concurrent logins paused by the same key
+    /// rotation fetch the keys once: refetches for one JWKS URL run one at a time, and each first
+    /// checks whether another already stored newer keys.
+    ///
+    /// Each call leaves a `mc_exchange` span with the step, the operator id and the outcome
+    /// class (`ok`, `refused`, `misbehaving`, `misuse`, `transport`); never a secret.
     ///
     /// # Errors
     /// The transport errors of [`Client::send`] (naming the step), or the core's verdict as
     /// [`Error::Core`].
-    pub fn execute<E: Exchange>(&self, exchange: E) -> Result<E::Output, Error> {
-        let endpoint = exchange.endpoint();
-        let span = tracing::info_span!("mc_exchange", step = endpoint.as_str());
+    pub fn execute<E>(&self, exchange: E) -> Result<<E::Output as Outcome>::Value, Error>
+    where
+        E: Exchange,
+        E::Output: Outcome,
+    {
+        let span = tracing::info_span!(
+            "mc_exchange",
+            step = exchange.endpoint().as_str(),
+            operator = exchange.operator_id().unwrap_or(""),
+            outcome = tracing::field::Empty,
+        );
         let _entered = span.enter();
-        let response = self.send_for(endpoint, exchange.request())?;
-        Ok(exchange.respond(response, now())?)
+        let result = match self.run(exchange) {
+            Ok(output) => match output.into_verified() {
+                Verified::Done(value) => Ok(value),
+                Verified::NeedJwks(refetch) => self.refetch(refetch),
+            },
+            Err(e) => Err(e),
+        };
+        span.record("outcome", result.as_ref().map_or_else(Error::class, |_| "ok"));
+        result
     }
 
-    /// Finish a verifying step: `Done` gives the value; `NeedJwks` fetches the operator's JWKS
-    /// once, stores it in `operator`, and resumes (which never asks a second time).
-    ///
-    /// # Errors
-    /// A missing JWKS endpoint ([`Error::Core`]), the JWKS exchange's errors, or the resumed
-    /// verification's verdict.
-    pub fn complete<P: Resume>(
-        &self,
-        operator: &mut Discovered,
-        step: Verified<P::Output, P>,
-    ) -> Result<P::Output, Error> {
-        match step {
+    /// The key refetch, one at a time per JWKS URL.
+    fn refetch<T>(&self, refetch: KeyRefetch<T>) -> Result<T, Error> {
+        let lock = {
+            let mut locks = self.refetches.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(locks.entry(refetch.jwks_uri().to_string()).or_default())
+        };
+        let _turn = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        match refetch.with_newer_keys(now())? {
             Verified::Done(value) => Ok(value),
-            Verified::NeedJwks(pending) => {
-                let keys = self.execute(operator.jwks_exchange()?)?;
-                let now = now();
-                operator.set_jwks(keys, now);
-                Ok(pending.resume(operator, now)?)
-            }
+            Verified::NeedJwks(refetch) => self.run(refetch),
         }
+    }
+
+    /// Send one exchange's request and hand the response to the core.
+    fn run<E: Exchange>(&self, exchange: E) -> Result<E::Output, Error> {
+        let endpoint = exchange.endpoint();
+        let response = {
+            let _http = tracing::debug_span!("http", step = endpoint.as_str()).entered();
+            self.send_for(endpoint, exchange.request())?
+        };
+        Ok(exchange.respond(response, now())?)
     }
 
     fn send_for(

@@ -3,10 +3,12 @@
 //! It only moves bytes, reads the clock and draws OS randomness: every protocol decision stays in
 //! the core.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mc_core::{Discovered, Endpoint, Entropy, Exchange, Resume, UnixTime, Verified};
+use mc_core::{Endpoint, Entropy, Exchange, KeyRefetch, Outcome, UnixTime, Verified};
 use tracing::Instrument as _;
 
 pub use mc_core;
@@ -53,11 +55,30 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The outcome class named in tracing spans: the core's [`mc_core::ErrorClass`], or
+    /// `transport` for the network's failures (a body over the cap counts as misbehaving).
+    #[must_use]
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Core(e) => e.class().as_str(),
+            Self::BodyTooLarge { .. } => "misbehaving",
+            Self::Setup { .. } => "misuse",
+            Self::Timeout { .. } | Self::Transport { .. } => "transport",
+        }
+    }
+}
+
+/// One lock per JWKS URL, so that logins paused by the same key rotation fetch the keys once.
+type RefetchLocks = Arc<Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>>;
+
 /// An HTTP client that runs exchanges: one connection pool, no redirects, no proxies, no retries.
+/// Cheap to clone; clones share the pool and the key-refetch coordination.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
     config: Config,
+    refetches: RefetchLocks,
 }
 
 impl Client {
@@ -85,7 +106,17 @@ impl Client {
             .map_err(|e| Error::Setup {
                 reason: describe(&e),
             })?;
-        Ok(Self { http, config })
+        Ok(Self {
+            http,
+            config,
+            refetches: RefetchLocks::default(),
+        })
+    }
+
+    /// The settings of this client.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Send one raw request (no redirects followed, 4xx/5xx returned as responses, body read up
@@ -104,41 +135,62 @@ impl Client {
         self.fetch(Endpoint::Authorization, request).await
     }
 
-    /// Run one exchange: send its request, hand the response to the core with the current time.
+    /// Run one step to its end: send the exchange's request, hand the response to the core with
+    /// the current time, and when the core pauses for the operator's keys
+    /// ([`Verified::NeedJwks`]), run that refetch too. Concurrent logins paused by the same key
+    /// rotation fetch the keys once: refetches for one JWKS URL run one at a time, and each first
+    /// checks whether another already stored newer keys.
+    ///
+    /// Each call leaves a `mc_exchange` span with the step, the operator id and the outcome
+    /// class (`ok`, `refused`, `misbehaving`, `misuse`, `transport`); never a secret.
     ///
     /// # Errors
     /// Transport errors as [`Client::send`] (naming the exchange's endpoint), or the core's
     /// verdict as [`Error::Core`].
-    pub async fn execute<E: Exchange>(&self, exchange: E) -> Result<E::Output, Error> {
-        let endpoint = exchange.endpoint();
-        let span = tracing::info_span!("mc_exchange", step = endpoint.as_str());
-        async move {
-            let response = self.fetch(endpoint, exchange.request()).await?;
-            Ok(exchange.respond(response, now())?)
-        }
-        .instrument(span)
-        .await
-    }
-
-    /// Finish a verifying step: `Done` gives the value; `NeedJwks` fetches the operator's JWKS
-    /// once, stores it in `operator` and resumes (the core never asks twice).
-    ///
-    /// # Errors
-    /// As [`Client::execute`] for the JWKS fetch, or the core's verdict on the resumed step.
-    pub async fn complete<P: Resume>(
-        &self,
-        operator: &mut Discovered,
-        step: Verified<P::Output, P>,
-    ) -> Result<P::Output, Error> {
-        match step {
-            Verified::Done(value) => Ok(value),
-            Verified::NeedJwks(pending) => {
-                let keys = self.execute(operator.jwks_exchange()?).await?;
-                let now = now();
-                operator.set_jwks(keys, now);
-                Ok(pending.resume(operator, now)?)
+    pub async fn execute<E>(&self, exchange: E) -> Result<<E::Output as Outcome>::Value, Error>
+    where
+        E: Exchange,
+        E::Output: Outcome,
+    {
+        let span = tracing::info_span!(
+            "mc_exchange",
+            step = exchange.endpoint().as_str(),
+            operator = exchange.operator_id().unwrap_or(""),
+            outcome = tracing::field::Empty,
+        );
+        let result = async {
+            match self.run(exchange).await?.into_verified() {
+                Verified::Done(value) => Ok(value),
+                Verified::NeedJwks(refetch) => self.refetch(refetch).await,
             }
         }
+        .instrument(span.clone())
+        .await;
+        span.record("outcome", result.as_ref().map_or_else(Error::class, |_| "ok"));
+        result
+    }
+
+    /// The key refetch, one at a time per JWKS URL.
+    async fn refetch<T>(&self, refetch: KeyRefetch<T>) -> Result<T, Error> {
+        let lock = {
+            let mut locks = self.refetches.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(locks.entry(refetch.jwks_uri().to_string()).or_default())
+        };
+        let _turn = lock.lock().await;
+        match refetch.with_newer_keys(now())? {
+            Verified::Done(value) => Ok(value),
+            Verified::NeedJwks(refetch) => self.run(refetch).await,
+        }
+    }
+
+    /// Send one exchange's request and hand the response to the core.
+    async fn run<E: Exchange>(&self, exchange: E) -> Result<E::Output, Error> {
+        let endpoint = exchange.endpoint();
+        let response = self
+            .fetch(endpoint, exchange.request())
+            .instrument(tracing::debug_span!("http", step = endpoint.as_str()))
+            .await?;
+        Ok(exchange.respond(response, now())?)
     }
 
     /// Send `request` and read the whole response, labelling failures with `endpoint`.
