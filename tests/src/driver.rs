@@ -1,12 +1,12 @@
 //! One login, written once, run through either adapter: [`Driver`] is what a test needs from
-//! an adapter (run an exchange, finish a JWKS refetch, send a raw browser request), implemented
-//! by `mc-io-blocking` directly and by `mc-io-tokio` on a runtime of its own.
+//! an adapter (run a step to its end, send a raw browser request), implemented by
+//! `mc-io-blocking` directly and by `mc-io-tokio` on a runtime of its own.
 
 use std::time::Duration;
 
 use mc_core::{
     AuthorizeOptions, CodeReceived, Discovered, DiscoveryOutcome, DiscoveryQuery, Exchange,
-    LoginHint, Resume, Tokens, UserInfo, Verified,
+    LoginHint, OperatorConfig, Outcome, Tokens, UserInfo,
 };
 
 /// How an adapter error reads, whichever adapter raised it.
@@ -65,21 +65,15 @@ impl From<mc_io_tokio::Error> for Failure {
 
 /// What a test needs from an adapter.
 pub trait Driver {
-    /// Run one exchange.
+    /// Run one step to its end (including a key refetch).
     ///
     /// # Errors
     /// The adapter's error, as a [`Failure`].
-    fn execute<E: Exchange>(&self, exchange: E) -> Result<E::Output, Failure>;
-
-    /// Finish a verifying step, refetching the JWKS when asked.
-    ///
-    /// # Errors
-    /// The adapter's error, as a [`Failure`].
-    fn complete<P: Resume>(
-        &self,
-        operator: &mut Discovered,
-        step: Verified<P::Output, P>,
-    ) -> Result<P::Output, Failure>;
+    fn execute<E>(&self, exchange: E) -> Result<<E::Output as Outcome>::Value, Failure>
+    where
+        E: Exchange + Send,
+        E::Output: Outcome,
+        <E::Output as Outcome>::Value: Send;
 
     /// Send a raw request (the simulated browser).
     ///
@@ -99,25 +93,25 @@ impl Blocking {
     /// With a timeout and body cap.
     #[must_use]
     pub fn new(timeout: Duration, body_limit: usize) -> Self {
-        Self(mc_io_blocking::Client::with_config(
-            mc_io_blocking::Config::default()
-                .with_timeout(timeout)
-                .with_body_limit(body_limit),
-        ))
+        Self(
+            mc_io_blocking::Client::with_config(
+                mc_io_blocking::Config::default()
+                    .with_timeout(timeout)
+                    .with_body_limit(body_limit),
+            )
+            .expect("a ureq agent always builds"),
+        )
     }
 }
 
 impl Driver for Blocking {
-    fn execute<E: Exchange>(&self, exchange: E) -> Result<E::Output, Failure> {
+    fn execute<E>(&self, exchange: E) -> Result<<E::Output as Outcome>::Value, Failure>
+    where
+        E: Exchange + Send,
+        E::Output: Outcome,
+        <E::Output as Outcome>::Value: Send,
+    {
         Ok(self.0.execute(exchange)?)
-    }
-
-    fn complete<P: Resume>(
-        &self,
-        operator: &mut Discovered,
-        step: Verified<P::Output, P>,
-    ) -> Result<P::Output, Failure> {
-        Ok(self.0.complete(operator, step)?)
     }
 
     fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Failure> {
@@ -157,18 +151,13 @@ impl Tokio {
 }
 
 impl Driver for Tokio {
-    fn execute<E: Exchange>(&self, exchange: E) -> Result<E::Output, Failure> {
+    fn execute<E>(&self, exchange: E) -> Result<<E::Output as Outcome>::Value, Failure>
+    where
+        E: Exchange + Send,
+        E::Output: Outcome,
+        <E::Output as Outcome>::Value: Send,
+    {
         Ok(self.runtime.block_on(self.client.execute(exchange))?)
-    }
-
-    fn complete<P: Resume>(
-        &self,
-        operator: &mut Discovered,
-        step: Verified<P::Output, P>,
-    ) -> Result<P::Output, Failure> {
-        Ok(self
-            .runtime
-            .block_on(self.client.complete(operator, step))?)
     }
 
     fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Failure> {
@@ -209,17 +198,16 @@ pub fn entropy() -> mc_io_blocking::OsEntropy {
     mc_io_blocking::OsEntropy
 }
 
-/// Fetch and apply the provider metadata of a fresh operator context.
+/// Fetch the provider metadata of a configured operator and build its context with it.
 ///
 /// # Errors
 /// Any step's failure.
 pub fn with_metadata<D: Driver>(
     driver: &D,
-    mut operator: Discovered,
+    config: OperatorConfig,
 ) -> Result<Discovered, Failure> {
-    let metadata = driver.execute(operator.metadata_exchange()?)?;
-    operator.apply_metadata(metadata)?;
-    Ok(operator)
+    let metadata = driver.execute(config.metadata_exchange()?)?;
+    Ok(config.with_metadata(metadata)?.build()?)
 }
 
 /// The browser login from the redirect to verified tokens.
@@ -228,15 +216,14 @@ pub fn with_metadata<D: Driver>(
 /// Any step's failure.
 pub fn login<D: Driver>(
     driver: &D,
-    operator: &mut Discovered,
+    operator: &Discovered,
     options: AuthorizeOptions,
 ) -> Result<Tokens, Failure> {
     let now = driver.now();
     let (redirect, flow) = operator.authorize(options, &mut entropy(), now)?;
     let callback = browser_follow(driver, redirect.as_str())?;
     let code: CodeReceived = flow.callback(operator, &callback, driver.now())?;
-    let step = driver.execute(code.token_exchange(operator, driver.now())?)?;
-    driver.complete(operator, step)
+    driver.execute(code.token_exchange(operator, driver.now())?)
 }
 
 /// UserInfo after a login.
@@ -245,14 +232,14 @@ pub fn login<D: Driver>(
 /// Any step's failure.
 pub fn userinfo<D: Driver>(
     driver: &D,
-    operator: &mut Discovered,
-    tokens: Tokens,
+    operator: &Discovered,
+    tokens: &Tokens,
 ) -> Result<UserInfo, Failure> {
-    let step = driver.execute(tokens.userinfo(operator)?)?;
-    driver.complete(operator, step)
+    driver.execute(tokens.userinfo(operator)?)
 }
 
-/// Discovery to an operator context plus the user's login hint.
+/// Discovery to an operator configuration plus the user's login hint (build the context
+/// after applying the metadata, e.g. with [`with_metadata`]).
 ///
 /// # Errors
 /// Any step's failure, or [`Failure::Browser`] when discovery wanted the selection page.
@@ -261,11 +248,11 @@ pub fn discover<D: Driver>(
     service: &mc_core::DiscoveryService,
     query: &DiscoveryQuery,
     id: &str,
-) -> Result<(Discovered, Option<LoginHint>), Failure> {
+) -> Result<(OperatorConfig, Option<LoginHint>), Failure> {
     match driver.execute(service.discover(query)?)? {
         DiscoveryOutcome::Found(answer) => {
             let operator =
-                Discovered::from_discovery(&answer, id, crate::sandbox::SP_REDIRECT_URI)?;
+                OperatorConfig::from_discovery(&answer, id, crate::sandbox::SP_REDIRECT_URI)?;
             Ok((
                 operator,
                 answer.subscriber_id.map(LoginHint::EncryptedMsisdn),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use mc_core::{
     Algorithm, AuthorizeOptions, ClientAssertionKey, ClientAuth, ClientSecret, CodeReceived,
-    Discovered, MetadataExchange, OperatorConfig, Tokens,
+    Discovered, MetadataExchange, OperatorConfig, Registration, Tokens,
 };
 use url::Url;
 
@@ -312,7 +312,8 @@ impl Peer {
         }
         let admin = mc_io_blocking::Client::with_config(
             mc_io_blocking::Config::default().with_timeout(Duration::from_secs(5)),
-        );
+        )
+        .expect("a ureq agent always builds");
         let mut peer = Self {
             child,
             issuer: format!("http://127.0.0.1:{port}"),
@@ -408,7 +409,8 @@ impl Peer {
     }
 
     /// The operator context for a client: `MetadataExchange::for_issuer`, then
-    /// `OperatorConfig::from_metadata`, then `apply_metadata` (JWKS fetched on first use).
+    /// `OperatorConfig::with_metadata` (JWKS fetched on first use). The provider publishes no
+    /// Mobile Connect metadata, so the context gets the plain OpenID Connect profile.
     ///
     /// # Errors
     /// Any step's failure.
@@ -420,12 +422,15 @@ impl Peer {
         auth: ClientAuth,
     ) -> Result<Discovered, Failure> {
         let metadata = driver.execute(MetadataExchange::for_issuer(&self.issuer)?)?;
-        let config =
-            OperatorConfig::from_metadata(client_id, client_id, secret, REDIRECT_URI, &metadata)?
-                .client_auth(auth);
-        let mut operator = Discovered::from_registry(config);
-        operator.apply_metadata(metadata)?;
-        Ok(operator)
+        Ok(OperatorConfig::new(Registration {
+            operator_id: client_id.to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: secret,
+            redirect_uri: REDIRECT_URI.to_owned(),
+        })?
+        .with_metadata(metadata)?
+        .client_auth(auth)
+        .build()?)
     }
 
     /// The operator context for one of the registered clients, with its right credentials.
@@ -638,12 +643,11 @@ pub fn authorize<D: Driver>(
 /// Any step's failure.
 pub fn login<D: Driver>(
     driver: &D,
-    operator: &mut Discovered,
+    operator: &Discovered,
     options: AuthorizeOptions,
 ) -> Result<Tokens, Failure> {
     let code = authorize(driver, operator, options)?;
-    let step = driver.execute(code.token_exchange(operator, driver.now())?)?;
-    driver.complete(operator, step)
+    driver.execute(code.token_exchange(operator, driver.now())?)
 }
 
 #[cfg(test)]

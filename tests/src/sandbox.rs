@@ -786,19 +786,21 @@ impl Sandbox {
             reason: "no such sandbox operator",
         })?;
         let issuer = self.issuer(operator);
-        mc_core::OperatorConfig::new(
-            operator,
-            info.client_id,
-            mc_core::ClientSecret::new(self.client_secret(operator).unwrap_or_default()),
-            SP_REDIRECT_URI,
-            &format!("{issuer}/authorize"),
-            &format!("{issuer}/token"),
-        )?
+        mc_core::OperatorConfig::new(mc_core::Registration {
+            operator_id: operator.to_owned(),
+            client_id: info.client_id.to_owned(),
+            client_secret: mc_core::ClientSecret::new(
+                self.client_secret(operator).unwrap_or_default(),
+            ),
+            redirect_uri: SP_REDIRECT_URI.to_owned(),
+        })?
         .issuer(issuer.clone())
+        .authorization(&format!("{issuer}/authorize"))?
+        .token(&format!("{issuer}/token"))?
         .jwks(&format!("{issuer}/jwks"))?
         .userinfo(&format!("{issuer}/userinfo"))?
         .premiuminfo(&format!("{issuer}/premiuminfo"))?
-        .metadata(&format!("{issuer}/.well-known/openid-configuration"))
+        .metadata_url(&format!("{issuer}/.well-known/openid-configuration"))
         .map(|c| c.client_name("Sandbox Shop"))
     }
 
