@@ -5,7 +5,7 @@
 //! through the provider returned by [`provider`].
 //!
 //! With the `aws-lc-rs` backend, the operator's public keys are also parsed into aws-lc-rs keys
-//! once per JWKS fetch ([`PreparedKey`]), so that verifying an id_token is one signature check
+//! once per JWKS fetch (`PreparedKey`), so that verifying an id_token is one signature check
 //! and nothing else: no key rebuilt from `n`/`e` and no Montgomery set-up per token. Whatever
 //! the prepared path cannot take (a key aws-lc-rs refuses to parse) goes through jsonwebtoken as
 //! before, so both paths give the same verdicts.

@@ -6,26 +6,113 @@
 //!
 //! ```text
 //! static registry ─┐
-//! discovery ───────┴─> Discovered ──authorize──> Authorizing ──callback──> CodeReceived
-//!                                                                            │ token exchange
-//!                      UserInfo <──userinfo / premiuminfo exchange── Tokens <┘ (id_token verified)
+//! metadata ────────┼─ OperatorConfig ──build──> Discovered ──authorize──> Authorizing
+//! discovery ───────┘    (refused if it could       │ (shared,                  │ callback
+//!                        not finish a login)       │  Send + Sync)             v
+//!     UserInfo <──userinfo / premiuminfo (borrows Tokens)── Tokens <──token── CodeReceived
+//!                                                  (id_token verified; an unknown kid
+//!                                                   pauses as a KeyRefetch step)
 //! ```
 //!
-//! [`Discovered`] is the long-lived operator context (endpoints, credentials, metadata, keys),
-//! shared by every login through that operator. [`Authorizing`] and [`CodeReceived`] are
-//! per-login state: small, serializable, with no operator secret. Each transition consumes the
-//! previous state, so a flow cannot skip a check.
+//! [`Discovered`] is the operator context ("the operator is known"): endpoints, credentials,
+//! metadata, [`Profile`] and keys, built by [`OperatorConfig::build`] whatever the facts came
+//! from (a registry entry, the operator's metadata, a discovery answer). It is `Send + Sync`,
+//! cheap to clone (clones share it), and shared by every login through that operator: nothing
+//! borrows it across network IO, and a refetched key set is swapped in through `&self`.
+//! [`Authorizing`] and [`CodeReceived`] are per-login state: small, serializable, with no
+//! operator secret. Each transition consumes the previous state, so a flow cannot skip a check.
 //!
 //! # The driver loop
 //!
 //! Every network step is an [`Exchange`]: send [`Exchange::request`] (no redirects followed, body
 //! bounded), hand the whole response, whatever its status, to [`Exchange::respond`] with the
-//! current time. Steps that verify signatures return [`Verified`]: `Done`, or `NeedJwks` when the
-//! token names a key the context does not hold yet. Then the host MUST fetch the JWKS
-//! ([`Discovered::jwks_exchange`]), store it ([`Discovered::set_jwks`]) and call `resume` on
-//! the pending value, which never asks a second time.
+//! current time. Steps that verify signatures return [`Verified`]: `Done`, or `NeedJwks` with a
+//! [`KeyRefetch`] when the token names a key the context does not hold yet. The refetch is an
+//! exchange too: send its request (the JWKS GET) and hand it the answer; it stores the new keys
+//! in the shared context and returns the verified value. It never asks a second time, and there
+//! is no other way to finish the paused step. The adapter crates (`mc-io-tokio`,
+//! `mc-io-blocking`) run all of this in one `execute` call per step.
 //!
-//! DOC_EXAMPLE_PLACEHOLDER
+//! A whole login against a canned in-memory operator (`send` answers like the operator's HTTP
+//! endpoints, `browser` plays the user approving on the handset):
+//!
+//! ```
+//! # include!(concat!(env!("CARGO_MANIFEST_DIR"), "/doc/canned_operator.rs"));
+//! # use canned::{browser, rng, send};
+//! use mc_core::{
+//!     AuthorizeOptions, ClientSecret, Exchange, OperatorConfig, Registration, Verified,
+//! };
+//!
+//! # fn main() -> Result<(), mc_core::Error> {
+//! // Once per operator, at startup: the context every login shares.
+//! let operator = OperatorConfig::new(Registration {
+//!     operator_id: "example-operator".to_owned(),
+//!     client_id: "my-client-id".to_owned(),
+//!     client_secret: ClientSecret::new("my-client-secret"),
+//!     redirect_uri: "https://sp.example/callback".to_owned(),
+//! })?
+//! .issuer("https://op.example")
+//! .authorization("https://op.example/authorize")?
+//! .token("https://op.example/token")?
+//! .jwks("https://op.example/jwks")?
+//! .userinfo("https://op.example/userinfo")?
+//! .build()?;
+//! let now = canned::now();
+//!
+//! // 1. Redirect the browser; keep `flow` (serializable, no operator secret) until the callback.
+//! let (redirect, flow) = operator.authorize(AuthorizeOptions::new(), &mut rng, now)?;
+//! assert!(redirect.as_str().starts_with("https://op.example/authorize?client_id=my-client-id"));
+//! assert!(redirect.as_str().contains("&acr_values=2&"));
+//!
+//! // 2. The browser comes back to the redirect URI with `?code=...&state=...`.
+//! let query = browser(redirect.as_str());
+//! let code = flow.callback(&operator, &query, now)?;
+//!
+//! // 3. Exchange the code and verify the id_token. The context holds no keys yet, so the
+//! //    operator's key set is fetched first, as a step of its own.
+//! let exchange = code.token_exchange(&operator, now)?;
+//! let response = send(exchange.request());
+//! let tokens = match exchange.respond(response, now)? {
+//!     Verified::Done(tokens) => tokens,
+//!     Verified::NeedJwks(refetch) => {
+//!         assert_eq!(refetch.jwks_uri(), "https://op.example/jwks");
+//!         let response = send(refetch.request());
+//!         refetch.respond(response, now)? // stores the keys in `operator`, then verifies
+//!     }
+//! };
+//! assert_eq!(tokens.sub(), canned::PCR);
+//! assert_eq!(tokens.id_token().acr(), Some("2"));
+//! assert_eq!(operator.jwks().keys().len(), 1);
+//!
+//! // 4. The claims the user granted; `tokens` stay usable afterwards.
+//! let exchange = tokens.userinfo(&operator)?;
+//! let response = send(exchange.request());
+//! let userinfo = match exchange.respond(response, now)? {
+//!     Verified::Done(userinfo) => userinfo,
+//!     Verified::NeedJwks(refetch) => {
+//!         let response = send(refetch.request());
+//!         refetch.respond(response, now)?
+//!     }
+//! };
+//! assert_eq!(userinfo.phone_number(), Some(canned::PHONE));
+//! assert_eq!(userinfo.sub(), tokens.sub());
+//! # Ok(()) }
+//! ```
+//!
+//! A paused step cannot be finished without the keys its refetch brings: it has no `resume`.
+//!
+//! ```compile_fail,E0599
+//! # fn paused(refetch: mc_core::KeyRefetch<mc_core::Tokens>, operator: &mc_core::Discovered) {
+//! let tokens = refetch.resume(operator, mc_core::UnixTime::from_secs(0));
+//! # }
+//! ```
+//!
+//! # Layout
+//! One module per protocol step (`registry`, `discovery`, `metadata`, `jwks`, `authorize`,
+//! `callback`, `token`, `id_token`, `userinfo`, `refetch`), plus `wire` (what goes on the wire),
+//! `secret`, `error`, `endpoint`, `crypto` and `exchange`. The rule: each transition lives in the
+//! file of the step it performs (`Authorizing::callback` in `callback.rs`,
+//! `CodeReceived::token_exchange` in `token.rs`, `Tokens::userinfo` in `userinfo.rs`).
 //!
 //! # What the crate never does
 //! It opens no socket, reads no clock, environment or file, and draws no randomness of its own
@@ -67,6 +154,11 @@ pub mod secret;
 pub mod token;
 pub mod userinfo;
 pub mod wire;
+
+// The README's examples run as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 
 pub use authorize::{AuthorizationRedirect, AuthorizeOptions, Authorizing, LoginHint};
 pub use callback::CodeReceived;

@@ -1,25 +1,41 @@
 //! Executes [`mc_core`] Mobile Connect exchanges over blocking HTTP (ureq with rustls).
 //! It only moves bytes, reads the clock and draws OS randomness: every decision stays in the core.
 //!
-//! ```no_run
-//! # fn run() -> Result<(), mc_io_blocking::Error> {
-//! use mc_core::{ClientSecret, Discovered, OperatorConfig};
-//! use mc_io_blocking::Client;
+//! One [`Client::execute`] call per step, the operator's key refetch included. The same shape as
+//! `mc-io-tokio` (constructors, [`Config`], [`Error`], `execute`, `send`), without `.await`.
 //!
-//! let mut operator = Discovered::from_registry(
-//!     OperatorConfig::new(
-//!         "example-operator",
-//!         "my-client-id",
-//!         ClientSecret::new("my-client-secret"),
-//!         "https://sp.example/callback",
-//!         "https://op.example/authorize",
-//!         "https://op.example/token",
-//!     )?
-//!     .issuer("https://op.example"),
-//! );
-//! let client = Client::new();
-//! let metadata = client.execute(operator.metadata_exchange()?)?;
-//! operator.apply_metadata(metadata)?;
+//! A whole login against the loopback sandbox operator (package `mc-tests`; its simulated
+//! handset approves the number):
+//!
+//! ```
+//! use mc_core::{AuthorizeOptions, LoginHint, Msisdn};
+//! use mc_io_blocking::{Client, OsEntropy, now};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = mc_tests::SandboxServer::start()?;
+//! # let sandbox = server.sandbox();
+//! let client = Client::new()?;
+//! // The operator context, built once and shared by every login (here the sandbox's registry
+//! // entry for operator "alpha": issuer, endpoints, credentials).
+//! let operator = sandbox.registry_entry("alpha")?.build()?;
+//!
+//! let hint = LoginHint::Msisdn(Msisdn::new("447700900001"));
+//! let (redirect, flow) =
+//!     operator.authorize(AuthorizeOptions::new().login_hint(hint), &mut OsEntropy, now())?;
+//!
+//! // The browser's visit to the operator (a web host answers 302 instead): the handset
+//! // approves and the operator redirects back to the SP's redirect URI.
+//! let visit = http::Request::get(redirect.as_str()).body(Vec::new())?;
+//! let back = client.send(visit)?;
+//! let location = back.headers()[http::header::LOCATION].to_str()?;
+//! let query = url::Url::parse(location)?.query().unwrap_or_default().to_owned();
+//!
+//! let code = flow.callback(&operator, &query, now())?;
+//! let tokens = client.execute(code.token_exchange(&operator, now())?)?; // fetches the JWKS
+//! let userinfo = client.execute(tokens.userinfo(&operator)?)?;
+//! assert_eq!(userinfo.sub(), tokens.sub());
+//! assert_eq!(userinfo.phone_number(), Some("+447700900001"));
+//! assert_eq!(tokens.id_token().acr(), Some("2"));
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]

@@ -1,7 +1,50 @@
-#![forbid(unsafe_code)]
 //! Executes [mc_core] Mobile Connect exchanges over HTTP with reqwest (rustls) on tokio.
 //! It only moves bytes, reads the clock and draws OS randomness: every protocol decision stays in
 //! the core.
+//!
+//! One [`Client::execute`] call per step, the operator's key refetch included. The same shape as
+//! `mc-io-blocking` (constructors, [`Config`], [`Error`], `execute`, `send`), with `.await`. The
+//! operator context ([`mc_core::Discovered`]) is `Send + Sync` and cheap to clone: a web host
+//! keeps one per operator in its shared state and hands it to every request; logins never wait on
+//! each other, and logins paused by one key rotation fetch the keys once.
+//!
+//! A whole login against the loopback sandbox operator (package `mc-tests`; its simulated
+//! handset approves the number):
+//!
+//! ```
+//! use mc_core::{AuthorizeOptions, LoginHint, Msisdn};
+//! use mc_io_tokio::{Client, OsEntropy, now};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = mc_tests::SandboxServer::start()?;
+//! # let sandbox = server.sandbox();
+//! # let operator = sandbox.registry_entry("alpha")?.build()?;
+//! # let runtime = tokio::runtime::Runtime::new()?;
+//! # runtime.block_on(async {
+//! let client = Client::new()?;
+//! // `operator`: the context for operator "alpha", built once at startup from its registry entry
+//! // (`OperatorConfig::...build()`) and shared by every request.
+//! let hint = LoginHint::Msisdn(Msisdn::new("447700900001"));
+//! let (redirect, flow) =
+//!     operator.authorize(AuthorizeOptions::new().login_hint(hint), &mut OsEntropy, now())?;
+//!
+//! // The browser's visit to the operator (a web host answers 302 instead): the handset
+//! // approves and the operator redirects back to the SP's redirect URI.
+//! let visit = http::Request::get(redirect.as_str()).body(Vec::new())?;
+//! let back = client.send(visit).await?;
+//! let location = back.headers()[http::header::LOCATION].to_str()?;
+//! let query = url::Url::parse(location)?.query().unwrap_or_default().to_owned();
+//!
+//! let code = flow.callback(&operator, &query, now())?;
+//! let tokens = client.execute(code.token_exchange(&operator, now())?).await?; // + JWKS
+//! let userinfo = client.execute(tokens.userinfo(&operator)?).await?;
+//! assert_eq!(userinfo.sub(), tokens.sub());
+//! assert_eq!(userinfo.phone_number(), Some("+447700900001"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
