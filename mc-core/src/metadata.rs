@@ -147,6 +147,8 @@ pub struct MetadataExchange {
     pub(crate) prepared: Prepared,
     /// The issuer the document must name exactly (OIDC Discovery 4.3), when known.
     pub(crate) expected_issuer: Option<String>,
+    /// The operator it is fetched for, when configured (for tracing spans).
+    pub(crate) operator: Option<String>,
 }
 
 impl MetadataExchange {
@@ -169,6 +171,7 @@ impl MetadataExchange {
         Ok(Self {
             prepared: wire::get(&url, "openid-configuration", "application/json")?,
             expected_issuer: Some(issuer.to_owned()),
+            operator: None,
         })
     }
 }
@@ -178,6 +181,10 @@ impl Exchange for MetadataExchange {
 
     fn endpoint(&self) -> Endpoint {
         Endpoint::Metadata
+    }
+
+    fn operator_id(&self) -> Option<&str> {
+        self.operator.as_deref()
     }
 
     fn request(&self) -> http::Request<Vec<u8>> {

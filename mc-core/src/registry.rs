@@ -350,17 +350,22 @@ impl OperatorConfig {
     /// # Errors
     /// [`MisuseError::MissingEndpoint`] when neither a metadata URL nor an issuer is known.
     pub fn metadata_exchange(&self) -> Result<MetadataExchange, Error> {
-        match (&self.metadata_url, &self.issuer) {
-            (Some(url), issuer) => Ok(MetadataExchange {
+        let mut exchange = match (&self.metadata_url, &self.issuer) {
+            (Some(url), issuer) => MetadataExchange {
                 prepared: wire::get(url, "openid-configuration", "application/json")?,
                 expected_issuer: issuer.clone(),
-            }),
-            (None, Some(issuer)) => MetadataExchange::for_issuer(issuer),
-            (None, None) => Err(MisuseError::MissingEndpoint {
-                endpoint: "openid-configuration",
+                operator: None,
+            },
+            (None, Some(issuer)) => MetadataExchange::for_issuer(issuer)?,
+            (None, None) => {
+                return Err(MisuseError::MissingEndpoint {
+                    endpoint: "openid-configuration",
+                }
+                .into());
             }
-            .into()),
-        }
+        };
+        exchange.operator = Some(self.id.clone());
+        Ok(exchange)
     }
 
     /// Take the operator's provider metadata, whole: its issuer (which must equal the

@@ -93,6 +93,7 @@ impl TokenResponse {
 }
 
 /// The tokens of a completed login, with a verified id_token.
+#[derive(Clone)]
 #[must_use]
 pub struct Tokens {
     pub(crate) operator: String,
