@@ -12,8 +12,8 @@ use crate::crypto;
 use crate::error::{Error, MisuseError};
 use crate::exchange::UnixTime;
 use crate::registry::{Discovered, Profile};
-use crate::wire;
 use crate::secret::{Entropy, Msisdn, Nonce, PkceVerifier, State, SubscriberId, random_token};
+use crate::wire;
 
 /// Who the operator should authenticate: `login_hint` in one of the Mobile Connect forms.
 #[derive(Clone, Debug)]
@@ -448,7 +448,10 @@ impl Discovered {
             add("redirect_uri", Some(redirect_uri.as_str()));
             add("response_type", Some("code"));
             add("scope", Some(&scope));
-            add("acr_values", Some(acr_text.as_str()).filter(|a| !a.is_empty()));
+            add(
+                "acr_values",
+                Some(acr_text.as_str()).filter(|a| !a.is_empty()),
+            );
             add("state", Some(state.expose_secret()));
             add("nonce", Some(nonce.expose_secret()));
             add("version", version.as_deref());

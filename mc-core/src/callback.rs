@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::authorize::Authorizing;
-use crate::error::{CallbackError, Error, OperatorError};
 use crate::endpoint::Endpoint;
+use crate::error::{CallbackError, Error, OperatorError};
 use crate::exchange::UnixTime;
 use crate::registry::Discovered;
 use crate::secret::AuthorizationCode;

@@ -8,8 +8,8 @@ use http::header::{HeaderName, HeaderValue, LOCATION};
 use serde::Deserialize;
 use url::Url;
 
-use crate::error::{Error, MisuseError, OperatorError, ProtocolError};
 use crate::endpoint::Endpoint;
+use crate::error::{Error, MisuseError, OperatorError, ProtocolError};
 use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::registry::{OperatorConfig, Registration};
 use crate::secret::{ClientSecret, Msisdn, SubscriberId};

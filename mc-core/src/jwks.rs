@@ -11,8 +11,8 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
 use crate::crypto::PreparedKey;
-use crate::error::{Error, ProtocolError};
 use crate::endpoint::Endpoint;
+use crate::error::{Error, ProtocolError};
 use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::wire;
 

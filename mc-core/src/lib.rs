@@ -167,11 +167,11 @@ pub use discovery::{
     DiscoveryAnswer, DiscoveryExchange, DiscoveryOutcome, DiscoveryQuery, DiscoveryService, MccMnc,
     SelectionReturn,
 };
+pub use endpoint::Endpoint;
 pub use error::{
     CallbackError, Error, ErrorClass, IdTokenError, JwtPart, MisuseError, OperatorError,
     ProtocolError,
 };
-pub use endpoint::Endpoint;
 pub use exchange::{Exchange, TransportConfig, UnixTime};
 pub use id_token::{IdToken, IdTokenClaims};
 pub use jsonwebtoken::Algorithm;

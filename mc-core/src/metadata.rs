@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
 use crate::endpoint::Endpoint;
+use crate::error::Error;
 use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::wire::{self, lenient};
 

@@ -7,9 +7,9 @@ use std::fmt;
 
 use crate::discovery::DiscoveryOutcome;
 use crate::endpoint::Endpoint;
-use crate::error::Error;
+use crate::error::{Error, IdTokenError};
 use crate::exchange::{Exchange, Prepared, UnixTime};
-use crate::jwks::{self, Jwks};
+use crate::jwks::{self, Jwks, KeySnapshot};
 use crate::metadata::ProviderMetadata;
 use crate::registry::Discovered;
 
@@ -67,8 +67,32 @@ final_outcome!(
 
 /// A verification paused until fresh keys arrive; finishing it never asks for keys again.
 pub(crate) trait Paused<T>: Send {
-    fn finish(self: Box<Self>, operator: &Discovered, keys: &Jwks, now: UnixTime)
-    -> Result<T, Error>;
+    fn finish(
+        self: Box<Self>,
+        operator: &Discovered,
+        keys: &Jwks,
+        now: UnixTime,
+    ) -> Result<T, Error>;
+}
+
+/// A verification that found no key in `snapshot`: paused for a refetch when the context may
+/// refetch now, else refused with `missing`.
+pub(crate) fn pause_or_refuse<T>(
+    operator: &Discovered,
+    snapshot: &KeySnapshot,
+    now: UnixTime,
+    missing: IdTokenError,
+    paused: impl FnOnce() -> Box<dyn Paused<T>>,
+) -> Result<Verified<T>, Error> {
+    if operator.may_refetch_jwks(snapshot, now) {
+        Ok(Verified::NeedJwks(KeyRefetch::new(
+            operator,
+            snapshot.generation,
+            paused(),
+        )?))
+    } else {
+        Err(missing.into())
+    }
 }
 
 /// A verification paused because the token names a key the operator context does not hold.
@@ -99,7 +123,7 @@ impl<T> fmt::Debug for KeyRefetch<T> {
 }
 
 impl<T> KeyRefetch<T> {
-    pub(crate) fn new(
+    fn new(
         operator: &Discovered,
         generation: u64,
         paused: Box<dyn Paused<T>>,

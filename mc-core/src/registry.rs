@@ -395,11 +395,7 @@ impl OperatorConfig {
                 "authorization endpoint",
                 &mut self.authorization,
             ),
-            (
-                &metadata.token_endpoint,
-                "token endpoint",
-                &mut self.token,
-            ),
+            (&metadata.token_endpoint, "token endpoint", &mut self.token),
             (
                 &metadata.userinfo_endpoint,
                 "userinfo endpoint",

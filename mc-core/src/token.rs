@@ -11,7 +11,7 @@ use crate::error::{Error, IdTokenError, ProtocolError};
 use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::id_token::{self, Expectations, IdToken, Signed};
 use crate::jwks::Jwks;
-use crate::refetch::{KeyRefetch, Paused, Verified};
+use crate::refetch::{Paused, Verified, pause_or_refuse};
 use crate::registry::Discovered;
 use crate::secret::{AccessToken, IdTokenJwt, RefreshToken};
 use crate::wire::{self, lenient};
@@ -348,17 +348,14 @@ impl Exchange for TokenExchange {
             Signed::Verified(id_token) => {
                 tokens(self.flow, parsed, id_token, now).map(Verified::Done)
             }
-            Signed::KeyMissing(error) if !self.operator.may_refetch_jwks(&snapshot, now) => {
-                Err(error.into())
+            Signed::KeyMissing(missing) => {
+                pause_or_refuse(&self.operator, &snapshot, now, missing, || {
+                    Box::new(PausedTokens {
+                        flow: self.flow,
+                        response: parsed,
+                    })
+                })
             }
-            Signed::KeyMissing(_) => Ok(Verified::NeedJwks(KeyRefetch::new(
-                &self.operator,
-                snapshot.generation,
-                Box::new(PausedTokens {
-                    flow: self.flow,
-                    response: parsed,
-                }),
-            )?)),
         }
     }
 }

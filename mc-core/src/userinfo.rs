@@ -9,7 +9,7 @@ use crate::error::{Error, IdTokenError, JwtPart, MisuseError, OperatorError, Pro
 use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::id_token::{self, Signed};
 use crate::jwks::Jwks;
-use crate::refetch::{KeyRefetch, Paused, Verified};
+use crate::refetch::{Paused, Verified, pause_or_refuse};
 use crate::registry::Discovered;
 use crate::token::Tokens;
 use crate::wire;
@@ -249,11 +249,10 @@ fn verify_jwt(
     keys: &Jwks,
 ) -> Result<Signed<UserInfo>, Error> {
     let inner = &operator.inner;
-    let signed =
-        match id_token::verify_signature(jwt, keys, &inner.client_secret, &inner.policy)? {
-            Signed::Verified(signed) => signed,
-            Signed::KeyMissing(error) => return Ok(Signed::KeyMissing(error)),
-        };
+    let signed = match id_token::verify_signature(jwt, keys, &inner.client_secret, &inner.policy)? {
+        Signed::Verified(signed) => signed,
+        Signed::KeyMissing(error) => return Ok(Signed::KeyMissing(error)),
+    };
     let claims: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&signed.claims_json).map_err(|e| IdTokenError::Malformed {
             part: JwtPart::Claims,
@@ -363,20 +362,23 @@ impl Exchange for UserInfoExchange {
                 })?
                 .to_owned();
             let snapshot = self.operator.key_snapshot();
-            return match verify_jwt(&self.operator, &self.sub, self.endpoint, &jwt, &snapshot.jwks)? {
+            return match verify_jwt(
+                &self.operator,
+                &self.sub,
+                self.endpoint,
+                &jwt,
+                &snapshot.jwks,
+            )? {
                 Signed::Verified(info) => Ok(Verified::Done(info)),
-                Signed::KeyMissing(error) if !self.operator.may_refetch_jwks(&snapshot, now) => {
-                    Err(error.into())
+                Signed::KeyMissing(missing) => {
+                    pause_or_refuse(&self.operator, &snapshot, now, missing, || {
+                        Box::new(PausedUserInfo {
+                            sub: self.sub,
+                            endpoint: self.endpoint,
+                            jwt,
+                        })
+                    })
                 }
-                Signed::KeyMissing(_) => Ok(Verified::NeedJwks(KeyRefetch::new(
-                    &self.operator,
-                    snapshot.generation,
-                    Box::new(PausedUserInfo {
-                        sub: self.sub,
-                        endpoint: self.endpoint,
-                        jwt,
-                    }),
-                )?)),
             };
         }
         if let Some(error) = wire::parse_error_body(self.endpoint, Some(status), body) {

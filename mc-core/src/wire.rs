@@ -8,8 +8,8 @@ use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer};
 
-use crate::error::{Error, MisuseError, OperatorError, ProtocolError};
 use crate::endpoint::Endpoint;
+use crate::error::{Error, MisuseError, OperatorError, ProtocolError};
 use crate::exchange::Prepared;
 use crate::secret::ClientSecret;
 
