@@ -6,7 +6,7 @@
 //! adapter exactly as it would against a real operator.
 #![allow(clippy::print_stdout)]
 
-use mc_core::{AuthorizeOptions, Discovered, DiscoveryOutcome, DiscoveryQuery, Msisdn};
+use mc_core::{AuthorizeOptions, DiscoveryOutcome, DiscoveryQuery, Msisdn, OperatorConfig};
 use mc_io_blocking::{Client, OsEntropy, now};
 use mc_tests::SandboxServer;
 
@@ -16,7 +16,7 @@ fn main() -> Result<()> {
     let server = SandboxServer::start()?;
     let sandbox = server.sandbox();
     println!("sandbox operator listening on {}", sandbox.base());
-    let client = Client::new();
+    let client = Client::new()?;
 
     // 1. Discovery by MSISDN: which operator serves +44 7700 900001?
     let msisdn = "447700900001";
@@ -30,13 +30,15 @@ fn main() -> Result<()> {
         "1. discovery: {} serves the number",
         answer.serving_operator.as_deref().unwrap_or("?")
     );
-    let mut operator =
-        Discovered::from_discovery(&answer, "234_15", mc_tests::sandbox::SP_REDIRECT_URI)?;
+    let config =
+        OperatorConfig::from_discovery(&answer, "234_15", mc_tests::sandbox::SP_REDIRECT_URI)?;
 
     // 2. Provider metadata (endpoints, versions, RFC 9207 support).
-    let metadata = client.execute(operator.metadata_exchange()?)?;
-    operator.apply_metadata(metadata)?;
-    println!("2. metadata: issuer {}", operator.issuer().unwrap_or("?"));
+    //    The operator context is built from the discovery answer and the metadata, whole; it
+    //    would be shared by every login through this operator (clones share it).
+    let metadata = client.execute(config.metadata_exchange()?)?;
+    let operator = config.with_metadata(metadata)?.build()?;
+    println!("2. metadata: issuer {}", operator.issuer());
 
     // 3. The authorization redirect, with the encrypted MSISDN as login hint.
     let hint = answer
@@ -78,8 +80,8 @@ fn main() -> Result<()> {
     println!("5. callback checked (state, iss)");
 
     // 6. Token exchange with full id_token verification; the first one fetches the JWKS.
-    let step = client.execute(code.token_exchange(&operator, now())?)?;
-    let tokens = client.complete(&mut operator, step)?;
+    //    `execute` finishes the step, including that key refetch.
+    let tokens = client.execute(code.token_exchange(&operator, now())?)?;
     println!(
         "6. tokens: id_token verified ({:?}, kid {})",
         tokens.id_token().alg(),
@@ -87,11 +89,10 @@ fn main() -> Result<()> {
     );
 
     // 7. UserInfo.
-    let step = client.execute(tokens.userinfo(&operator)?)?;
-    let userinfo = client.complete(&mut operator, step)?;
-    println!("7. userinfo received");
+    let userinfo = client.execute(tokens.userinfo(&operator)?)?;
+    println!("7. userinfo received (the tokens stay usable)");
 
-    let id = userinfo.tokens().id_token();
+    let id = tokens.id_token();
     println!("\nverified identity");
     println!("  PCR (sub):     {}", id.sub());
     println!("  acr:           {}", id.acr().unwrap_or("-"));

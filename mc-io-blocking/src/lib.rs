@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -106,8 +107,16 @@ impl Error {
     }
 }
 
-/// One lock per JWKS URL, so that logins paused by the same key rotation fetch the keys once.
-type RefetchLocks = Arc<Mutex<BTreeMap<String, Arc<Mutex<()>>>>>;
+/// One turn per JWKS URL, so that logins paused by the same key rotation fetch the keys once.
+type RefetchLocks = Arc<Mutex<BTreeMap<String, Arc<RefetchTurn>>>>;
+
+/// Refetches of one JWKS URL run one at a time; `attempts` counts them, so that a login that
+/// waited while another's refetch failed gives up instead of trying again.
+#[derive(Debug, Default)]
+struct RefetchTurn {
+    lock: Mutex<()>,
+    attempts: AtomicU64,
+}
 
 /// A blocking HTTP executor of [`Exchange`]s; cheap to clone (clones share one connection pool).
 ///
@@ -201,20 +210,34 @@ impl Client {
             },
             Err(e) => Err(e),
         };
-        span.record("outcome", result.as_ref().map_or_else(Error::class, |_| "ok"));
+        span.record(
+            "outcome",
+            result.as_ref().map_or_else(Error::class, |_| "ok"),
+        );
         result
     }
 
-    /// The key refetch, one at a time per JWKS URL.
+    /// The key refetch, one at a time per JWKS URL: a login that waited finishes against keys
+    /// another stored meanwhile, or fails at once when the refetch it waited for failed.
     fn refetch<T>(&self, refetch: KeyRefetch<T>) -> Result<T, Error> {
-        let lock = {
-            let mut locks = self.refetches.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(locks.entry(refetch.jwks_uri().to_string()).or_default())
+        let turn = {
+            let mut turns = self
+                .refetches
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(turns.entry(refetch.jwks_uri().to_string()).or_default())
         };
-        let _turn = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = turn.attempts.load(Ordering::Acquire);
+        let _turn = turn.lock.lock().unwrap_or_else(PoisonError::into_inner);
         match refetch.with_newer_keys(now())? {
             Verified::Done(value) => Ok(value),
-            Verified::NeedJwks(refetch) => self.run(refetch),
+            Verified::NeedJwks(refetch) if turn.attempts.load(Ordering::Acquire) != seen => {
+                Err(refetch.into_error().into())
+            }
+            Verified::NeedJwks(refetch) => {
+                turn.attempts.fetch_add(1, Ordering::AcqRel);
+                self.run(refetch)
+            }
         }
     }
 
@@ -246,6 +269,18 @@ impl Client {
         let response = sent.map_err(|e| self.transport_error(endpoint, e))?;
         tracing::debug!(status = response.status().as_u16(), "response received");
         let (parts, mut body) = response.into_parts();
+        // The announced length is checked before anything is read (as the tokio adapter does);
+        // the actual length while reading (chunked bodies, or a server that lies).
+        if body
+            .content_length()
+            .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > self.config.body_limit))
+        {
+            tracing::debug!(limit = self.config.body_limit, "response body too large");
+            return Err(Error::BodyTooLarge {
+                endpoint,
+                limit: self.config.body_limit,
+            });
+        }
         // ureq's limit fails on the read that would go past it, so allow exactly `body_limit`.
         let cap = u64::try_from(self.config.body_limit)
             .unwrap_or(u64::MAX)

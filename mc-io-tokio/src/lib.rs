@@ -48,6 +48,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -112,8 +113,16 @@ impl Error {
     }
 }
 
-/// One lock per JWKS URL, so that logins paused by the same key rotation fetch the keys once.
-type RefetchLocks = Arc<Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>>;
+/// One turn per JWKS URL, so that logins paused by the same key rotation fetch the keys once.
+type RefetchLocks = Arc<Mutex<BTreeMap<String, Arc<RefetchTurn>>>>;
+
+/// Refetches of one JWKS URL run one at a time; `attempts` counts them, so that a login that
+/// waited while another's refetch failed gives up instead of trying again.
+#[derive(Debug, Default)]
+struct RefetchTurn {
+    lock: tokio::sync::Mutex<()>,
+    attempts: AtomicU64,
+}
 
 /// An HTTP client that runs exchanges: one connection pool, no redirects, no proxies, no retries.
 /// Cheap to clone; clones share the pool and the key-refetch coordination.
@@ -209,20 +218,34 @@ impl Client {
         }
         .instrument(span.clone())
         .await;
-        span.record("outcome", result.as_ref().map_or_else(Error::class, |_| "ok"));
+        span.record(
+            "outcome",
+            result.as_ref().map_or_else(Error::class, |_| "ok"),
+        );
         result
     }
 
-    /// The key refetch, one at a time per JWKS URL.
+    /// The key refetch, one at a time per JWKS URL: a login that waited finishes against keys
+    /// another stored meanwhile, or fails at once when the refetch it waited for failed.
     async fn refetch<T>(&self, refetch: KeyRefetch<T>) -> Result<T, Error> {
-        let lock = {
-            let mut locks = self.refetches.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(locks.entry(refetch.jwks_uri().to_string()).or_default())
+        let turn = {
+            let mut turns = self
+                .refetches
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(turns.entry(refetch.jwks_uri().to_string()).or_default())
         };
-        let _turn = lock.lock().await;
+        let seen = turn.attempts.load(Ordering::Acquire);
+        let _turn = turn.lock.lock().await;
         match refetch.with_newer_keys(now())? {
             Verified::Done(value) => Ok(value),
-            Verified::NeedJwks(refetch) => self.run(refetch).await,
+            Verified::NeedJwks(refetch) if turn.attempts.load(Ordering::Acquire) != seen => {
+                Err(refetch.into_error().into())
+            }
+            Verified::NeedJwks(refetch) => {
+                turn.attempts.fetch_add(1, Ordering::AcqRel);
+                self.run(refetch).await
+            }
         }
     }
 
@@ -251,7 +274,10 @@ impl Client {
 
         // The announced length is checked before anything is read; the actual length while
         // reading (chunked bodies, or a server that lies).
-        let too_large = || Error::BodyTooLarge { endpoint, limit };
+        let too_large = || {
+            tracing::debug!(limit, "response body too large");
+            Error::BodyTooLarge { endpoint, limit }
+        };
         let announced = response.content_length().unwrap_or(0);
         if usize::try_from(announced).map_or(true, |n| n > limit) {
             return Err(too_large());
@@ -275,15 +301,15 @@ impl Client {
 
     fn transport(&self, endpoint: Endpoint, error: &reqwest::Error) -> Error {
         if error.is_timeout() {
+            tracing::debug!("request timed out");
             Error::Timeout {
                 endpoint,
                 after: self.config.timeout,
             }
         } else {
-            Error::Transport {
-                endpoint,
-                reason: describe(error),
-            }
+            let reason = describe(error);
+            tracing::debug!(%reason, "transport failed");
+            Error::Transport { endpoint, reason }
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use mc_core::{AuthorizeOptions, Discovered, LoginHint, Msisdn};
+use mc_core::{AuthorizeOptions, LoginHint, Msisdn};
 use mc_tests::SandboxServer;
 use mc_tests::driver::{self, Blocking, Driver, Tokio, login, userinfo};
 
@@ -16,18 +16,17 @@ fn measure<D: Driver>(
     n: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let entry = server.sandbox().registry_entry("alpha")?;
-    let mut op =
-        driver::with_metadata(d, Discovered::from_registry(entry)).map_err(|e| format!("{e:?}"))?;
+    let op = driver::with_metadata(d, entry).map_err(|e| format!("{e:?}"))?;
     let options =
         || AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new("447700900001")));
     // Warm up: the JWKS fetch and connection setup happen once per operator, not per login.
-    let tokens = login(d, &mut op, options()).map_err(|e| format!("{e:?}"))?;
-    let _warm = userinfo(d, &mut op, tokens).map_err(|e| format!("{e:?}"))?;
+    let tokens = login(d, &op, options()).map_err(|e| format!("{e:?}"))?;
+    let _warm = userinfo(d, &op, &tokens).map_err(|e| format!("{e:?}"))?;
     let mut times: Vec<Duration> = Vec::with_capacity(n);
     for _ in 0..n {
         let start = Instant::now();
-        let tokens = login(d, &mut op, options()).map_err(|e| format!("{e:?}"))?;
-        let info = userinfo(d, &mut op, tokens).map_err(|e| format!("{e:?}"))?;
+        let tokens = login(d, &op, options()).map_err(|e| format!("{e:?}"))?;
+        let info = userinfo(d, &op, &tokens).map_err(|e| format!("{e:?}"))?;
         times.push(start.elapsed());
         assert_eq!(info.phone_number(), Some("+447700900001"));
     }

@@ -5,19 +5,21 @@
 //!
 //! One login: authorize (fresh state, nonce, PKCE), the browser step (GET the authorization URL,
 //! read the `Location` back to the SP; identical code for both clients), the callback checks
-//! (state, RFC 9207 `iss`), the token exchange with id_token verification, and userinfo. The
-//! sandbox runs in the same process on its own thread and signs every id_token with RSA, so on a
-//! small machine it takes a good part of the CPU: the numbers are the whole system's, not the
-//! client's alone. The last columns split the CPU time spent during the run between the client's
-//! threads (HTTP stack included) and the sandbox's thread, per login (Linux only); see
-//! `cargo bench -p mc-core --bench login` for the protocol work alone.
+//! (state, RFC 9207 `iss`), the token exchange with id_token verification, and userinfo. Every
+//! mc-core task shares one operator context, which starts without keys: the first concurrent
+//! logins pause for the JWKS and `execute` fetches it once for all of them (the run fails
+//! otherwise). The sandbox runs in the same process on its own thread and signs every id_token
+//! with RSA, so on a small machine it takes a good part of the CPU: the numbers are the whole
+//! system's, not the client's alone. The last columns split the CPU time spent during the run
+//! between the client's threads (HTTP stack included) and the sandbox's thread, per login
+//! (Linux only); see `cargo bench -p mc-core --bench login` for the protocol work alone.
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mc_core::{AuthorizeOptions, Discovered, LoginHint, Msisdn, Verified};
+use mc_core::{AuthorizeOptions, Discovered, LoginHint, Msisdn};
 use mc_io_tokio::{Client, OsEntropy, now};
 use mc_tests::SandboxServer;
 use mc_tests::sandbox::{SP_REDIRECT_URI, Sandbox};
@@ -154,7 +156,9 @@ fn options() -> AuthorizeOptions {
     AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new(MSISDN)))
 }
 
-/// One login through mc-core and mc-io-tokio.
+/// One login through mc-core and mc-io-tokio. `execute` finishes each step, including the JWKS
+/// refetch a step pauses for when the id_token names a key the shared context does not hold
+/// yet (the first logins on a fresh context, or after a key rotation).
 async fn core_login(
     client: &Client,
     browser_http: &reqwest::Client,
@@ -163,36 +167,56 @@ async fn core_login(
     let (redirect, flow) = op.authorize(options(), &mut OsEntropy, now())?;
     let query = browser(browser_http, redirect.as_str()).await?;
     let code = flow.callback(op, &query, now())?;
-    let Verified::Done(tokens) = client.execute(code.token_exchange(op, now())?).await? else {
-        return Err("unexpected JWKS refetch".into());
-    };
-    let Verified::Done(info) = client.execute(tokens.userinfo(op)?).await? else {
-        return Err("unexpected JWKS refetch".into());
-    };
+    let tokens = client.execute(code.token_exchange(op, now())?).await?;
+    let info = client.execute(tokens.userinfo(op)?).await?;
     if info.phone_number() != Some(PHONE) {
         return Err("wrong phone_number".into());
     }
     Ok(())
 }
 
+fn jwks_fetches(sandbox: &Sandbox) -> usize {
+    let path = format!("/op/{OPERATOR}/jwks");
+    sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.starts_with("GET ") && r.ends_with(&path))
+        .count()
+}
+
 async fn run_core(sandbox: &Sandbox, total: usize, tasks: usize) -> Result<Report> {
     let client = Client::with_config(mc_io_tokio::Config::default().with_timeout(TIMEOUT))?;
     let browser_http = plain_http()?;
-    let mut op = Discovered::from_registry(sandbox.registry_entry(OPERATOR)?);
-    let metadata = client.execute(op.metadata_exchange()?).await?;
-    op.apply_metadata(metadata)?;
-    let keys = client.execute(op.jwks_exchange()?).await?;
-    op.set_jwks(keys, now());
-    // Warm up: connections and first use of the keys.
+    let config = sandbox.registry_entry(OPERATOR)?;
+    let metadata = client.execute(config.metadata_exchange()?).await?;
+    // One context for every task, starting without keys: the warm-up's logins meet the unknown
+    // `kid` together and fetch the JWKS once between them.
+    let op = config.with_metadata(metadata)?.build()?;
+    let fetches_before = jwks_fetches(sandbox);
+    let mut warm_up = tokio::task::JoinSet::new();
     for _ in 0..tasks {
-        core_login(&client, &browser_http, &op).await?;
+        let (client, browser_http, op) = (client.clone(), browser_http.clone(), op.clone());
+        warm_up.spawn(async move { core_login(&client, &browser_http, &op).await });
     }
-    let op = Arc::new(op);
-    load("mc-core + mc-io-tokio", total, tasks, move |_| {
+    while let Some(done) = warm_up.join_next().await {
+        done??;
+    }
+    let fetches = jwks_fetches(sandbox) - fetches_before;
+    if fetches != 1 {
+        return Err(
+            format!("{tasks} concurrent first logins fetched the JWKS {fetches} times").into(),
+        );
+    }
+    let report = load("mc-core + mc-io-tokio", total, tasks, move |_| {
         let (client, browser_http, op) = (client.clone(), browser_http.clone(), op.clone());
         async move { core_login(&client, &browser_http, &op).await }
     })
-    .await
+    .await?;
+    let fetches = jwks_fetches(sandbox) - fetches_before;
+    if fetches != 1 {
+        return Err(format!("the keys were fetched {fetches} times for one key set").into());
+    }
+    Ok(report)
 }
 
 mod oidc {

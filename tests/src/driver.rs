@@ -148,6 +148,17 @@ impl Tokio {
         )?;
         Ok(Self { runtime, client })
     }
+
+    /// The adapter's client, for tests of the adapter itself (its own error type).
+    #[must_use]
+    pub fn client(&self) -> &mc_io_tokio::Client {
+        &self.client
+    }
+
+    /// Run a future to its end on this driver's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
 }
 
 impl Driver for Tokio {
@@ -202,10 +213,7 @@ pub fn entropy() -> mc_io_blocking::OsEntropy {
 ///
 /// # Errors
 /// Any step's failure.
-pub fn with_metadata<D: Driver>(
-    driver: &D,
-    config: OperatorConfig,
-) -> Result<Discovered, Failure> {
+pub fn with_metadata<D: Driver>(driver: &D, config: OperatorConfig) -> Result<Discovered, Failure> {
     let metadata = driver.execute(config.metadata_exchange()?)?;
     Ok(config.with_metadata(metadata)?.build()?)
 }

@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use mc_core::{
-    Algorithm, AuthorizeOptions, ClientAssertionKey, ClientAuth, ClientSecret, CodeReceived,
-    Discovered, MetadataExchange, OperatorConfig, Registration, Tokens,
+    Algorithm, AuthorizationRedirect, AuthorizeOptions, Authorizing, ClientAssertionKey,
+    ClientAuth, ClientSecret, CodeReceived, Discovered, MetadataExchange, OperatorConfig, Profile,
+    Registration, Tokens,
 };
 use url::Url;
 
@@ -408,9 +409,33 @@ impl Peer {
         value[path].as_u64().unwrap_or(0)
     }
 
-    /// The operator context for a client: `MetadataExchange::for_issuer`, then
-    /// `OperatorConfig::with_metadata` (JWKS fetched on first use). The provider publishes no
-    /// Mobile Connect metadata, so the context gets the plain OpenID Connect profile.
+    /// The configuration of an operator context for a client: `MetadataExchange::for_issuer`,
+    /// then `OperatorConfig::with_metadata`, not built yet, for a test that sets more (a
+    /// profile, a policy) before [`OperatorConfig::build`].
+    ///
+    /// # Errors
+    /// Any step's failure.
+    pub fn config<D: Driver>(
+        &self,
+        driver: &D,
+        client_id: &str,
+        secret: ClientSecret,
+        auth: ClientAuth,
+    ) -> Result<OperatorConfig, Failure> {
+        let metadata = driver.execute(MetadataExchange::for_issuer(&self.issuer)?)?;
+        Ok(OperatorConfig::new(Registration {
+            operator_id: client_id.to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: secret,
+            redirect_uri: REDIRECT_URI.to_owned(),
+        })?
+        .with_metadata(metadata)?
+        .client_auth(auth))
+    }
+
+    /// The operator context for a client ([`Peer::config`], built; JWKS fetched on first use).
+    /// The provider publishes no Mobile Connect metadata, so the context gets the plain OpenID
+    /// Connect profile.
     ///
     /// # Errors
     /// Any step's failure.
@@ -421,19 +446,24 @@ impl Peer {
         secret: ClientSecret,
         auth: ClientAuth,
     ) -> Result<Discovered, Failure> {
-        let metadata = driver.execute(MetadataExchange::for_issuer(&self.issuer)?)?;
-        Ok(OperatorConfig::new(Registration {
-            operator_id: client_id.to_owned(),
-            client_id: client_id.to_owned(),
-            client_secret: secret,
-            redirect_uri: REDIRECT_URI.to_owned(),
-        })?
-        .with_metadata(metadata)?
-        .client_auth(auth)
-        .build()?)
+        Ok(self.config(driver, client_id, secret, auth)?.build()?)
     }
 
-    /// The operator context for one of the registered clients, with its right credentials.
+    /// [`Peer::config`] for one of the registered clients, with its right credentials.
+    ///
+    /// # Errors
+    /// Any step's failure.
+    pub fn config_for<D: Driver>(
+        &self,
+        driver: &D,
+        client: PeerClient,
+    ) -> Result<OperatorConfig, Failure> {
+        let id = client.id();
+        self.config(driver, &id, client_secret(&id), client.client_auth())
+    }
+
+    /// The operator context for one of the registered clients, with its right credentials
+    /// (plain OpenID Connect profile, as the metadata implies).
     ///
     /// # Errors
     /// Any step's failure.
@@ -442,8 +472,21 @@ impl Peer {
         driver: &D,
         client: PeerClient,
     ) -> Result<Discovered, Failure> {
-        let id = client.id();
-        self.operator(driver, &id, client_secret(&id), client.client_auth())
+        Ok(self.config_for(driver, client)?.build()?)
+    }
+
+    /// The operator context for one of the registered clients under an explicit profile
+    /// (e.g. [`Profile::MobileConnect`], which the metadata alone would not choose).
+    ///
+    /// # Errors
+    /// Any step's failure.
+    pub fn operator_with_profile<D: Driver>(
+        &self,
+        driver: &D,
+        client: PeerClient,
+        profile: Profile,
+    ) -> Result<Discovered, Failure> {
+        Ok(self.config_for(driver, client)?.profile(profile).build()?)
     }
 }
 
@@ -615,6 +658,21 @@ pub fn authorize<D: Driver>(
     options: AuthorizeOptions,
 ) -> Result<CodeReceived, Failure> {
     let (redirect, flow) = operator.authorize(options, &mut entropy(), driver.now())?;
+    follow(driver, operator, &redirect, flow)
+}
+
+/// Run the browser from an authorization redirect through the provider, and hand the query of
+/// the redirect back to the SP to the login's callback (for a test that looks at the redirect
+/// first).
+///
+/// # Errors
+/// As [`authorize`].
+pub fn follow<D: Driver>(
+    driver: &D,
+    operator: &Discovered,
+    redirect: &AuthorizationRedirect,
+    flow: Authorizing,
+) -> Result<CodeReceived, Failure> {
     let mut browser = Browser::new();
     let query = match browser.visit(driver, redirect.as_str())? {
         Landing::Redirected(url) => {

@@ -3,6 +3,7 @@
 //! loopback HTTP. The GSMA's online sandbox is gone; this one also has fault switches for tests.
 #![forbid(unsafe_code)]
 
+pub mod canned;
 pub mod driver;
 pub mod interop;
 pub mod keys;

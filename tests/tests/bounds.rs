@@ -23,7 +23,8 @@ use mc_core::wire::{
 use mc_core::{
     AuthorizeOptions, CallbackError, ClientSecret, Discovered, DiscoveryAnswer, DiscoveryQuery,
     Endpoint, Error, Exchange, IdTokenError, Jwks, JwtPart, LoginHint, Msisdn, OperatorConfig,
-    ProtocolError, ProviderMetadata, Resume, SelectionReturn, TokenResponse, UnixTime, Verified,
+    Outcome, ProtocolError, ProviderMetadata, Registration, SelectionReturn, TokenResponse,
+    UnixTime, Verified,
 };
 use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio};
 use mc_tests::sandbox::{CallbackMutation, IdTokenMutation, JwksMutation, RawBody};
@@ -189,18 +190,22 @@ fn core_parsers_refuse_deep_nesting() {
 
 /// A registry operator and a pending login, at a fixed time.
 fn pending_login() -> (Discovered, mc_core::Authorizing) {
-    let op = Discovered::from_registry(
-        OperatorConfig::new(
-            "op",
-            "client",
-            ClientSecret::new("secret"),
-            "https://sp.example/callback",
-            "https://op.example/authorize",
-            "https://op.example/token",
-        )
-        .unwrap()
-        .issuer("https://op.example"),
-    );
+    let op = OperatorConfig::new(Registration {
+        operator_id: "op".to_owned(),
+        client_id: "client".to_owned(),
+        client_secret: ClientSecret::new("secret"),
+        redirect_uri: "https://sp.example/callback".to_owned(),
+    })
+    .unwrap()
+    .issuer("https://op.example")
+    .authorization("https://op.example/authorize")
+    .unwrap()
+    .token("https://op.example/token")
+    .unwrap()
+    .jwks("https://op.example/jwks")
+    .unwrap()
+    .build()
+    .unwrap();
     let mut rng = |buf: &mut [u8]| buf.fill(3);
     let (_, flow) = op
         .authorize(
@@ -263,25 +268,25 @@ fn core_callback_and_selection_return_bound_the_query() {
 /// The sandbox without sockets: the core's verdict on exactly the bytes the sandbox serves.
 struct InMemory(Sandbox);
 
-impl Driver for InMemory {
-    fn execute<E: Exchange>(&self, exchange: E) -> Result<E::Output, Failure> {
+impl InMemory {
+    fn run<E: Exchange>(&self, exchange: E) -> Result<E::Output, Failure> {
         let response = self.0.handle(&exchange.request());
         Ok(exchange.respond(response, self.now())?)
     }
+}
 
-    fn complete<P: Resume>(
-        &self,
-        operator: &mut Discovered,
-        step: Verified<P::Output, P>,
-    ) -> Result<P::Output, Failure> {
-        match step {
+impl Driver for InMemory {
+    /// The step, and when it pauses for the operator's keys, the refetch it hands back (its
+    /// answer stores the keys in the shared context).
+    fn execute<E>(&self, exchange: E) -> Result<<E::Output as Outcome>::Value, Failure>
+    where
+        E: Exchange + Send,
+        E::Output: Outcome,
+        <E::Output as Outcome>::Value: Send,
+    {
+        match self.run(exchange)?.into_verified() {
             Verified::Done(value) => Ok(value),
-            Verified::NeedJwks(pending) => {
-                let keys = self.execute(operator.jwks_exchange()?)?;
-                let now = self.now();
-                operator.set_jwks(keys, now);
-                Ok(pending.resume(operator, now)?)
-            }
+            Verified::NeedJwks(refetch) => self.run(refetch),
         }
     }
 
@@ -357,6 +362,7 @@ struct Run<D: Driver> {
     d: D,
     cap: Option<usize>,
     name: &'static str,
+    config: OperatorConfig,
     op: Discovered,
 }
 
@@ -364,13 +370,14 @@ impl<D: Driver> Run<D> {
     fn new(make: Make<D>, name: &'static str) -> Self {
         let server = SandboxServer::start().unwrap();
         let (d, cap) = make(&server);
-        let op = Discovered::from_registry(server.sandbox().registry_entry(name).unwrap());
-        let op = driver::with_metadata(&d, op).unwrap();
+        let config = server.sandbox().registry_entry(name).unwrap();
+        let op = driver::with_metadata(&d, config.clone()).unwrap();
         Self {
             server,
             d,
             cap,
             name,
+            config,
             op,
         }
     }
@@ -399,14 +406,14 @@ impl<D: Driver> Run<D> {
             .0
     }
 
-    fn login(&mut self) -> Result<mc_core::Tokens, Failure> {
+    fn login(&self) -> Result<mc_core::Tokens, Failure> {
         let options =
             AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new(self.msisdn())));
-        driver::login(&self.d, &mut self.op, options)
+        driver::login(&self.d, &self.op, options)
     }
 
-    fn userinfo(&mut self, tokens: mc_core::Tokens) -> Result<mc_core::UserInfo, Failure> {
-        driver::userinfo(&self.d, &mut self.op, tokens)
+    fn userinfo(&self, tokens: &mc_core::Tokens) -> Result<mc_core::UserInfo, Failure> {
+        driver::userinfo(&self.d, &self.op, tokens)
     }
 
     fn discover(&self) -> Result<mc_core::DiscoveryOutcome, Failure> {
@@ -419,7 +426,7 @@ impl<D: Driver> Run<D> {
     }
 
     fn metadata(&self) -> Result<ProviderMetadata, Failure> {
-        self.d.execute(self.op.metadata_exchange().unwrap())
+        self.d.execute(self.config.metadata_exchange().unwrap())
     }
 
     fn jwks(&self) -> Result<Jwks, Failure> {
@@ -463,7 +470,7 @@ fn protocol(e: &Error, check: impl FnOnce(&ProtocolError) -> bool) -> bool {
 /// Oversized JSON bodies at every endpoint: just over the core's JSON bound, and 10 MB.
 fn oversized_bodies<D: Driver>(make: Make<D>) {
     for size in [MAX_JSON_BYTES + 1, TEN_MB] {
-        let mut run = Run::new(make, "alpha");
+        let run = Run::new(make, "alpha");
         let body = padded_json(size);
 
         run.sandbox()
@@ -488,7 +495,7 @@ fn oversized_bodies<D: Driver>(make: Make<D>) {
         run.sandbox().clear_faults();
         let tokens = run.login().unwrap();
         run.body(Target::UserInfo, body);
-        let result = run.userinfo(tokens);
+        let result = run.userinfo(&tokens);
         run.expect(result, size, |e| {
             protocol(e, |p| is_body_too_large(p, Endpoint::UserInfo, size))
         });
@@ -498,7 +505,7 @@ fn oversized_bodies<D: Driver>(make: Make<D>) {
 /// A 10 MB id_token (in a 10 MB token response), a 100 KB one (under the JSON bound, over the
 /// JWT bound), and a 10 MB signed-userinfo body.
 fn jwt_of_10_mb<D: Driver>(make: Make<D>) {
-    let mut run = Run::new(make, "alpha");
+    let run = Run::new(make, "alpha");
     let body = format!(
         r#"{{"access_token":"at","token_type":"Bearer","id_token":"{}"}}"#,
         jwt_of(TEN_MB)
@@ -522,7 +529,7 @@ fn jwt_of_10_mb<D: Driver>(make: Make<D>) {
     });
 
     // Signed userinfo: the body is the JWT, bounded as a JWT.
-    let mut run = Run::new(make, "beta");
+    let run = Run::new(make, "beta");
     let tokens = run.login().unwrap();
     run.fault(
         Target::UserInfo,
@@ -532,7 +539,7 @@ fn jwt_of_10_mb<D: Driver>(make: Make<D>) {
             jwt_of(TEN_MB).into_bytes(),
         )),
     );
-    let result = run.userinfo(tokens);
+    let result = run.userinfo(&tokens);
     run.expect(result, TEN_MB, |e| {
         matches!(e, Error::IdToken(IdTokenError::TooLong { limit: MAX_JWT_BYTES, len }) if *len == TEN_MB)
     });
@@ -542,7 +549,7 @@ fn jwt_of_10_mb<D: Driver>(make: Make<D>) {
 /// key count), and at the count bound: one fetch each, a typed error, no second fetch.
 fn jwks_of_10000_keys<D: Driver>(make: Make<D>) {
     for name in ["alpha", "beta"] {
-        let mut run = Run::new(make, name);
+        let run = Run::new(make, name);
         run.fault(Target::Jwks, Fault::Jwks(JwksMutation::Padded(10_000)));
         let size = run
             .sandbox()
@@ -598,7 +605,7 @@ fn jwks_of_10000_keys<D: Driver>(make: Make<D>) {
 /// `MalformedJson`, not a stack overflow.
 fn deeply_nested_json<D: Driver>(make: Make<D>) {
     for prefix in ["", "{\"keys\":", "{\"access_token\":\"a\",\"x\":"] {
-        let mut run = Run::new(make, "alpha");
+        let run = Run::new(make, "alpha");
         let body = nested(prefix);
         let size = body.len();
         run.sandbox()
@@ -622,7 +629,7 @@ fn deeply_nested_json<D: Driver>(make: Make<D>) {
         run.sandbox().clear_faults();
         let tokens = run.login().unwrap();
         run.body(Target::UserInfo, body);
-        let result = run.userinfo(tokens);
+        let result = run.userinfo(&tokens);
         run.expect(result, size, |e| {
             protocol(e, |p| is_malformed(p, Endpoint::UserInfo))
         });
@@ -631,7 +638,7 @@ fn deeply_nested_json<D: Driver>(make: Make<D>) {
 
 /// Deep nesting inside a signed id_token (claims) and its header, within the JWT bound.
 fn deeply_nested_jwt_parts<D: Driver>(make: Make<D>) {
-    let mut run = Run::new(make, "alpha");
+    let run = Run::new(make, "alpha");
     let key = run.sandbox().signing_key("alpha").unwrap();
     let depth = 20_000;
     let deep = |prefix: &str| format!("{prefix}{}", "[".repeat(depth));
@@ -671,7 +678,7 @@ fn deeply_nested_jwt_parts<D: Driver>(make: Make<D>) {
 /// and around the parameter-count bound (`code`, `state` and `iss` are 3 of them): the callback
 /// ends in `CallbackError::TooLarge`, and no token request is made.
 fn callback_with_10000_params<D: Driver>(make: Make<D>) {
-    let mut run = Run::new(make, "alpha");
+    let run = Run::new(make, "alpha");
     for (extra, limit) in [
         (10_000, Some(MAX_QUERY_BYTES)),
         (100, Some(MAX_QUERY_PARAMS)),

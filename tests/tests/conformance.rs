@@ -66,9 +66,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use mc_core::{
-    Algorithm, AuthorizeOptions, CallbackError, ClientAssertionKey, ClientAuth, Discovered,
-    DiscoveryOutcome, DiscoveryQuery, Endpoint, Error, IdTokenError, JwtPart, LoginHint,
-    MetadataExchange, Msisdn, OperatorConfig, ProtocolError, Tokens, UserInfo,
+    Algorithm, AuthorizeOptions, CallbackError, ClientAssertionKey, ClientAuth, ClientSecret,
+    Discovered, DiscoveryOutcome, DiscoveryQuery, Endpoint, Error, IdTokenError, JwtPart,
+    LoginHint, MetadataExchange, Msisdn, OperatorConfig, Policy, ProtocolError, Registration,
+    Tokens, UserInfo,
 };
 use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, browser_follow};
 use mc_tests::keys::{KeyFamily, SigningKey, sha256};
@@ -186,6 +187,9 @@ struct Case<'d, D: Driver> {
     server: SandboxServer,
     name: &'static str,
     index: usize,
+    /// What the context is built from: the registry entry (maybe edited), with the metadata
+    /// once fetched. A context is immutable, so an edit builds a new one from this.
+    config: OperatorConfig,
     op: Discovered,
 }
 
@@ -194,7 +198,7 @@ impl<'d, D: Driver> Case<'d, D> {
     /// so that a rejected id_token is judged without a refetch.
     fn new(d: &'d D, name: &'static str) -> Self {
         let mut case = Self::bare(d, name);
-        case.apply_metadata();
+        case.fetch_metadata();
         case.fetch_jwks();
         case
     }
@@ -203,36 +207,56 @@ impl<'d, D: Driver> Case<'d, D> {
     fn bare(d: &'d D, name: &'static str) -> Self {
         let server = SandboxServer::start().unwrap();
         let index = OPERATORS.iter().position(|o| o.name == name).unwrap();
-        let op = Discovered::from_registry(server.sandbox().registry_entry(name).unwrap());
+        let config = server.sandbox().registry_entry(name).unwrap();
+        let op = config.clone().build().unwrap();
         Self {
             d,
             server,
             name,
             index,
+            config,
             op,
         }
     }
 
-    /// Rebuild the operator context from `config` (the registry entry, edited), with metadata
-    /// and keys.
+    /// Rebuild the operator context from the registry entry as it is now, edited, with
+    /// metadata and keys.
     fn reconfigure(&mut self, edit: impl FnOnce(OperatorConfig) -> OperatorConfig) {
-        let config = edit(self.sandbox().registry_entry(self.name).unwrap());
-        self.op = Discovered::from_registry(config);
-        self.apply_metadata();
+        self.config = edit(self.sandbox().registry_entry(self.name).unwrap());
+        self.op = self.config.clone().build().unwrap();
+        self.fetch_metadata();
         self.fetch_jwks();
     }
 
-    fn apply_metadata(&mut self) {
-        let metadata = self
-            .d
-            .execute(self.op.metadata_exchange().unwrap())
-            .unwrap();
-        self.op.apply_metadata(metadata).unwrap();
+    /// Build the context again from `self.config`, keeping the keys the old one held (and when
+    /// they were fetched).
+    fn rebuild(&mut self) {
+        let old = std::mem::replace(&mut self.op, self.config.clone().build().unwrap());
+        if let Some(fetched_at) = old.jwks_fetched_at() {
+            self.op.set_jwks(old.jwks(), fetched_at);
+        }
     }
 
-    fn fetch_jwks(&mut self) {
+    fn fetch_metadata(&mut self) {
+        let metadata = self
+            .d
+            .execute(self.config.metadata_exchange().unwrap())
+            .unwrap();
+        self.config = self.config.clone().with_metadata(metadata).unwrap();
+        self.rebuild();
+    }
+
+    fn fetch_jwks(&self) {
         let keys = self.d.execute(self.op.jwks_exchange().unwrap()).unwrap();
         self.op.set_jwks(keys, self.d.now());
+    }
+
+    /// The same operator with an edited policy (fixed when a context is built).
+    fn set_policy(&mut self, edit: impl FnOnce(&mut Policy)) {
+        let mut policy = self.op.policy().clone();
+        edit(&mut policy);
+        self.config = self.config.clone().policy(policy);
+        self.rebuild();
     }
 
     fn sandbox(&self) -> &Sandbox {
@@ -255,6 +279,17 @@ impl<'d, D: Driver> Case<'d, D> {
         OPERATORS[self.index].client_id
     }
 
+    /// What the operator handed the SP, and no endpoint: the start of the plain OpenID path
+    /// (the endpoints then come from the metadata).
+    fn registration(&self) -> Result<OperatorConfig, Error> {
+        OperatorConfig::new(Registration {
+            operator_id: self.name.to_owned(),
+            client_id: self.client_id().to_owned(),
+            client_secret: ClientSecret::new(self.sandbox().client_secret(self.name).unwrap()),
+            redirect_uri: SP_REDIRECT_URI.to_owned(),
+        })
+    }
+
     fn msisdn(&self, handset: Handset) -> &'static str {
         OPERATORS[self.index]
             .subscribers
@@ -272,22 +307,19 @@ impl<'d, D: Driver> Case<'d, D> {
     }
 
     fn allow_hs256(&mut self) {
-        let mut policy = self.op.policy().clone();
-        policy.allowed_algorithms.push(Algorithm::HS256);
-        self.op.set_policy(policy);
+        self.set_policy(|policy| policy.allowed_algorithms.push(Algorithm::HS256));
     }
 
-    fn login(&mut self, options: AuthorizeOptions) -> Result<Tokens, Failure> {
-        driver::login(self.d, &mut self.op, options)
+    fn login(&self, options: AuthorizeOptions) -> Result<Tokens, Failure> {
+        driver::login(self.d, &self.op, options)
     }
 
-    fn userinfo(&mut self, tokens: Tokens) -> Result<UserInfo, Failure> {
-        driver::userinfo(self.d, &mut self.op, tokens)
+    fn userinfo(&self, tokens: &Tokens) -> Result<UserInfo, Failure> {
+        driver::userinfo(self.d, &self.op, tokens)
     }
 
-    fn premiuminfo(&mut self, tokens: Tokens) -> Result<UserInfo, Failure> {
-        let step = self.d.execute(tokens.premiuminfo(&self.op)?)?;
-        self.d.complete(&mut self.op, step)
+    fn premiuminfo(&self, tokens: &Tokens) -> Result<UserInfo, Failure> {
+        self.d.execute(tokens.premiuminfo(&self.op)?)
     }
 
     /// Where the request log stands now.
@@ -318,7 +350,7 @@ impl<'d, D: Driver> Case<'d, D> {
 
     /// A login that must succeed.
     #[track_caller]
-    fn accept(&mut self, options: AuthorizeOptions) -> Tokens {
+    fn accept(&self, options: AuthorizeOptions) -> Tokens {
         match self.login(options) {
             Ok(tokens) => tokens,
             Err(e) => panic!("expected the login to be accepted, got {e:?}"),
@@ -327,7 +359,7 @@ impl<'d, D: Driver> Case<'d, D> {
 
     /// A login whose id_token is edited by `mutation`; it must be accepted.
     #[track_caller]
-    fn accept_with(&mut self, mutation: IdTokenMutation) -> Tokens {
+    fn accept_with(&self, mutation: IdTokenMutation) -> Tokens {
         self.id_token_fault(mutation);
         let options = self.approve();
         self.accept(options)
@@ -336,7 +368,7 @@ impl<'d, D: Driver> Case<'d, D> {
     /// A login whose id_token is edited by `mutation`; it must be rejected as an id_token, with
     /// nothing asked of the operator after the token response (the JWKS is already held).
     #[track_caller]
-    fn reject(&mut self, mutation: IdTokenMutation) -> IdTokenError {
+    fn reject(&self, mutation: IdTokenMutation) -> IdTokenError {
         let options = self.approve();
         self.reject_with(options, mutation, 0)
     }
@@ -344,7 +376,7 @@ impl<'d, D: Driver> Case<'d, D> {
     /// As [`Case::reject`], with these options and this many JWKS refetches expected.
     #[track_caller]
     fn reject_with(
-        &mut self,
+        &self,
         options: AuthorizeOptions,
         mutation: IdTokenMutation,
         refetches: usize,
@@ -363,7 +395,7 @@ impl<'d, D: Driver> Case<'d, D> {
     /// A login whose id_token is edited by `mutation`: its id_token error, or the tokens if it
     /// was accepted.
     fn reject_or_tokens(
-        &mut self,
+        &self,
         options: AuthorizeOptions,
         mutation: IdTokenMutation,
     ) -> Result<Tokens, IdTokenError> {
@@ -386,7 +418,7 @@ impl<'d, D: Driver> Case<'d, D> {
 
     /// A login whose callback must be rejected, with no token request made.
     #[track_caller]
-    fn reject_callback(&mut self, options: AuthorizeOptions) -> Error {
+    fn reject_callback(&self, options: AuthorizeOptions) -> Error {
         let mark = self.mark();
         let error = core(self.login(options).unwrap_err());
         assert_eq!(self.since(mark), [self.get("authorize")]);
@@ -435,11 +467,11 @@ fn form_param(body: &[u8], name: &str) -> Option<String> {
 /// then token and userinfo.
 fn rp_response_type_code<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         let mark = c.sandbox().requests().len();
         let options = c.approve();
         let tokens = c.accept(options);
-        let info = c.userinfo(tokens).unwrap();
+        let info = c.userinfo(&tokens).unwrap();
         assert_eq!(
             info.phone_number(),
             Some(format!("+{}", c.msisdn(Handset::Approve)).as_str())
@@ -508,7 +540,7 @@ fn form_post_body<D: Driver>(c: &Case<'_, D>, authorize_url: &str) -> String {
 
 /// `rp-response_mode-form_post` (optional): parameters from a POST body at the redirect URI.
 fn rp_response_mode_form_post<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     c.fault(
         Target::Authorize,
         Fault::Callback(CallbackMutation::FormPost),
@@ -518,10 +550,9 @@ fn rp_response_mode_form_post<D: Driver>(d: &D) {
             .unwrap();
     let body = form_post_body(&c, redirect.as_str());
     let code = flow.callback(&c.op, &body, d.now()).unwrap();
-    let step = d
+    let tokens = d
         .execute(code.token_exchange(&c.op, d.now()).unwrap())
         .unwrap();
-    let tokens = d.complete(&mut c.op, step).unwrap();
     assert_eq!(tokens.id_token().acr(), Some("2"));
 }
 
@@ -553,7 +584,7 @@ fn rp_response_mode_form_post_error<D: Driver>(d: &D) {
 /// `https://example.com/`).
 fn rp_id_token_aud<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         let client_id = c.client_id();
         for aud in [
             json!([format!("{client_id}1")]),
@@ -571,7 +602,7 @@ fn rp_id_token_aud<D: Driver>(d: &D) {
 
 /// `x-id_token-missing-aud` (the current suite's `missing-aud`).
 fn x_id_token_missing_aud<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let error = c.reject(IdTokenMutation::remove("aud"));
     assert!(
         matches!(error, IdTokenError::MissingClaim { claim: "aud" }),
@@ -582,7 +613,7 @@ fn x_id_token_missing_aud<D: Driver>(d: &D) {
 /// `x-id_token-aud-extra-no-azp` (OIDC Core 3.1.3.7 rules 4 and 5, 16.11 token substitution):
 /// several audiences need `azp`, and `azp` must be us.
 fn x_id_token_aud_extra_no_azp<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let audiences = json!([c.client_id(), "https://other-client.example"]);
     let error = c.reject(IdTokenMutation::All(vec![
         IdTokenMutation::set("aud", audiences.clone()),
@@ -605,7 +636,7 @@ fn x_id_token_aud_extra_no_azp<D: Driver>(d: &D) {
 
 /// `rp-id_token-bad-sig-es256` (optional): the ES256 signature is corrupted.
 fn rp_id_token_bad_sig_es256<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "beta");
+    let c = Case::new(d, "beta");
     let error = c.reject(IdTokenMutation::CorruptSignature);
     assert!(matches!(error, IdTokenError::BadSignature), "{error:?}");
 }
@@ -638,7 +669,7 @@ fn rp_id_token_bad_sig_hs256<D: Driver>(d: &D) {
 
 /// `rp-id_token-bad-sig-rs256` (core): the RS256 signature is corrupted.
 fn rp_id_token_bad_sig_rs256<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let error = c.reject(IdTokenMutation::CorruptSignature);
     assert!(matches!(error, IdTokenError::BadSignature), "{error:?}");
 }
@@ -647,7 +678,7 @@ fn rp_id_token_bad_sig_rs256<D: Driver>(d: &D) {
 /// operator's `kid` (a forged token): a bad signature, and no refetch since the `kid` is known.
 fn x_id_token_foreign_key<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         let error = c.reject(IdTokenMutation::ForeignKey);
         assert!(matches!(error, IdTokenError::BadSignature), "{error:?}");
     }
@@ -655,7 +686,7 @@ fn x_id_token_foreign_key<D: Driver>(d: &D) {
 
 /// `rp-id_token-iat` (core): no `iat`; also an `iat` that is not a number.
 fn rp_id_token_iat<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     for mutation in [
         IdTokenMutation::remove("iat"),
         IdTokenMutation::set("iat", json!("yesterday")),
@@ -673,7 +704,7 @@ fn rp_id_token_iat<D: Driver>(d: &D) {
 /// `https://example.org/`, or missing.
 fn rp_id_token_issuer_mismatch<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         let issuer = c.issuer();
         for (mutation, found) in [
             (IdTokenMutation::append("iss", "1"), format!("{issuer}1")),
@@ -709,7 +740,7 @@ fn rp_id_token_kid_absent_multiple_jwks<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
         let mut c = Case::bare(d, name);
         let extra = OPERATORS[c.index].family.pool_size() - 2;
-        c.apply_metadata();
+        c.fetch_metadata();
         c.fault(
             Target::Jwks,
             Fault::Jwks(JwksMutation::WithoutKids { extra }),
@@ -721,7 +752,7 @@ fn rp_id_token_kid_absent_multiple_jwks<D: Driver>(d: &D) {
         assert_eq!(c.count_since(mark, &c.get("jwks")), 1);
 
         let mut c = Case::bare(d, name);
-        c.apply_metadata();
+        c.fetch_metadata();
         c.fault(
             Target::Jwks,
             Fault::Jwks(JwksMutation::WithoutKids { extra }),
@@ -744,7 +775,7 @@ fn rp_id_token_kid_absent_multiple_jwks<D: Driver>(d: &D) {
 fn rp_id_token_kid_absent_single_jwks<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
         let mut c = Case::bare(d, name);
-        c.apply_metadata();
+        c.fetch_metadata();
         c.fault(
             Target::Jwks,
             Fault::Jwks(JwksMutation::WithoutKids { extra: 0 }),
@@ -754,7 +785,7 @@ fn rp_id_token_kid_absent_single_jwks<D: Driver>(d: &D) {
         assert_eq!(tokens.id_token().kid(), None);
         assert_eq!(c.count_since(mark, &c.get("jwks")), 1);
 
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         let tokens = c.accept_with(IdTokenMutation::remove_header("kid"));
         assert_eq!(tokens.id_token().kid(), None);
     }
@@ -763,7 +794,7 @@ fn rp_id_token_kid_absent_single_jwks<D: Driver>(d: &D) {
 /// `rp-id_token-sig+enc`, `rp-id_token-sig+enc-a128kw` (optional, not supported): a JWE
 /// id_token is refused as a malformed structure, never half-read.
 fn rp_id_token_sig_enc_unsupported_is_refused<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
     for header in [
         json!({ "alg": "RSA1_5", "enc": "A128CBC-HS256" }),
@@ -793,7 +824,7 @@ fn rp_id_token_sig_enc_unsupported_is_refused<D: Driver>(d: &D) {
 
 /// `rp-id_token-sig-es256` (optional): a valid ES256 id_token is accepted.
 fn rp_id_token_sig_es256<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "beta");
+    let c = Case::new(d, "beta");
     let options = c.approve();
     let tokens = c.accept(options);
     assert_eq!(tokens.id_token().alg(), Algorithm::ES256);
@@ -869,7 +900,7 @@ fn rp_id_token_sig_none<D: Driver>(d: &D) {
 
 /// `rp-id_token-sig-rs256` (core): a valid RS256 id_token is accepted after full validation.
 fn rp_id_token_sig_rs256<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let options = c.approve();
     let tokens = c.accept(options);
     assert_eq!(tokens.id_token().alg(), Algorithm::RS256);
@@ -880,7 +911,7 @@ fn rp_id_token_sig_rs256<D: Driver>(d: &D) {
 /// `rp-id_token-sub` (core): no `sub`, or an empty one.
 fn rp_id_token_sub<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         for mutation in [
             IdTokenMutation::remove("sub"),
             IdTokenMutation::set("sub", json!("")),
@@ -898,7 +929,7 @@ fn rp_id_token_sub<D: Driver>(d: &D) {
 /// code-flow id_token, check it"); the front-channel `rp-id_token-bad-at_hash` is n/a.
 fn x_id_token_bad_at_hash<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         let error = c.reject(IdTokenMutation::set(
             "at_hash",
             json!("AAAAAAAAAAAAAAAAAAAAAA"),
@@ -910,7 +941,7 @@ fn x_id_token_bad_at_hash<D: Driver>(d: &D) {
 /// The Mobile Connect DI profile (`mc_identity_*` scopes, version `mc_di_r2_v2.3`) requires
 /// `at_hash` and `amr`.
 fn x_id_token_missing_at_hash_mc_di<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let options = c.approve().scope(["mc_identity_phonenumber"]);
     let error = c.reject_with(options.clone(), IdTokenMutation::remove("at_hash"), 0);
     assert!(matches!(error, IdTokenError::AtHashMissing), "{error:?}");
@@ -926,7 +957,7 @@ fn x_id_token_missing_at_hash_mc_di<D: Driver>(d: &D) {
 /// `x-id_token-expired` at the leeway boundary: `exp` 35 s ago is expired, 25 s ago is within
 /// the 30 s leeway; no `exp` at all is rejected.
 fn x_id_token_expired<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let error = c.reject(IdTokenMutation::from_now("exp", -LEEWAY - MARGIN));
     assert!(
         matches!(error, IdTokenError::Expired { leeway: 30, .. }),
@@ -943,7 +974,7 @@ fn x_id_token_expired<D: Driver>(d: &D) {
 /// `x-id_token-iat-future` at the leeway boundary (and `nbf` likewise): 35 s ahead is rejected,
 /// 25 s ahead is within the leeway.
 fn x_id_token_iat_future<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "beta");
+    let c = Case::new(d, "beta");
     let error = c.reject(IdTokenMutation::from_now("iat", LEEWAY + MARGIN));
     assert!(
         matches!(error, IdTokenError::IssuedInFuture { leeway: 30, .. }),
@@ -961,7 +992,7 @@ fn x_id_token_iat_future<D: Driver>(d: &D) {
 /// `auth_time` beyond `max_age` (OIDC Core 3.1.3.7 rule 13): with `max_age=60`, an
 /// authentication 95 s ago is too old, 85 s ago is within the leeway, none at all is rejected.
 fn x_id_token_auth_time_beyond_max_age<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let options = c.approve().max_age(60);
     let error = c.reject_with(
         options.clone(),
@@ -984,7 +1015,7 @@ fn x_id_token_auth_time_beyond_max_age<D: Driver>(d: &D) {
 /// `x-acr-downgrade`: `acr` below the requested LoA (a real LoA 2 approval for an LoA 3
 /// request, or a forged `acr`), or missing, is rejected; a higher LoA is accepted.
 fn x_acr_downgrade<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let options = c.approve().acr_values([3]);
     let mark = c.mark();
     let error = core(c.login(options).unwrap_err());
@@ -1055,7 +1086,7 @@ fn x_id_token_alg_confusion<D: Driver>(d: &D) {
 /// algorithm): an RS384 or ES256 header on the operator's RS256 key finds no usable key, and
 /// with the `kid` known there is no refetch.
 fn x_id_token_alg_not_the_keys<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     for alg in ["RS384", "PS256", "ES256"] {
         let error = c.reject(IdTokenMutation::header("alg", json!(alg)));
         assert!(
@@ -1067,7 +1098,7 @@ fn x_id_token_alg_not_the_keys<D: Driver>(d: &D) {
 
 /// A `crit` header member is refused (RFC 7515 4.1.11; no extension is understood).
 fn x_id_token_crit<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "beta");
+    let c = Case::new(d, "beta");
     let error = c.reject(IdTokenMutation::All(vec![
         IdTokenMutation::header("crit", json!(["exp"])),
         IdTokenMutation::header("exp", json!(0)),
@@ -1083,7 +1114,7 @@ fn x_id_token_crit<D: Driver>(d: &D) {
 /// signature, and nothing is fetched from those URLs; a genuine token with such headers is
 /// verified with the operator's key as usual.
 fn x_id_token_key_from_header_ignored<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let attacker = SigningKey::from_pool(KeyFamily::Rs256, 3, "alpha-key-0".to_owned());
     let attacker_jwks = format!("{}/attacker/jwks", c.sandbox().base());
     let headers = || {
@@ -1109,7 +1140,7 @@ fn x_id_token_key_from_header_ignored<D: Driver>(d: &D) {
 /// Duplicate member names in the header or the claims are refused (RFC 8725 2.6), so that no
 /// two parsers can read two different tokens.
 fn x_id_token_duplicate_members<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     for (name, value) in [
         ("sub", json!("somebody-else")),
         ("iss", json!(IMPOSTOR_ISSUER)),
@@ -1147,7 +1178,7 @@ fn x_id_token_duplicate_members<D: Driver>(d: &D) {
 /// the `claims` parameter) is refused as malformed claims, instead of one of the two values being
 /// picked silently.
 fn x_jwt_duplicate_custom_claims<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "beta");
+    let c = Case::new(d, "beta");
     let duplicate =
         IdTokenMutation::DuplicateClaim("phone_number".to_owned(), json!("+15550000000"));
     let options = c
@@ -1169,7 +1200,7 @@ fn x_jwt_duplicate_custom_claims<D: Driver>(d: &D) {
     let options = c.approve();
     let tokens = c.accept(options);
     c.fault(Target::UserInfo, Fault::IdToken(duplicate));
-    match c.userinfo(tokens) {
+    match c.userinfo(&tokens) {
         Err(Failure::Core(Error::IdToken(IdTokenError::Malformed {
             part: JwtPart::Claims,
             ..
@@ -1188,9 +1219,7 @@ fn x_id_token_iat_too_old<D: Driver>(d: &D) {
     let mut c = Case::new(d, "alpha");
     // No bound by default: a day-old iat with a live exp passes.
     let _ = c.accept_with(IdTokenMutation::from_now("iat", -86_400));
-    let mut policy = c.op.policy().clone();
-    policy.max_token_age_secs = Some(600);
-    c.op.set_policy(policy);
+    c.set_policy(|policy| policy.max_token_age_secs = Some(600));
     let error = c.reject(IdTokenMutation::from_now("iat", -600 - LEEWAY - 2 * MARGIN));
     assert!(
         matches!(error, IdTokenError::IssuedTooLongAgo { max_age: 600, .. }),
@@ -1202,7 +1231,7 @@ fn x_id_token_iat_too_old<D: Driver>(d: &D) {
 /// Token reuse (OIDC Core 16.9): the id_token of an earlier login, replayed into a new one, is
 /// caught by the nonce bound to the new login.
 fn x_id_token_replayed<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "beta");
+    let c = Case::new(d, "beta");
     let options = c.approve();
     let _ = c.accept(options);
     let error = c.reject(IdTokenMutation::ReplayLast);
@@ -1226,9 +1255,7 @@ fn x_id_token_unknown_kid_stays_unknown<D: Driver>(d: &D) {
             "{error:?}"
         );
     }
-    let mut policy = c.op.policy().clone();
-    policy.jwks_min_refetch_secs = 300;
-    c.op.set_policy(policy);
+    c.set_policy(|policy| policy.jwks_min_refetch_secs = 300);
     c.fetch_jwks();
     let error = c.reject_with(
         options,
@@ -1243,7 +1270,7 @@ fn x_id_token_unknown_kid_stays_unknown<D: Driver>(d: &D) {
 
 /// A token response without an id_token (OIDC: the openid scope makes it mandatory).
 fn x_token_response_without_id_token<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     c.fault(
         Target::Token,
         Fault::Body(RawBody::json(
@@ -1269,7 +1296,7 @@ fn x_token_response_without_id_token<D: Driver>(d: &D) {
 /// none at all.
 fn rp_nonce_invalid<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         for mutation in [
             IdTokenMutation::append("nonce", "1"),
             IdTokenMutation::set("nonce", json!("012345678")),
@@ -1285,7 +1312,7 @@ fn rp_nonce_invalid<D: Driver>(d: &D) {
 /// `rp-nonce-unless-code-flow` (core for MC): every authorization request carries a fresh nonce,
 /// and the verified id_token echoes that very nonce.
 fn rp_nonce_unless_code_flow<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let mut seen = Vec::new();
     for _ in 0..2 {
         let (redirect, flow) =
@@ -1299,10 +1326,9 @@ fn rp_nonce_unless_code_flow<D: Driver>(d: &D) {
         );
         let callback = browser_follow(d, redirect.as_str()).unwrap();
         let code = flow.callback(&c.op, &callback, d.now()).unwrap();
-        let step = d
+        let tokens = d
             .execute(code.token_exchange(&c.op, d.now()).unwrap())
             .unwrap();
-        let tokens = d.complete(&mut c.op, step).unwrap();
         assert!(
             tokens
                 .id_token()
@@ -1321,11 +1347,11 @@ fn rp_nonce_unless_code_flow<D: Driver>(d: &D) {
 /// `openid` added) and read from userinfo, JSON and signed.
 fn rp_scope_userinfo_claims<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         let mark = c.sandbox().requests().len();
         let options = c.approve().scope(["mc_identity_phonenumber"]);
         let tokens = c.accept(options);
-        let info = c.userinfo(tokens).unwrap();
+        let info = c.userinfo(&tokens).unwrap();
         assert_eq!(
             info.phone_number(),
             Some(format!("+{}", c.msisdn(Handset::Approve)).as_str())
@@ -1346,7 +1372,7 @@ fn rp_scope_userinfo_claims<D: Driver>(d: &D) {
 /// `rp-claims_request-id_token` (optional): a claim asked for with `claims={"id_token":...}` is
 /// read from the verified id_token.
 fn rp_claims_request_id_token<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let options = c
         .approve()
         .claims(json!({ "id_token": { "phone_number": { "essential": true } } }));
@@ -1361,12 +1387,12 @@ fn rp_claims_request_id_token<D: Driver>(d: &D) {
 /// read from userinfo (JSON and signed).
 fn rp_claims_request_userinfo<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         let options = c
             .approve()
             .claims(json!({ "userinfo": { "email": null, "given_name": null } }));
         let tokens = c.accept(options);
-        let info = c.userinfo(tokens).unwrap();
+        let info = c.userinfo(&tokens).unwrap();
         let msisdn = c.msisdn(Handset::Approve);
         assert_eq!(
             info.claim_str("email"),
@@ -1389,7 +1415,7 @@ fn userinfo_body(sub: &str, extra: &Value) -> RawBody {
 /// `_claim_sources`, as the old tool serves) is not merged into the claims: `address` stays
 /// absent, the raw members stay raw, so nothing unverified passes as a claim.
 fn rp_claims_aggregated_unsupported_stays_raw<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let options = c.approve();
     let tokens = c.accept(options);
     let unsigned = format!(
@@ -1407,7 +1433,7 @@ fn rp_claims_aggregated_unsupported_stays_raw<D: Driver>(d: &D) {
             }),
         )),
     );
-    let info = c.userinfo(tokens).unwrap();
+    let info = c.userinfo(&tokens).unwrap();
     assert_eq!(info.claim("address"), None);
     assert_eq!(info.phone_number(), None);
     assert!(info.claim("_claim_sources").is_some());
@@ -1416,7 +1442,7 @@ fn rp_claims_aggregated_unsupported_stays_raw<D: Driver>(d: &D) {
 /// `rp-claims-distributed` (optional, not supported): a distributed claim's endpoint is never
 /// called (nor given the access token) and the claim stays absent.
 fn rp_claims_distributed_unsupported_not_fetched<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let options = c.approve();
     let tokens = c.accept(options);
     let endpoint = format!("{}/distributed/claims", c.sandbox().base());
@@ -1431,7 +1457,7 @@ fn rp_claims_distributed_unsupported_not_fetched<D: Driver>(d: &D) {
         )),
     );
     let mark = c.mark();
-    let info = c.userinfo(tokens).unwrap();
+    let info = c.userinfo(&tokens).unwrap();
     assert_eq!(info.claim("address"), None);
     assert_eq!(c.since(mark), [c.get("userinfo")]);
 }
@@ -1444,7 +1470,7 @@ fn rp_claims_distributed_unsupported_not_fetched<D: Driver>(d: &D) {
 /// for another `sub` are rejected.
 fn rp_userinfo_bad_sub_claim<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         for (target, endpoint) in [
             (Target::UserInfo, Endpoint::UserInfo),
             (Target::PremiumInfo, Endpoint::PremiumInfo),
@@ -1453,8 +1479,8 @@ fn rp_userinfo_bad_sub_claim<D: Driver>(d: &D) {
             let tokens = c.accept(options);
             c.fault(target, Fault::SubjectMismatch);
             let result = match target {
-                Target::UserInfo => c.userinfo(tokens),
-                _ => c.premiuminfo(tokens),
+                Target::UserInfo => c.userinfo(&tokens),
+                _ => c.premiuminfo(&tokens),
             };
             let error = core(result.unwrap_err());
             assert!(
@@ -1469,12 +1495,12 @@ fn rp_userinfo_bad_sub_claim<D: Driver>(d: &D) {
 /// nowhere else (no query, no body).
 fn rp_userinfo_bearer_header<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         let options = c.approve();
         let tokens = c.accept(options);
         let access_token = tokens.access_token().expose_secret().to_owned();
         let mark = c.sandbox().requests().len();
-        let _ = c.userinfo(tokens).unwrap();
+        let _ = c.userinfo(&tokens).unwrap();
         let requests = c.requests_since(mark);
         assert_eq!(requests.len(), 1);
         let request = &requests[0];
@@ -1491,10 +1517,10 @@ fn rp_userinfo_bearer_header<D: Driver>(d: &D) {
 /// `rp-userinfo-sig` (optional): a signed userinfo JWT is verified before use: accepted when
 /// genuine; a corrupted signature, a foreign key, another audience or `alg` none are rejected.
 fn rp_userinfo_sig<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "beta");
+    let c = Case::new(d, "beta");
     let options = c.approve();
     let tokens = c.accept(options);
-    let info = c.userinfo(tokens).unwrap();
+    let info = c.userinfo(&tokens).unwrap();
     assert!(info.was_signed());
     assert_eq!(info.sub(), info.claim_str("sub").unwrap());
     type Expected = fn(&IdTokenError) -> bool;
@@ -1518,7 +1544,7 @@ fn rp_userinfo_sig<D: Driver>(d: &D) {
         let options = c.approve();
         let tokens = c.accept(options);
         c.fault(Target::UserInfo, Fault::IdToken(mutation));
-        let error = core(c.userinfo(tokens).unwrap_err());
+        let error = core(c.userinfo(&tokens).unwrap_err());
         assert!(
             matches!(&error, Error::IdToken(e) if expected(e)),
             "{error:?}"
@@ -1530,7 +1556,7 @@ fn rp_userinfo_sig<D: Driver>(d: &D) {
 /// (JWE) body is refused as malformed.
 fn rp_userinfo_enc_unsupported_is_refused<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         let options = c.approve();
         let tokens = c.accept(options);
         let jwe = format!(
@@ -1545,7 +1571,7 @@ fn rp_userinfo_enc_unsupported_is_refused<D: Driver>(d: &D) {
             Target::UserInfo,
             Fault::Body(RawBody::new(200, "application/jwt", jwe.into_bytes())),
         );
-        let error = core(c.userinfo(tokens).unwrap_err());
+        let error = core(c.userinfo(&tokens).unwrap_err());
         assert!(
             matches!(
                 error,
@@ -1567,7 +1593,7 @@ fn rp_userinfo_enc_unsupported_is_refused<D: Driver>(d: &D) {
 /// form-urlencoded before base64 (RFC 6749 2.3.1; alpha's secret has `+/=` in it), and the
 /// secret nowhere else.
 fn rp_token_endpoint_client_secret_basic<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let mark = c.sandbox().requests().len();
     let options = c.approve();
     let _ = c.accept(options);
@@ -1679,14 +1705,17 @@ fn rp_discovery_issuer_not_matching_config<D: Driver>(d: &D) {
     let c = Case::bare(d, "alpha");
     c.fault(Target::Metadata, Fault::ForeignIssuerInMetadata);
     // Refused when the document is read (the exchange knows the expected issuer)...
-    let error = core(d.execute(c.op.metadata_exchange().unwrap()).unwrap_err());
+    let error = core(
+        d.execute(c.config.metadata_exchange().unwrap())
+            .unwrap_err(),
+    );
     let issuer = c.issuer();
     assert!(
         matches!(&error, Error::Protocol(ProtocolError::MetadataIssuerMismatch { expected, found })
             if *expected == issuer && found == IMPOSTOR_ISSUER),
         "{error:?}"
     );
-    assert_eq!(c.op.issuer(), Some(issuer.as_str()));
+    assert_eq!(c.op.issuer(), issuer);
     assert!(c.op.metadata().is_none());
 
     // Through MC discovery: the issuer link of the discovery answer is the expectation.
@@ -1696,8 +1725,8 @@ fn rp_discovery_issuer_not_matching_config<D: Driver>(d: &D) {
     else {
         panic!("expected an operator");
     };
-    let op = Discovered::from_discovery(&answer, "234_15", SP_REDIRECT_URI).unwrap();
-    let error = core(d.execute(op.metadata_exchange().unwrap()).unwrap_err());
+    let config = OperatorConfig::from_discovery(&answer, "234_15", SP_REDIRECT_URI).unwrap();
+    let error = core(d.execute(config.metadata_exchange().unwrap()).unwrap_err());
     assert!(
         matches!(&error, Error::Protocol(ProtocolError::MetadataIssuerMismatch { found, .. })
             if found == IMPOSTOR_ISSUER),
@@ -1715,16 +1744,7 @@ fn rp_discovery_issuer_not_matching_config_plain_issuer<D: Driver>(d: &D) {
     let result = d
         .execute(MetadataExchange::for_issuer(&issuer).unwrap())
         .map_err(core)
-        .and_then(|metadata| {
-            OperatorConfig::from_metadata(
-                "alpha",
-                c.client_id(),
-                mc_core::ClientSecret::new(c.sandbox().client_secret("alpha").unwrap()),
-                SP_REDIRECT_URI,
-                &metadata,
-            )
-            .map(Discovered::from_registry)
-        });
+        .and_then(|metadata| c.registration()?.with_metadata(metadata)?.build());
     match result {
         Err(Error::Protocol(ProtocolError::MetadataIssuerMismatch { expected, found })) => {
             assert_eq!(
@@ -1746,13 +1766,13 @@ fn rp_discovery_issuer_not_matching_config_plain_issuer<D: Driver>(d: &D) {
 fn rp_discovery_jwks_uri_keys<D: Driver>(d: &D) {
     let mut c = Case::bare(d, "beta");
     c.fault(Target::Metadata, Fault::MovedJwksUri);
-    c.apply_metadata();
+    c.fetch_metadata();
     let moved = format!("{}/keys/moved", c.issuer());
     assert_eq!(c.op.endpoints().jwks.as_ref().unwrap().as_str(), moved);
     let mark = c.mark();
     let options = c.approve();
     let tokens = c.accept(options);
-    let _ = c.userinfo(tokens).unwrap();
+    let _ = c.userinfo(&tokens).unwrap();
     assert_eq!(c.count_since(mark, &c.get("keys/moved")), 1);
     assert_eq!(c.count_since(mark, &c.get("jwks")), 0);
 }
@@ -1768,23 +1788,31 @@ fn rp_discovery_openid_configuration<D: Driver>(d: &D) {
         .execute(MetadataExchange::for_issuer(&issuer).unwrap())
         .unwrap();
     assert_eq!(c.since(mark), [c.get(".well-known/openid-configuration")]);
-    let config = OperatorConfig::from_metadata(
-        "alpha",
-        c.client_id(),
-        mc_core::ClientSecret::new(c.sandbox().client_secret("alpha").unwrap()),
-        SP_REDIRECT_URI,
-        &metadata,
-    )
-    .unwrap();
-    let mut op = Discovered::from_registry(config);
-    op.apply_metadata(metadata).unwrap();
-    assert_eq!(op.issuer(), Some(issuer.as_str()));
-    assert_eq!(
-        op.endpoints().token.as_str(),
-        format!("{issuer}/token").as_str()
-    );
-    let tokens = driver::login(d, &mut op, c.approve()).unwrap();
-    let info = driver::userinfo(d, &mut op, tokens).unwrap();
+    let op = c
+        .registration()
+        .unwrap()
+        .with_metadata(metadata)
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(op.issuer(), issuer);
+    // Every endpoint comes from the document, and the document is kept.
+    let endpoints = op.endpoints();
+    for (endpoint, path) in [
+        (Some(&endpoints.authorization), "authorize"),
+        (Some(&endpoints.token), "token"),
+        (endpoints.userinfo.as_ref(), "userinfo"),
+        (endpoints.premiuminfo.as_ref(), "premiuminfo"),
+        (endpoints.jwks.as_ref(), "jwks"),
+    ] {
+        assert_eq!(
+            endpoint.map(url::Url::as_str),
+            Some(format!("{issuer}/{path}").as_str())
+        );
+    }
+    assert!(op.metadata().is_some());
+    let tokens = driver::login(d, &op, c.approve()).unwrap();
+    let info = driver::userinfo(d, &op, &tokens).unwrap();
     assert!(info.phone_number().is_some());
 }
 
@@ -1797,7 +1825,7 @@ fn rp_discovery_openid_configuration<D: Driver>(d: &D) {
 fn rp_key_rotation_op_sign_key<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
         let mut c = Case::bare(d, name);
-        c.apply_metadata();
+        c.fetch_metadata();
         let mark = c.mark();
         let options = c.approve();
         let first = c.accept(options);
@@ -1819,7 +1847,7 @@ fn rp_key_rotation_op_sign_key<D: Driver>(d: &D) {
 /// set and before the first id_token: the cached set does not prevent the one refetch.
 fn rp_key_rotation_op_sign_key_native<D: Driver>(d: &D) {
     for name in ["alpha", "beta"] {
-        let mut c = Case::new(d, name);
+        let c = Case::new(d, name);
         assert_eq!(c.op.jwks().keys().len(), 1);
         c.sandbox().rotate_keys(name);
         let mark = c.mark();
@@ -1839,7 +1867,7 @@ fn rp_key_rotation_op_sign_key_native<D: Driver>(d: &D) {
 
 /// A callback carrying a `state` this login never sent (CSRF): refused before the code is used.
 fn x_callback_foreign_state<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     c.fault(
         Target::Authorize,
         Fault::Callback(CallbackMutation::ForeignState),
@@ -1854,7 +1882,7 @@ fn x_callback_foreign_state<D: Driver>(d: &D) {
 
 /// A callback without `state`.
 fn x_callback_missing_state<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     c.fault(
         Target::Authorize,
         Fault::Callback(CallbackMutation::NoState),
@@ -1869,7 +1897,7 @@ fn x_callback_missing_state<D: Driver>(d: &D) {
 
 /// A callback with `state` twice (RFC 6749 3.1: parameters must not repeat).
 fn x_callback_duplicate_state<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     c.fault(
         Target::Authorize,
         Fault::Callback(CallbackMutation::DuplicateState),
@@ -1885,7 +1913,7 @@ fn x_callback_duplicate_state<D: Driver>(d: &D) {
 /// RFC 9207 mix-up defence: an `iss` of another issuer is refused, on success and on error
 /// responses alike (the error is not believed either).
 fn x_callback_iss_mismatch<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "beta");
+    let c = Case::new(d, "beta");
     c.fault(
         Target::Authorize,
         Fault::Callback(CallbackMutation::ForeignIss),
@@ -1904,10 +1932,11 @@ fn x_callback_iss_mismatch<D: Driver>(d: &D) {
 }
 
 /// RFC 9207: without `iss`, a callback is refused when the metadata announces
-/// `authorization_response_iss_parameter_supported` (or the policy demands it), and accepted
-/// for an operator that never announced it.
+/// `authorization_response_iss_parameter_supported` (or the policy demands it), whether the
+/// context came from a registry entry or from the metadata alone, and accepted for an operator
+/// that never announced it.
 fn x_callback_iss_missing<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     assert_eq!(
         c.op.metadata()
             .unwrap()
@@ -1928,11 +1957,31 @@ fn x_callback_iss_missing<D: Driver>(d: &D) {
     plain.fault(Target::Authorize, Fault::Callback(CallbackMutation::NoIss));
     let options = plain.approve();
     let _ = plain.accept(options);
-    let mut policy = plain.op.policy().clone();
-    policy.require_callback_iss = true;
-    plain.op.set_policy(policy);
+    plain.set_policy(|policy| policy.require_callback_iss = true);
     let options = plain.approve();
     let error = plain.reject_callback(options);
+    assert!(
+        matches!(error, Error::Callback(CallbackError::IssuerMissing)),
+        "{error:?}"
+    );
+
+    // Built the documented plain-OpenID way (the metadata fetched for the issuer, then
+    // `OperatorConfig::with_metadata`): the context keeps the document, so its RFC 9207
+    // announcement holds without any further step.
+    let mut from_metadata = Case::bare(d, "alpha");
+    let metadata = d
+        .execute(MetadataExchange::for_issuer(&from_metadata.issuer()).unwrap())
+        .unwrap();
+    from_metadata.config = from_metadata
+        .registration()
+        .unwrap()
+        .with_metadata(metadata)
+        .unwrap();
+    from_metadata.rebuild();
+    from_metadata.fetch_jwks();
+    from_metadata.fault(Target::Authorize, Fault::Callback(CallbackMutation::NoIss));
+    let options = from_metadata.approve();
+    let error = from_metadata.reject_callback(options);
     assert!(
         matches!(error, Error::Callback(CallbackError::IssuerMissing)),
         "{error:?}"
@@ -1979,7 +2028,7 @@ fn x_callback_login_expired<D: Driver>(d: &D) {
 
 /// Code injection (RFC 9700 4.5): the attacker plants the victim's code into a login of their
 /// own (a callback with the attacker's own `state`). Returns the outcome of redeeming it.
-fn inject_code<D: Driver>(c: &mut Case<'_, D>, pkce: bool) -> Result<Tokens, Failure> {
+fn inject_code<D: Driver>(c: &Case<'_, D>, pkce: bool) -> Result<Tokens, Failure> {
     let d = c.d;
     let options = |c: &Case<'_, D>| {
         let o = c.approve();
@@ -2005,16 +2054,15 @@ fn inject_code<D: Driver>(c: &mut Case<'_, D>, pkce: bool) -> Result<Tokens, Fai
         .append_pair("iss", &iss)
         .finish();
     let code = attacker.callback(&c.op, &injected, d.now()).unwrap();
-    let step = d.execute(code.token_exchange(&c.op, d.now()).unwrap())?;
-    d.complete(&mut c.op, step)
+    d.execute(code.token_exchange(&c.op, d.now()).unwrap())
 }
 
 /// Code injection with PKCE (the default): the token endpoint refuses the attacker's verifier
 /// for the victim's code, and no token is issued.
 fn x_code_injection_stopped_by_pkce<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "alpha");
+    let c = Case::new(d, "alpha");
     let mark = c.mark();
-    let error = core(inject_code(&mut c, true).unwrap_err());
+    let error = core(inject_code(&c, true).unwrap_err());
     let refusal = error.operator_error().unwrap();
     assert!(refusal.is("invalid_grant"), "{refusal:?}");
     assert_eq!(refusal.endpoint, Endpoint::Token);
@@ -2024,9 +2072,9 @@ fn x_code_injection_stopped_by_pkce<D: Driver>(d: &D) {
 /// Code injection where PKCE is off: the victim's id_token carries the victim's nonce, which the
 /// attacker's login rejects (the nonce is bound to the login), before anything else happens.
 fn x_code_injection_without_pkce_stopped_by_nonce<D: Driver>(d: &D) {
-    let mut c = Case::new(d, "beta");
+    let c = Case::new(d, "beta");
     let mark = c.mark();
-    let error = core(inject_code(&mut c, false).unwrap_err());
+    let error = core(inject_code(&c, false).unwrap_err());
     assert!(
         matches!(error, Error::IdToken(IdTokenError::NonceMismatch)),
         "{error:?}"
@@ -2054,7 +2102,7 @@ fn x_tokens_never_in_a_url<D: Driver>(d: &D) {
             .0;
         let query = DiscoveryQuery::msisdn(Msisdn::new(msisdn));
         let (op, hint) = driver::discover(d, &service, &query, info.name).unwrap();
-        let mut op = driver::with_metadata(d, op).unwrap();
+        let op = driver::with_metadata(d, op).unwrap();
         let (redirect, flow) = op
             .authorize(
                 AuthorizeOptions::new().login_hint(hint.unwrap()),
@@ -2066,17 +2114,13 @@ fn x_tokens_never_in_a_url<D: Driver>(d: &D) {
         let callback = browser_follow(d, redirect.as_str()).unwrap();
         let code = query_param(&callback, "code").unwrap();
         let received = flow.callback(&op, &callback, d.now()).unwrap();
-        let step = d
+        let tokens = d
             .execute(received.token_exchange(&op, d.now()).unwrap())
             .unwrap();
-        let tokens = d.complete(&mut op, step).unwrap();
         let access_token = tokens.access_token().expose_secret().to_owned();
         let id_token = tokens.id_token().jwt().expose_secret().to_owned();
-        let info_claims = driver::userinfo(d, &mut op, tokens).unwrap();
-        let step = d
-            .execute(info_claims.into_tokens().premiuminfo(&op).unwrap())
-            .unwrap();
-        let _ = d.complete(&mut op, step).unwrap();
+        let _ = driver::userinfo(d, &op, &tokens).unwrap();
+        let _ = d.execute(tokens.premiuminfo(&op).unwrap()).unwrap();
 
         let requests = sandbox.requests();
         assert_eq!(requests.len(), 7, "{:?}", sandbox.request_log());

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mc_core::{
     AuthorizeOptions, Discovered, DiscoveryOutcome, DiscoveryQuery, Endpoint, Error, IdTokenError,
-    LoginHint, MccMnc, Msisdn, ProtocolError, SelectionReturn,
+    LoginHint, MccMnc, Msisdn, OperatorConfig, ProtocolError, SelectionReturn,
 };
 use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, browser_follow, login, userinfo};
 use mc_tests::{Fault, Handset, OPERATORS, SandboxServer, Target};
@@ -42,6 +42,7 @@ through_both_adapters!(
     fault_malformed_json,
     fault_wrong_issuer_token,
     fault_wrong_issuer_signed_userinfo,
+    userinfo_failure_keeps_the_tokens,
     unknown_msisdn_is_not_found,
     bad_discovery_credentials_are_refused,
 );
@@ -50,8 +51,13 @@ fn sandbox() -> SandboxServer {
     SandboxServer::start().unwrap()
 }
 
-fn registry_operator(server: &SandboxServer, name: &str) -> Discovered {
-    Discovered::from_registry(server.sandbox().registry_entry(name).unwrap())
+fn registry_entry(server: &SandboxServer, name: &str) -> OperatorConfig {
+    server.sandbox().registry_entry(name).unwrap()
+}
+
+/// The operator context of a registry entry, built with the operator's metadata.
+fn registry_operator<D: Driver>(d: &D, server: &SandboxServer, name: &str) -> Discovered {
+    driver::with_metadata(d, registry_entry(server, name)).unwrap()
 }
 
 fn msisdn_hint(msisdn: &str) -> AuthorizeOptions {
@@ -77,24 +83,21 @@ fn core(failure: Failure) -> Error {
 fn registry_login_every_operator_with_userinfo<D: Driver>(d: &D) {
     let server = sandbox();
     for (i, info) in OPERATORS.iter().enumerate() {
-        let mut op = driver::with_metadata(d, registry_operator(&server, info.name)).unwrap();
+        let op = registry_operator(d, &server, info.name);
         let msisdn = subscriber(i, Handset::Approve);
-        let tokens = login(d, &mut op, msisdn_hint(msisdn)).unwrap();
+        let tokens = login(d, &op, msisdn_hint(msisdn)).unwrap();
         assert_eq!(tokens.id_token().acr(), Some("2"));
         assert_eq!(tokens.id_token().amr(), ["SIM_OK"]);
         let sub = tokens.sub().to_owned();
-        let info_claims = userinfo(d, &mut op, tokens).unwrap();
+        let info_claims = userinfo(d, &op, &tokens).unwrap();
         assert_eq!(info_claims.sub(), sub);
         assert_eq!(
             info_claims.phone_number(),
             Some(format!("+{msisdn}").as_str())
         );
         assert_eq!(info_claims.was_signed(), info.signed_userinfo);
-        // Premium info too.
-        let step = d
-            .execute(info_claims.into_tokens().premiuminfo(&op).unwrap())
-            .unwrap();
-        let premium = d.complete(&mut op, step).unwrap();
+        // Premium info too, with the same tokens (userinfo only borrowed them).
+        let premium = d.execute(tokens.premiuminfo(&op).unwrap()).unwrap();
         assert_eq!(premium.endpoint(), Endpoint::PremiumInfo);
         assert_eq!(premium.claim_str("family_name"), Some("Subscriber"));
     }
@@ -107,13 +110,10 @@ fn msisdn_discovery_login_every_operator<D: Driver>(d: &D) {
         let msisdn = subscriber(i, Handset::Approve);
         let query = DiscoveryQuery::msisdn(Msisdn::new(msisdn)).correlation_id("e2e-1");
         let (op, hint) = driver::discover(d, &service, &query, info.name).unwrap();
-        let mut op = driver::with_metadata(d, op).unwrap();
+        let op = driver::with_metadata(d, op).unwrap();
         let hint = hint.expect("discovery by MSISDN returns an encrypted MSISDN");
-        let tokens = login(d, &mut op, AuthorizeOptions::new().login_hint(hint)).unwrap();
-        assert_eq!(
-            op.issuer(),
-            Some(server.sandbox().issuer(info.name).as_str())
-        );
+        let tokens = login(d, &op, AuthorizeOptions::new().login_hint(hint)).unwrap();
+        assert_eq!(op.issuer(), server.sandbox().issuer(info.name));
         assert_eq!(tokens.id_token().acr(), Some("2"));
     }
 }
@@ -126,8 +126,8 @@ fn mcc_mnc_discovery_login<D: Driver>(d: &D) {
         let (op, hint) =
             driver::discover(d, &service, &query, &format!("{}_{}", info.mcc, info.mnc)).unwrap();
         assert!(hint.is_none());
-        let mut op = driver::with_metadata(d, op).unwrap();
-        let tokens = login(d, &mut op, msisdn_hint(subscriber(i, Handset::Approve))).unwrap();
+        let op = driver::with_metadata(d, op).unwrap();
+        let tokens = login(d, &op, msisdn_hint(subscriber(i, Handset::Approve))).unwrap();
         assert!(!tokens.sub().is_empty());
     }
 }
@@ -137,9 +137,9 @@ fn ip_discovery_login<D: Driver>(d: &D) {
     let service = server.sandbox().discovery_service().unwrap();
     let query = DiscoveryQuery::by_ip_or_selection().source_ip("198.51.100.23");
     let (op, _) = driver::discover(d, &service, &query, "beta").unwrap();
-    let mut op = driver::with_metadata(d, op).unwrap();
-    assert_eq!(op.issuer(), Some(server.sandbox().issuer("beta").as_str()));
-    let tokens = login(d, &mut op, msisdn_hint(subscriber(1, Handset::Approve))).unwrap();
+    let op = driver::with_metadata(d, op).unwrap();
+    assert_eq!(op.issuer(), server.sandbox().issuer("beta"));
+    let tokens = login(d, &op, msisdn_hint(subscriber(1, Handset::Approve))).unwrap();
     assert_eq!(tokens.id_token().alg(), mc_core::Algorithm::ES256);
 }
 
@@ -173,18 +173,18 @@ fn operator_selection_discovery_login<D: Driver>(d: &D) {
         .unwrap();
     let (op, _) =
         driver::discover(d, &service, &selected.discovery_query().unwrap(), "234_15").unwrap();
-    let mut op = driver::with_metadata(d, op).unwrap();
-    let tokens = login(d, &mut op, AuthorizeOptions::new().login_hint(hint)).unwrap();
+    let op = driver::with_metadata(d, op).unwrap();
+    let tokens = login(d, &op, AuthorizeOptions::new().login_hint(hint)).unwrap();
     assert_eq!(tokens.id_token().acr(), Some("2"));
 }
 
 fn loa3_pin_login<D: Driver>(d: &D) {
     let server = sandbox();
     for (i, info) in OPERATORS.iter().enumerate() {
-        let mut op = driver::with_metadata(d, registry_operator(&server, info.name)).unwrap();
+        let op = registry_operator(d, &server, info.name);
         let tokens = login(
             d,
-            &mut op,
+            &op,
             msisdn_hint(subscriber(i, Handset::ApprovePin)).acr_values([3]),
         )
         .unwrap();
@@ -195,8 +195,8 @@ fn loa3_pin_login<D: Driver>(d: &D) {
 
 fn declined_handset_is_access_denied<D: Driver>(d: &D) {
     let server = sandbox();
-    let mut op = driver::with_metadata(d, registry_operator(&server, "alpha")).unwrap();
-    let err = core(login(d, &mut op, msisdn_hint(subscriber(0, Handset::Decline))).unwrap_err());
+    let op = registry_operator(d, &server, "alpha");
+    let err = core(login(d, &op, msisdn_hint(subscriber(0, Handset::Decline))).unwrap_err());
     let refusal = err.operator_error().unwrap();
     assert!(refusal.is("access_denied"));
     assert_eq!(refusal.endpoint, Endpoint::Authorization);
@@ -204,16 +204,9 @@ fn declined_handset_is_access_denied<D: Driver>(d: &D) {
 
 fn silent_handset_is_access_denied_after_the_wait<D: Driver>(d: &D) {
     let server = sandbox();
-    let mut op = driver::with_metadata(d, registry_operator(&server, "beta")).unwrap();
+    let op = registry_operator(d, &server, "beta");
     let started = std::time::Instant::now();
-    let err = core(
-        login(
-            d,
-            &mut op,
-            msisdn_hint(subscriber(1, Handset::NeverAnswers)),
-        )
-        .unwrap_err(),
-    );
+    let err = core(login(d, &op, msisdn_hint(subscriber(1, Handset::NeverAnswers))).unwrap_err());
     assert!(started.elapsed() >= server.sandbox().handset_wait());
     let refusal = err.operator_error().unwrap();
     assert!(refusal.is("access_denied"));
@@ -225,11 +218,11 @@ fn silent_handset_is_access_denied_after_the_wait<D: Driver>(d: &D) {
 
 fn approve_at_loa2_when_loa3_was_required_is_acr_too_low<D: Driver>(d: &D) {
     let server = sandbox();
-    let mut op = driver::with_metadata(d, registry_operator(&server, "alpha")).unwrap();
+    let op = registry_operator(d, &server, "alpha");
     let err = core(
         login(
             d,
-            &mut op,
+            &op,
             msisdn_hint(subscriber(0, Handset::Approve)).acr_values([3]),
         )
         .unwrap_err(),
@@ -242,16 +235,21 @@ fn approve_at_loa2_when_loa3_was_required_is_acr_too_low<D: Driver>(d: &D) {
 
 fn key_rotation_is_absorbed_by_one_refetch<D: Driver>(d: &D) {
     let server = sandbox();
-    let mut op = driver::with_metadata(d, registry_operator(&server, "alpha")).unwrap();
+    let op = registry_operator(d, &server, "alpha");
     let msisdn = subscriber(0, Handset::Approve);
-    let first = login(d, &mut op, msisdn_hint(msisdn)).unwrap();
+    // The context starts without keys: the first login fetches them once.
+    assert!(op.jwks().is_empty());
+    let first = login(d, &op, msisdn_hint(msisdn)).unwrap();
+    assert_eq!(count(&server, "/op/alpha/jwks"), 1);
     server.sandbox().rotate_keys("alpha");
     let jwks_before = count(&server, "/op/alpha/jwks");
-    let second = login(d, &mut op, msisdn_hint(msisdn)).unwrap();
+    let second = login(d, &op, msisdn_hint(msisdn)).unwrap();
     assert_ne!(first.id_token().kid(), second.id_token().kid());
     assert_eq!(count(&server, "/op/alpha/jwks"), jwks_before + 1);
-    // The same key serves the next login without a fetch.
-    let third = login(d, &mut op, msisdn_hint(msisdn)).unwrap();
+    // The same key serves the next login, through a clone of the context (clones share the
+    // keys the refetch stored), without a fetch.
+    let shared = op.clone();
+    let third = login(d, &shared, msisdn_hint(msisdn)).unwrap();
     assert_eq!(third.id_token().kid(), second.id_token().kid());
     assert_eq!(count(&server, "/op/alpha/jwks"), jwks_before + 1);
 }
@@ -267,7 +265,7 @@ fn count(server: &SandboxServer, path: &str) -> usize {
 
 /// A logged-in-ready operator context, then a fault on `target`.
 fn with_fault(server: &SandboxServer, target: Target, fault: Fault, d: &impl Driver) -> Discovered {
-    let mut op = driver::with_metadata(d, registry_operator(server, "alpha")).unwrap();
+    let op = registry_operator(d, server, "alpha");
     let keys = d.execute(op.jwks_exchange().unwrap()).unwrap();
     op.set_jwks(keys, d.now());
     server.sandbox().set_fault(target, fault);
@@ -276,8 +274,8 @@ fn with_fault(server: &SandboxServer, target: Target, fault: Fault, d: &impl Dri
 
 fn fault_server_error<D: Driver>(d: &D) {
     let server = sandbox();
-    let mut op = with_fault(&server, Target::Token, Fault::ServerError, d);
-    let err = core(login(d, &mut op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    let op = with_fault(&server, Target::Token, Fault::ServerError, d);
+    let err = core(login(d, &op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
     assert!(matches!(
         err,
         Error::Protocol(ProtocolError::UnexpectedStatus {
@@ -289,35 +287,36 @@ fn fault_server_error<D: Driver>(d: &D) {
 
 fn fault_slow_answer_hits_the_timeout<D: Driver>(d: &D) {
     let server = sandbox();
-    let mut op = with_fault(
+    let op = with_fault(
         &server,
         Target::Token,
         Fault::Slow(TIMEOUT + Duration::from_secs(1)),
         d,
     );
     let started = std::time::Instant::now();
-    let err = login(d, &mut op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err();
+    let err = login(d, &op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err();
     assert!(matches!(err, Failure::Timeout), "{err:?}");
     assert!(started.elapsed() < TIMEOUT + Duration::from_millis(900));
 }
 
 fn fault_oversized_body_hits_the_cap<D: Driver>(d: &D) {
     let server = sandbox();
-    let op = with_fault(
+    let _op = with_fault(
         &server,
         Target::Metadata,
         Fault::Oversized(4 * BODY_LIMIT),
         d,
     );
-    let err = d.execute(op.metadata_exchange().unwrap()).unwrap_err();
+    let config = registry_entry(&server, "alpha");
+    let err = d.execute(config.metadata_exchange().unwrap()).unwrap_err();
     assert!(matches!(err, Failure::BodyTooLarge), "{err:?}");
 }
 
 fn fault_redirect_is_not_followed<D: Driver>(d: &D) {
     let server = sandbox();
-    let mut op = with_fault(&server, Target::Token, Fault::Redirect, d);
+    let op = with_fault(&server, Target::Token, Fault::Redirect, d);
     let before = server.sandbox().request_log().len();
-    let err = core(login(d, &mut op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    let err = core(login(d, &op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
     assert!(matches!(
         err,
         Error::Protocol(ProtocolError::UnexpectedStatus { status: 302, .. })
@@ -331,8 +330,8 @@ fn fault_redirect_is_not_followed<D: Driver>(d: &D) {
 
 fn fault_malformed_json<D: Driver>(d: &D) {
     let server = sandbox();
-    let mut op = with_fault(&server, Target::Token, Fault::MalformedJson, d);
-    let err = core(login(d, &mut op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    let op = with_fault(&server, Target::Token, Fault::MalformedJson, d);
+    let err = core(login(d, &op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
     assert!(matches!(
         err,
         Error::Protocol(ProtocolError::MalformedJson {
@@ -344,9 +343,9 @@ fn fault_malformed_json<D: Driver>(d: &D) {
 
 fn fault_wrong_issuer_token<D: Driver>(d: &D) {
     let server = sandbox();
-    let mut op = with_fault(&server, Target::Token, Fault::WrongIssuer, d);
+    let op = with_fault(&server, Target::Token, Fault::WrongIssuer, d);
     let before = server.sandbox().request_log().len();
-    let err = core(login(d, &mut op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    let err = core(login(d, &op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
     assert!(matches!(
         err,
         Error::IdToken(IdTokenError::IssuerMismatch { .. })
@@ -362,16 +361,57 @@ fn fault_wrong_issuer_token<D: Driver>(d: &D) {
 
 fn fault_wrong_issuer_signed_userinfo<D: Driver>(d: &D) {
     let server = sandbox();
-    let mut op = driver::with_metadata(d, registry_operator(&server, "beta")).unwrap();
-    let tokens = login(d, &mut op, msisdn_hint(subscriber(1, Handset::Approve))).unwrap();
+    let op = registry_operator(d, &server, "beta");
+    let tokens = login(d, &op, msisdn_hint(subscriber(1, Handset::Approve))).unwrap();
     server
         .sandbox()
         .set_operator_fault("beta", Target::UserInfo, Fault::WrongIssuer);
-    let err = core(userinfo(d, &mut op, tokens).unwrap_err());
+    let err = core(userinfo(d, &op, &tokens).unwrap_err());
     assert!(matches!(
         err,
         Error::IdToken(IdTokenError::IssuerMismatch { .. })
     ));
+}
+
+/// Userinfo borrows the tokens: when it fails (a 503 here), the access token, the refresh
+/// token and the verified id_token are still there, and the same tokens fetch userinfo once
+/// the operator is back.
+fn userinfo_failure_keeps_the_tokens<D: Driver>(d: &D) {
+    let server = sandbox();
+    for (i, info) in OPERATORS.iter().enumerate() {
+        let op = registry_operator(d, &server, info.name);
+        let tokens = login(d, &op, msisdn_hint(subscriber(i, Handset::Approve))).unwrap();
+        server.sandbox().set_operator_fault(
+            info.name,
+            Target::UserInfo,
+            Fault::Body(mc_tests::sandbox::RawBody::new(
+                503,
+                "text/plain",
+                "maintenance",
+            )),
+        );
+        let err = core(userinfo(d, &op, &tokens).unwrap_err());
+        assert!(
+            matches!(
+                err,
+                Error::Protocol(ProtocolError::UnexpectedStatus {
+                    status: 503,
+                    endpoint: Endpoint::UserInfo
+                })
+            ),
+            "{err:?}"
+        );
+        server.sandbox().clear_faults();
+        let again = userinfo(d, &op, &tokens).unwrap();
+        assert_eq!(again.sub(), tokens.sub());
+        assert_eq!(
+            again.phone_number(),
+            Some(format!("+{}", subscriber(i, Handset::Approve)).as_str())
+        );
+        // Premium info with the same tokens, too.
+        let premium = d.execute(tokens.premiuminfo(&op).unwrap()).unwrap();
+        assert_eq!(premium.sub(), tokens.sub());
+    }
 }
 
 fn unknown_msisdn_is_not_found<D: Driver>(d: &D) {

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use mc_core::{
-    AuthorizeOptions, Discovered, DiscoveryOutcome, DiscoveryQuery, Exchange, LoginHint, Msisdn,
-    UnixTime, Verified,
+    AuthorizeOptions, DiscoveryOutcome, DiscoveryQuery, Exchange, LoginHint, Msisdn,
+    OperatorConfig, Outcome, UnixTime, Verified,
 };
 use mc_tests::Sandbox;
 
@@ -17,18 +17,16 @@ fn run<E: Exchange>(sandbox: &Sandbox, exchange: E) -> Result<E::Output, mc_core
     exchange.respond(response, UnixTime::from_secs(NOW))
 }
 
-fn finish<P: mc_core::Resume>(
-    sandbox: &Sandbox,
-    op: &mut Discovered,
-    step: Verified<P::Output, P>,
-) -> P::Output {
-    match step {
+/// A step to its end: when it pauses for the operator's keys, the refetch is itself an
+/// exchange, answered by the sandbox like any other (its answer stores the keys in the context).
+fn finish<E>(sandbox: &Sandbox, exchange: E) -> <E::Output as Outcome>::Value
+where
+    E: Exchange,
+    E::Output: Outcome,
+{
+    match run(sandbox, exchange).unwrap().into_verified() {
         Verified::Done(v) => v,
-        Verified::NeedJwks(pending) => {
-            let keys = run(sandbox, op.jwks_exchange().unwrap()).unwrap();
-            op.set_jwks(keys, UnixTime::from_secs(NOW));
-            pending.resume(op, UnixTime::from_secs(NOW)).unwrap()
-        }
+        Verified::NeedJwks(refetch) => run(sandbox, refetch).unwrap(),
     }
 }
 
@@ -46,10 +44,12 @@ fn a_whole_login_in_memory_at_a_fixed_time() {
         panic!("expected operator beta");
     };
     assert_eq!(answer.serving_operator.as_deref(), Some("Beta Telecom"));
-    let mut op =
-        Discovered::from_discovery(&answer, "262_001", mc_tests::sandbox::SP_REDIRECT_URI).unwrap();
-    let metadata = run(&sandbox, op.metadata_exchange().unwrap()).unwrap();
-    op.apply_metadata(metadata).unwrap();
+    let config =
+        OperatorConfig::from_discovery(&answer, "262_001", mc_tests::sandbox::SP_REDIRECT_URI)
+            .unwrap();
+    let metadata = run(&sandbox, config.metadata_exchange().unwrap()).unwrap();
+    let op = config.with_metadata(metadata).unwrap().build().unwrap();
+    assert!(op.jwks().is_empty(), "no keys before the first login");
 
     let mut rng = |buf: &mut [u8]| buf.fill(9);
     let hint = LoginHint::EncryptedMsisdn(answer.subscriber_id.clone().unwrap());
@@ -73,17 +73,14 @@ fn a_whole_login_in_memory_at_a_fixed_time() {
     let code = flow
         .callback(&op, &query, UnixTime::from_secs(NOW))
         .unwrap();
-    let step = run(
+    let tokens = finish(
         &sandbox,
         code.token_exchange(&op, UnixTime::from_secs(NOW)).unwrap(),
-    )
-    .unwrap();
-    let tokens = finish(&sandbox, &mut op, step);
+    );
     assert_eq!(tokens.id_token().acr(), Some("3"));
     assert_eq!(tokens.id_token().claims().iat, Some(NOW));
 
-    let step = run(&sandbox, tokens.userinfo(&op).unwrap()).unwrap();
-    let info = finish(&sandbox, &mut op, step);
+    let info = finish(&sandbox, tokens.userinfo(&op).unwrap());
     assert!(info.was_signed());
     assert_eq!(info.phone_number(), Some("+4915100000003"));
     assert_eq!(
@@ -97,4 +94,7 @@ fn a_whole_login_in_memory_at_a_fixed_time() {
             "GET /op/beta/userinfo",
         ]
     );
+    // The refetch stored the keys in the shared context.
+    assert_eq!(op.jwks_fetched_at(), Some(UnixTime::from_secs(NOW)));
+    assert!(!op.jwks().is_empty());
 }

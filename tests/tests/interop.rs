@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use mc_core::{
     Algorithm, AuthorizeOptions, BasicAuthEncoding, ClientAuth, ClientSecret, Endpoint, Error,
-    IdTokenError, LoginHint, Msisdn, Verified,
+    IdTokenError, LoginHint, Msisdn, Profile, Tokens,
 };
-use mc_tests::driver::{Blocking, Driver, Failure, Tokio, userinfo};
+use mc_tests::driver::{Blocking, Driver, Failure, Tokio, entropy, userinfo};
 use mc_tests::interop::{
     ALGORITHMS, APPROVING_MSISDN, AuthMethod, Browser, DECLINING_MSISDN, Landing,
-    PLAIN_OIDC_CLIENT, Peer, PeerClient, authorize, client_secret, login, other_key,
+    PLAIN_OIDC_CLIENT, Peer, PeerClient, authorize, client_secret, follow, login, other_key,
 };
 use serde_json::json;
 
@@ -68,6 +68,8 @@ through_both_adapters!(
     unregistered_redirect_uri_is_refused_by_the_peer,
     no_login_hint_waits_for_a_person,
     id_token_without_at_hash_fails_only_the_mc_di_profile,
+    plain_profile_identity_login_without_acr_values_or_version,
+    mc_profile_login_sends_acr_values_and_version_and_stays_strict,
 );
 
 fn hint(msisdn: &str) -> AuthorizeOptions {
@@ -84,7 +86,9 @@ fn core(failure: Failure) -> Error {
 fn metadata_is_read_from_the_issuer<D: Driver>(d: &D, peer: &Peer) {
     let client = PeerClient::new(AuthMethod::Basic, Algorithm::RS256);
     let op = peer.operator_for(d, client).unwrap();
-    assert_eq!(op.issuer(), Some(peer.issuer()));
+    assert_eq!(op.issuer(), peer.issuer());
+    // No Mobile Connect members in the document: the plain OpenID Connect profile.
+    assert_eq!(op.profile(), Profile::OpenIdConnect);
     let endpoints = op.endpoints();
     assert_eq!(endpoints.token.as_str(), format!("{}/token", peer.issuer()));
     assert_eq!(
@@ -122,14 +126,14 @@ fn metadata_is_read_from_the_issuer<D: Driver>(d: &D, peer: &Peer) {
 fn login_every_alg<D: Driver>(d: &D, peer: &Peer, auth: AuthMethod) {
     for alg in ALGORITHMS {
         let client = PeerClient::new(auth, alg);
-        let mut op = peer.operator_for(d, client).unwrap();
+        let op = peer.operator_for(d, client).unwrap();
         for pkce in [true, false] {
             let options = if pkce {
                 hint(APPROVING_MSISDN)
             } else {
                 hint(APPROVING_MSISDN).without_pkce()
             };
-            let tokens = login(d, &mut op, options)
+            let tokens = login(d, &op, options)
                 .unwrap_or_else(|e| panic!("{} pkce={pkce}: {e:?}", client.id()));
             let id_token = tokens.id_token();
             assert_eq!(id_token.alg(), alg, "{}", client.id());
@@ -147,7 +151,7 @@ fn login_every_alg<D: Driver>(d: &D, peer: &Peer, auth: AuthMethod) {
                 "the peer issues refresh tokens"
             );
             let sub = tokens.sub().to_owned();
-            let info = userinfo(d, &mut op, tokens).unwrap();
+            let info = userinfo(d, &op, &tokens).unwrap();
             assert!(!info.was_signed());
             assert_eq!(info.sub(), sub);
             // openid mc_authn grants no phone number.
@@ -170,14 +174,14 @@ fn login_private_key_jwt_every_alg_with_and_without_pkce<D: Driver>(d: &D, peer:
 
 fn identity_phonenumber_scope_with_json_userinfo<D: Driver>(d: &D, peer: &Peer) {
     let client = PeerClient::new(AuthMethod::Post, Algorithm::ES256);
-    let mut op = peer.operator_for(d, client).unwrap();
-    // mc_identity_* selects the MC DI profile (mc_di_r2_v2.3): at_hash and amr are required.
+    let op = peer.operator_for(d, client).unwrap();
+    // The plain profile: no version is sent, and the peer's at_hash is checked by value.
     let options = hint(APPROVING_MSISDN).scope(["mc_authn", "mc_identity_phonenumber"]);
-    let tokens = login(d, &mut op, options).unwrap();
+    let tokens = login(d, &op, options).unwrap();
     assert_eq!(tokens.id_token().amr(), ["SIM_OK"]);
     // The peer keeps scope claims out of a code-flow id_token (they come from userinfo).
     assert_eq!(tokens.id_token().claim("phone_number"), None);
-    let info = userinfo(d, &mut op, tokens).unwrap();
+    let info = userinfo(d, &op, &tokens).unwrap();
     assert!(!info.was_signed());
     assert_eq!(
         info.phone_number(),
@@ -189,11 +193,11 @@ fn identity_phonenumber_scope_with_json_userinfo<D: Driver>(d: &D, peer: &Peer) 
 fn signed_userinfo_every_alg<D: Driver>(d: &D, peer: &Peer) {
     for alg in ALGORITHMS {
         let client = PeerClient::signed_userinfo(alg);
-        let mut op = peer.operator_for(d, client).unwrap();
+        let op = peer.operator_for(d, client).unwrap();
         let options = hint(APPROVING_MSISDN).scope(["mc_authn", "mc_identity_phonenumber"]);
-        let tokens = login(d, &mut op, options).unwrap();
+        let tokens = login(d, &op, options).unwrap();
         let sub = tokens.sub().to_owned();
-        let info = userinfo(d, &mut op, tokens).unwrap();
+        let info = userinfo(d, &op, &tokens).unwrap();
         assert!(info.was_signed(), "{}", client.id());
         assert_eq!(info.sub(), sub);
         assert_eq!(
@@ -208,18 +212,18 @@ fn signed_userinfo_every_alg<D: Driver>(d: &D, peer: &Peer) {
 
 fn claims_parameter_is_honoured<D: Driver>(d: &D, peer: &Peer) {
     let client = PeerClient::new(AuthMethod::Basic, Algorithm::PS256);
-    let mut op = peer.operator_for(d, client).unwrap();
+    let op = peer.operator_for(d, client).unwrap();
     // No phone number scope: the claims arrive only because the claims parameter asks for them.
     let options = hint(APPROVING_MSISDN).claims(json!({
         "id_token": { "phone_number": null },
         "userinfo": { "phone_number_verified": { "essential": true } }
     }));
-    let tokens = login(d, &mut op, options).unwrap();
+    let tokens = login(d, &op, options).unwrap();
     assert_eq!(
         tokens.id_token().claim("phone_number"),
         Some(json!(format!("+{APPROVING_MSISDN}")))
     );
-    let info = userinfo(d, &mut op, tokens).unwrap();
+    let info = userinfo(d, &op, &tokens).unwrap();
     assert_eq!(info.claim("phone_number_verified"), Some(&json!(true)));
     assert_eq!(info.phone_number(), None);
 }
@@ -227,9 +231,9 @@ fn claims_parameter_is_honoured<D: Driver>(d: &D, peer: &Peer) {
 fn loa3_and_max_age_are_requested_and_verified<D: Driver>(d: &D, peer: &Peer) {
     for alg in ALGORITHMS {
         let client = PeerClient::new(AuthMethod::Basic, alg);
-        let mut op = peer.operator_for(d, client).unwrap();
+        let op = peer.operator_for(d, client).unwrap();
         let options = hint(APPROVING_MSISDN).acr_values([3]).max_age(300);
-        let tokens = login(d, &mut op, options).unwrap();
+        let tokens = login(d, &op, options).unwrap();
         assert_eq!(tokens.id_token().acr(), Some("3"));
         assert_eq!(tokens.id_token().amr(), ["SIM_PIN"]);
         // max_age makes auth_time required; mc-core checked it against max_age.
@@ -239,12 +243,12 @@ fn loa3_and_max_age_are_requested_and_verified<D: Driver>(d: &D, peer: &Peer) {
 
 fn pcr_login_hint_finds_the_same_subscriber<D: Driver>(d: &D, peer: &Peer) {
     let client = PeerClient::new(AuthMethod::Post, Algorithm::RS256);
-    let mut op = peer.operator_for(d, client).unwrap();
-    let first = login(d, &mut op, hint(APPROVING_MSISDN)).unwrap();
+    let op = peer.operator_for(d, client).unwrap();
+    let first = login(d, &op, hint(APPROVING_MSISDN)).unwrap();
     let pcr = first.sub().to_owned();
     let again = login(
         d,
-        &mut op,
+        &op,
         AuthorizeOptions::new().login_hint(LoginHint::Pcr(pcr.clone())),
     )
     .unwrap();
@@ -252,7 +256,7 @@ fn pcr_login_hint_finds_the_same_subscriber<D: Driver>(d: &D, peer: &Peer) {
 }
 
 fn key_rotation_is_absorbed_by_one_jwks_refetch<D: Driver>(d: &D, peer: &Peer) {
-    let mut ops: Vec<_> = ALGORITHMS
+    let ops: Vec<_> = ALGORITHMS
         .iter()
         .map(|alg| {
             peer.operator_for(d, PeerClient::new(AuthMethod::Basic, *alg))
@@ -260,14 +264,14 @@ fn key_rotation_is_absorbed_by_one_jwks_refetch<D: Driver>(d: &D, peer: &Peer) {
         })
         .collect();
     let mut first_kids = Vec::new();
-    for op in &mut ops {
+    for op in &ops {
         let tokens = login(d, op, hint(APPROVING_MSISDN)).unwrap();
         first_kids.push(tokens.id_token().kid().unwrap().to_owned());
     }
     assert_eq!(first_kids, ["op-1-rs256", "op-1-ps256", "op-1-es256"]);
     let new_kids = peer.rotate_keys();
     assert_eq!(new_kids, ["op-2-rs256", "op-2-ps256", "op-2-es256"]);
-    for (op, alg) in ops.iter_mut().zip(ALGORITHMS) {
+    for (op, alg) in ops.iter().zip(ALGORITHMS) {
         let before = peer.request_count("/jwks");
         let second = login(d, op, hint(APPROVING_MSISDN)).unwrap();
         let kid = format!("op-2-{}", format!("{alg:?}").to_ascii_lowercase());
@@ -286,8 +290,8 @@ fn key_rotation_is_absorbed_by_one_jwks_refetch<D: Driver>(d: &D, peer: &Peer) {
 
 fn declined_login_is_access_denied<D: Driver>(d: &D, peer: &Peer) {
     let client = PeerClient::new(AuthMethod::Basic, Algorithm::RS256);
-    let mut op = peer.operator_for(d, client).unwrap();
-    let err = core(login(d, &mut op, hint(DECLINING_MSISDN)).unwrap_err());
+    let op = peer.operator_for(d, client).unwrap();
+    let err = core(login(d, &op, hint(DECLINING_MSISDN)).unwrap_err());
     assert!(matches!(err, Error::Refused(_)), "{err:?}");
     let refusal = err.operator_error().unwrap();
     assert!(refusal.is("access_denied"));
@@ -302,16 +306,15 @@ fn declined_login_is_access_denied<D: Driver>(d: &D, peer: &Peer) {
 fn replayed_code_is_invalid_grant<D: Driver>(d: &D, peer: &Peer) {
     for auth in AuthMethod::ALL {
         let client = PeerClient::new(auth, Algorithm::RS256);
-        let mut op = peer.operator_for(d, client).unwrap();
+        let op = peer.operator_for(d, client).unwrap();
         let code = authorize(d, &op, hint(APPROVING_MSISDN)).unwrap();
         let replay = code.clone();
         // The first exchange dated a second earlier, so that a private_key_jwt replay carries
         // a fresh assertion (its jti derives from code and time) and meets the code check.
         let now = d.now();
-        let step = d
+        let tokens = d
             .execute(code.token_exchange(&op, now.minus(1)).unwrap())
             .unwrap();
-        let tokens = d.complete(&mut op, step).unwrap();
         let err = core(
             d.execute(replay.token_exchange(&op, now).unwrap())
                 .unwrap_err(),
@@ -322,7 +325,7 @@ fn replayed_code_is_invalid_grant<D: Driver>(d: &D, peer: &Peer) {
         assert_eq!(refusal.status, Some(400));
         // RFC 6749 4.1.2: the peer also revoked what the code gave; userinfo says so in
         // WWW-Authenticate.
-        let err = core(userinfo(d, &mut op, tokens).unwrap_err());
+        let err = core(userinfo(d, &op, &tokens).unwrap_err());
         let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
         assert!(refusal.is("invalid_token"), "{auth:?}: {refusal:?}");
         assert_eq!(refusal.endpoint, Endpoint::UserInfo);
@@ -336,21 +339,19 @@ fn replayed_code_is_invalid_grant<D: Driver>(d: &D, peer: &Peer) {
 /// as a client authentication failure before it looks at the code.
 fn private_key_jwt_retry_in_the_same_second_repeats_the_assertion<D: Driver>(d: &D, peer: &Peer) {
     let client = PeerClient::new(AuthMethod::PrivateKeyJwt, Algorithm::ES256);
-    let mut op = peer.operator_for(d, client).unwrap();
-    // Keys first, so that the first exchange needs no &mut op while the second is pending.
-    let keys = d.execute(op.jwks_exchange().unwrap()).unwrap();
-    op.set_jwks(keys, d.now());
+    let op = peer.operator_for(d, client).unwrap();
     let code = authorize(d, &op, hint(APPROVING_MSISDN)).unwrap();
     let retry = code.clone();
     let now = d.now();
     let first = code.token_exchange(&op, now).unwrap();
     let second = retry.token_exchange(&op, now).unwrap();
-    let body = |e: &mc_core::TokenExchange<'_>| {
+    let body = |e: &mc_core::TokenExchange| {
         use mc_core::Exchange as _;
         e.request().into_body()
     };
     assert_eq!(body(&first), body(&second), "byte-identical requests");
-    assert!(matches!(d.execute(first).unwrap(), Verified::Done(_)));
+    // The first finishes, JWKS fetch included, while the second is pending.
+    let _: Tokens = d.execute(first).unwrap();
     let err = core(d.execute(second).unwrap_err());
     let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
     assert!(refusal.is("invalid_client"), "{refusal:?}");
@@ -365,10 +366,10 @@ fn wrong_client_secret_is_invalid_client<D: Driver>(d: &D, peer: &Peer) {
         let id = PeerClient::new(auth, Algorithm::RS256).id();
         // The registered secret with one character more.
         let wrong = format!("{}!", client_secret(&id).expose_secret());
-        let mut op = peer
+        let op = peer
             .operator(d, &id, ClientSecret::new(wrong), method)
             .unwrap();
-        let err = core(login(d, &mut op, hint(APPROVING_MSISDN)).unwrap_err());
+        let err = core(login(d, &op, hint(APPROVING_MSISDN)).unwrap_err());
         let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
         assert!(refusal.is("invalid_client"), "{auth:?}: {refusal:?}");
         assert_eq!(refusal.endpoint, Endpoint::Token);
@@ -381,11 +382,11 @@ fn wrong_client_secret_is_invalid_client<D: Driver>(d: &D, peer: &Peer) {
 /// secret with `%`, `+` or `:`: this peer refuses it outright.
 fn raw_basic_credentials_are_refused_by_an_rfc6749_peer<D: Driver>(d: &D, peer: &Peer) {
     let client = PeerClient::new(AuthMethod::Basic, Algorithm::RS256);
-    let mut op = peer.operator_for(d, client).unwrap();
-    let mut policy = op.policy().clone();
+    let config = peer.config_for(d, client).unwrap();
+    let mut policy = mc_core::Policy::default();
     policy.basic_auth = BasicAuthEncoding::Raw;
-    op.set_policy(policy);
-    let err = core(login(d, &mut op, hint(APPROVING_MSISDN)).unwrap_err());
+    let op = config.policy(policy).build().unwrap();
+    let err = core(login(d, &op, hint(APPROVING_MSISDN)).unwrap_err());
     let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
     assert!(refusal.is("invalid_request"), "{refusal:?}");
     assert_eq!(refusal.status, Some(400));
@@ -397,7 +398,7 @@ fn raw_basic_credentials_are_refused_by_an_rfc6749_peer<D: Driver>(d: &D, peer: 
 
 fn unknown_client_assertion_key_is_invalid_client<D: Driver>(d: &D, peer: &Peer) {
     let id = PeerClient::new(AuthMethod::PrivateKeyJwt, Algorithm::RS256).id();
-    let mut op = peer
+    let op = peer
         .operator(
             d,
             &id,
@@ -405,7 +406,7 @@ fn unknown_client_assertion_key_is_invalid_client<D: Driver>(d: &D, peer: &Peer)
             ClientAuth::PrivateKeyJwt(other_key()),
         )
         .unwrap();
-    let err = core(login(d, &mut op, hint(APPROVING_MSISDN)).unwrap_err());
+    let err = core(login(d, &op, hint(APPROVING_MSISDN)).unwrap_err());
     let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
     assert!(refusal.is("invalid_client"), "{refusal:?}");
     assert_eq!(refusal.status, Some(401));
@@ -458,34 +459,170 @@ fn no_login_hint_waits_for_a_person<D: Driver>(d: &D, peer: &Peer) {
     assert_eq!(browser.hops().first().map(String::as_str), Some("/auth"));
 }
 
+/// The Mobile Connect profile, chosen explicitly for this peer (its metadata alone makes a
+/// plain OpenID Connect context): its identity (DI) versions require `at_hash`, which the
+/// `sp-plain-oidc` client's id_tokens lack, so that login is refused; the plain profile checks
+/// `at_hash` only when present and accepts the same login.
 fn id_token_without_at_hash_fails_only_the_mc_di_profile<D: Driver>(d: &D, peer: &Peer) {
-    let mut op = peer
-        .operator(
+    let config = peer
+        .config(
             d,
             PLAIN_OIDC_CLIENT,
             client_secret(PLAIN_OIDC_CLIENT),
             ClientAuth::SecretBasic,
         )
         .unwrap();
+    let op = config
+        .clone()
+        .profile(Profile::MobileConnect)
+        .build()
+        .unwrap();
     // mc_authn alone (mc_v1.1): at_hash is optional, as in OIDC Core for the code flow.
-    let tokens = login(d, &mut op, hint(APPROVING_MSISDN)).unwrap();
+    let tokens = login(d, &op, hint(APPROVING_MSISDN)).unwrap();
     assert!(tokens.id_token().claims().at_hash.is_none());
     // mc_identity_phonenumber selects mc_di_r2_v2.3, whose id_tokens must carry at_hash.
-    let options = hint(APPROVING_MSISDN).scope(["mc_authn", "mc_identity_phonenumber"]);
-    let err = core(login(d, &mut op, options).unwrap_err());
+    let identity = || hint(APPROVING_MSISDN).scope(["mc_authn", "mc_identity_phonenumber"]);
+    let err = core(login(d, &op, identity()).unwrap_err());
     assert!(
         matches!(err, Error::IdToken(IdTokenError::AtHashMissing)),
         "{err:?}"
     );
-    // Forcing the older version is the host's way to log in at such an operator.
-    let options = hint(APPROVING_MSISDN)
-        .scope(["mc_authn", "mc_identity_phonenumber"])
-        .version("mc_v1.1");
-    let tokens = login(d, &mut op, options).unwrap();
-    let info = userinfo(d, &mut op, tokens).unwrap();
+    // Forcing the older version is the host's way to log in at such an operator under the
+    // Mobile Connect profile.
+    let tokens = login(d, &op, identity().version("mc_v1.1")).unwrap();
+    let info = userinfo(d, &op, &tokens).unwrap();
     assert_eq!(
         info.phone_number(),
         Some(format!("+{APPROVING_MSISDN}").as_str())
+    );
+    // The plain profile (this peer's default) takes the same login as it is.
+    let plain = config.build().unwrap();
+    assert_eq!(plain.profile(), Profile::OpenIdConnect);
+    let tokens = login(d, &plain, identity()).unwrap();
+    assert!(tokens.id_token().claims().at_hash.is_none());
+}
+
+/// The authorization request's parameters, by name (each once).
+fn request_params(redirect: &mc_core::AuthorizationRedirect) -> Vec<(String, String)> {
+    redirect
+        .url()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A plain OpenID Connect login (the profile the peer's metadata implies: no Mobile Connect
+/// members) with an identity scope, no level of assurance asked and no version forced: the
+/// authorization request carries neither `acr_values` nor `version`, the login's state asks for
+/// no `acr`, the id_token needs no `at_hash` (`sp-plain-oidc` sends none), and userinfo answers
+/// the identity claims.
+fn plain_profile_identity_login_without_acr_values_or_version<D: Driver>(d: &D, peer: &Peer) {
+    let rs256 = PeerClient::new(AuthMethod::Basic, Algorithm::RS256).id();
+    for client_id in [rs256.as_str(), PLAIN_OIDC_CLIENT] {
+        let op = peer
+            .operator(
+                d,
+                client_id,
+                client_secret(client_id),
+                ClientAuth::SecretBasic,
+            )
+            .unwrap();
+        assert_eq!(op.profile(), Profile::OpenIdConnect);
+        let options = hint(APPROVING_MSISDN).scope(["mc_identity_phonenumber"]);
+        let (redirect, flow) = op.authorize(options, &mut entropy(), d.now()).unwrap();
+        let params = request_params(&redirect);
+        assert_eq!(
+            param(&params, "acr_values"),
+            None,
+            "{client_id}: {params:?}"
+        );
+        assert_eq!(param(&params, "version"), None, "{client_id}: {params:?}");
+        assert_eq!(
+            param(&params, "scope"),
+            Some("openid mc_identity_phonenumber")
+        );
+        assert_eq!(flow.version(), None);
+        // The per-login state asks for no level, so the id_token's `acr` is not judged (this
+        // peer sends one anyway: its handset always reports LoA 2).
+        let stored = serde_json::to_value(&flow).unwrap();
+        assert_eq!(stored.get("min_acr"), None, "{client_id}");
+        let code = follow(d, &op, &redirect, flow).unwrap();
+        let tokens = d
+            .execute(code.token_exchange(&op, d.now()).unwrap())
+            .unwrap_or_else(|e| panic!("{client_id}: {e:?}"));
+        assert!(tokens.sub().starts_with("pcr-"));
+        assert_eq!(
+            tokens.id_token().claims().at_hash.is_some(),
+            client_id != PLAIN_OIDC_CLIENT,
+            "{client_id}"
+        );
+        let info = userinfo(d, &op, &tokens).unwrap();
+        assert_eq!(
+            info.phone_number(),
+            Some(format!("+{APPROVING_MSISDN}").as_str())
+        );
+        assert_eq!(info.claim("phone_number_verified"), Some(&json!(true)));
+    }
+}
+
+/// The same peer under an explicit Mobile Connect profile is still strict: the request asks for
+/// LoA 2 (`acr_values=2`) and sends the Mobile Connect `version`, the login remembers both, the
+/// id_token's `acr` is verified against LoA 2, and a login that asks for no level at all is
+/// refused before the browser is sent away. (This peer always issues an `acr` at least as high
+/// as asked, so an id_token with a missing or lower `acr` cannot be produced here; the sandbox
+/// tests refuse those, e.g. `approve_at_loa2_when_loa3_was_required_is_acr_too_low`. The
+/// refusal this peer can show is `id_token_without_at_hash_fails_only_the_mc_di_profile`.)
+fn mc_profile_login_sends_acr_values_and_version_and_stays_strict<D: Driver>(d: &D, peer: &Peer) {
+    let client = PeerClient::new(AuthMethod::Basic, Algorithm::RS256);
+    let op = peer
+        .operator_with_profile(d, client, Profile::MobileConnect)
+        .unwrap();
+    assert_eq!(op.profile(), Profile::MobileConnect);
+    for (scope, version) in [
+        (vec!["mc_authn"], "mc_v1.1"),
+        (vec!["mc_authn", "mc_identity_phonenumber"], "mc_di_r2_v2.3"),
+    ] {
+        let options = hint(APPROVING_MSISDN).scope(scope);
+        let (redirect, flow) = op.authorize(options, &mut entropy(), d.now()).unwrap();
+        let params = request_params(&redirect);
+        assert_eq!(param(&params, "acr_values"), Some("2"), "{params:?}");
+        assert_eq!(param(&params, "version"), Some(version), "{params:?}");
+        assert_eq!(flow.version(), Some(version));
+        let stored = serde_json::to_value(&flow).unwrap();
+        assert_eq!(stored.get("min_acr"), Some(&json!(2)));
+        let code = follow(d, &op, &redirect, flow).unwrap();
+        let tokens = d
+            .execute(code.token_exchange(&op, d.now()).unwrap())
+            .unwrap();
+        assert_eq!(tokens.id_token().acr(), Some("2"));
+        assert_eq!(tokens.id_token().amr(), ["SIM_OK"]);
+        // The identity version's at_hash was required, and checked by value.
+        assert!(tokens.id_token().claims().at_hash.is_some());
+    }
+    // No level of assurance at all is not a Mobile Connect login.
+    let err = op
+        .authorize(
+            hint(APPROVING_MSISDN).acr_values([]),
+            &mut entropy(),
+            d.now(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Misuse(mc_core::MisuseError::InvalidParameter {
+                name: "acr_values",
+                ..
+            })
+        ),
+        "{err:?}"
     );
 }
 

@@ -16,8 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mc_core::{
     AccessToken, AuthorizationCode, AuthorizeOptions, ClientSecret, Discovered, DiscoveryOutcome,
-    DiscoveryQuery, IdTokenJwt, LoginHint, Msisdn, Nonce, OperatorConfig, PkceVerifier,
-    RefreshToken, SelectionReturn, State, SubscriberId, TokenResponse, Verified,
+    DiscoveryQuery, Exchange, IdTokenJwt, LoginHint, Msisdn, Nonce, OperatorConfig, PkceVerifier,
+    RefreshToken, Registration, SelectionReturn, State, SubscriberId, TokenResponse, Verified,
 };
 use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, browser_follow};
 use mc_tests::sandbox::{
@@ -150,12 +150,16 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         audit.debug("SelectionReturn", &selection);
 
         // The operator context.
-        let mut op = Discovered::from_discovery(&answer, info.name, SP_REDIRECT_URI).unwrap();
-        let metadata_exchange = op.metadata_exchange().unwrap();
+        let discovered =
+            OperatorConfig::from_discovery(&answer, info.name, SP_REDIRECT_URI).unwrap();
+        audit.debug("OperatorConfig (from discovery)", &discovered);
+        let metadata_exchange = discovered.metadata_exchange().unwrap();
         audit.debug("MetadataExchange", &metadata_exchange);
         let metadata = d.execute(metadata_exchange).unwrap();
         audit.debug("ProviderMetadata", &metadata);
-        op.apply_metadata(metadata).unwrap();
+        let discovered = discovered.with_metadata(metadata).unwrap();
+        audit.debug("OperatorConfig (with metadata)", &discovered);
+        let op = discovered.build().unwrap();
         let config: OperatorConfig = sandbox.registry_entry(info.name).unwrap();
         audit.debug("OperatorConfig", &config);
 
@@ -194,16 +198,17 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         let received = flow.callback(&op, &callback, d.now()).unwrap();
         audit.debug("CodeReceived", &received);
 
-        // The token exchange, paused for the JWKS (none fetched yet), then resumed.
+        // The token exchange, paused for the JWKS (none fetched yet), then finished by the
+        // refetch. Run by hand, so that the paused value can be printed too.
         let exchange = received.token_exchange(&op, d.now()).unwrap();
         audit.debug("TokenExchange", &exchange);
-        let step = d.execute(exchange).unwrap();
-        assert!(matches!(step, Verified::NeedJwks(_)));
-        audit.debug("Verified<Tokens, PendingTokens>", &step);
-        if let Verified::NeedJwks(pending) = &step {
-            audit.debug("PendingTokens", pending);
-        }
-        let tokens = d.complete(&mut op, step).unwrap();
+        let step = step_by_hand(d, exchange);
+        audit.debug("Verified<Tokens>", &step);
+        let Verified::NeedJwks(refetch) = step else {
+            panic!("the first login pauses for the JWKS");
+        };
+        audit.debug("KeyRefetch<Tokens>", &refetch);
+        let tokens = d.execute(refetch).unwrap();
         let access_token = tokens.access_token().expose_secret().to_owned();
         let id_token = tokens.id_token().jwt().expose_secret().to_owned();
         audit.secret("access token", access_token.clone());
@@ -221,7 +226,7 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
             tokens.id_token().claims().nonce.as_ref().unwrap(),
         );
         audit.debug("Discovered", &op);
-        audit.debug("Jwks", op.jwks());
+        audit.debug("Jwks", &op.jwks());
         audit.debug("JwksExchange", &op.jwks_exchange().unwrap());
         let response = TokenResponse::parse(
             json!({
@@ -244,18 +249,21 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         }
         let exchange = tokens.userinfo(&op).unwrap();
         audit.debug("UserInfoExchange", &exchange);
-        let step = d.execute(exchange).unwrap();
-        audit.debug("Verified<UserInfo, PendingUserInfo>", &step);
-        if let Verified::NeedJwks(pending) = &step {
-            audit.debug("PendingUserInfo", pending);
-        }
+        let step = step_by_hand(d, exchange);
+        audit.debug("Verified<UserInfo>", &step);
         assert_eq!(info.signed_userinfo, matches!(step, Verified::NeedJwks(_)));
-        let userinfo = d.complete(&mut op, step).unwrap();
+        let userinfo = match step {
+            Verified::Done(userinfo) => userinfo,
+            Verified::NeedJwks(refetch) => {
+                audit.debug("KeyRefetch<UserInfo>", &refetch);
+                d.execute(refetch).unwrap()
+            }
+        };
         audit.debug("UserInfo", &userinfo);
 
         // Errors raised around these secrets.
         sandbox.set_operator_fault(info.name, Target::UserInfo, Fault::SubjectMismatch);
-        let failure = driver::userinfo(d, &mut op, userinfo.into_tokens()).unwrap_err();
+        let failure = driver::userinfo(d, &op, &tokens).unwrap_err();
         audit.debug("Failure (userinfo sub mismatch)", &failure);
         audit.both("Error (userinfo sub mismatch)", failure.core().unwrap());
         // The used code again, in a fresh login of the same browser: invalid_grant.
@@ -278,7 +286,7 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
             Target::Token,
             Fault::IdToken(IdTokenMutation::append("nonce", "1")),
         );
-        let failure = driver::login(d, &mut op, options).unwrap_err();
+        let failure = driver::login(d, &op, options).unwrap_err();
         audit.both("Error (nonce mismatch)", failure.core().unwrap());
         if let mc_core::Error::IdToken(e) = failure.core().unwrap() {
             audit.both("IdTokenError", e);
@@ -303,6 +311,13 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
     }
 }
 
+/// One step by hand (request sent raw, response handed to the core), so that a paused value
+/// can be looked at before `execute` finishes it.
+fn step_by_hand<D: Driver, E: Exchange>(d: &D, exchange: E) -> E::Output {
+    let response = d.send(exchange.request()).unwrap();
+    exchange.respond(response, d.now()).unwrap()
+}
+
 /// A code-received login at `alpha` whose token endpoint is `token_url`, with its secrets.
 fn pending_token_request(
     server: &SandboxServer,
@@ -312,18 +327,22 @@ fn pending_token_request(
     let sandbox = server.sandbox();
     let secret = sandbox.client_secret(info.name).unwrap();
     let issuer = sandbox.issuer(info.name);
-    let op = Discovered::from_registry(
-        OperatorConfig::new(
-            info.name,
-            info.client_id,
-            ClientSecret::new(secret.clone()),
-            SP_REDIRECT_URI,
-            &format!("{issuer}/authorize"),
-            token_url,
-        )
-        .unwrap()
-        .issuer(issuer.clone()),
-    );
+    let op = OperatorConfig::new(Registration {
+        operator_id: info.name.to_owned(),
+        client_id: info.client_id.to_owned(),
+        client_secret: ClientSecret::new(secret.clone()),
+        redirect_uri: SP_REDIRECT_URI.to_owned(),
+    })
+    .unwrap()
+    .issuer(issuer.clone())
+    .authorization(&format!("{issuer}/authorize"))
+    .unwrap()
+    .token(token_url)
+    .unwrap()
+    .jwks(&format!("{issuer}/jwks"))
+    .unwrap()
+    .build()
+    .unwrap();
     let (_, flow) = op
         .authorize(
             AuthorizeOptions::new(),
@@ -373,7 +392,7 @@ fn adapter_errors_of_a_token_request_print_no_secret() {
         Fault::Slow(Duration::from_secs(3)),
     );
     let config = mc_io_blocking::Config::default().with_timeout(Duration::from_millis(500));
-    let blocking = mc_io_blocking::Client::with_config(config);
+    let blocking = mc_io_blocking::Client::with_config(config).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
