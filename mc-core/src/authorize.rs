@@ -306,6 +306,13 @@ impl Authorizing {
         self.issued_at
     }
 
+    /// The lowest level of assurance the id_token's `acr` must reach (none when the login
+    /// asked for no level, under the plain OpenID Connect profile).
+    #[must_use]
+    pub fn min_acr(&self) -> Option<u8> {
+        self.min_acr
+    }
+
     /// The Mobile Connect version requested (none for a plain OpenID Connect login).
     #[must_use]
     pub fn version(&self) -> Option<&str> {

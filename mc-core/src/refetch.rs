@@ -88,6 +88,7 @@ pub(crate) fn pause_or_refuse<T>(
         Ok(Verified::NeedJwks(KeyRefetch::new(
             operator,
             snapshot.generation,
+            missing,
             paused(),
         )?))
     } else {
@@ -104,11 +105,15 @@ pub(crate) fn pause_or_refuse<T>(
 ///
 /// When many logins pause at once for the same key rotation, an executor that runs refetches
 /// for one operator one at a time calls [`KeyRefetch::with_newer_keys`] first: a key set stored
-/// by another login since this one paused finishes it without another fetch.
+/// by another login since this one paused finishes it without another fetch. (The adapters do
+/// this per `Client`: logins sharing one context through one client fetch once per rotation;
+/// each further client sharing the context may fetch once more.)
 #[must_use]
 pub struct KeyRefetch<T> {
     operator: Discovered,
     generation: u64,
+    /// The verdict when no fresh keys can be had.
+    missing: IdTokenError,
     prepared: Prepared,
     paused: Box<dyn Paused<T>>,
 }
@@ -126,14 +131,25 @@ impl<T> KeyRefetch<T> {
     fn new(
         operator: &Discovered,
         generation: u64,
+        missing: IdTokenError,
         paused: Box<dyn Paused<T>>,
     ) -> Result<Self, Error> {
         Ok(Self {
             prepared: operator.jwks_request()?,
             operator: operator.clone(),
             generation,
+            missing,
             paused,
         })
+    }
+
+    /// Give up without fetching: the verdict the step would have had with no refetch allowed
+    /// ([`crate::IdTokenError::UnknownKeyId`] or [`crate::IdTokenError::NoUsableKey`]). For an
+    /// executor whose refetch for the same operator just failed: the logins that waited for it
+    /// fail at once instead of each trying again.
+    #[must_use]
+    pub fn into_error(self) -> Error {
+        self.missing.into()
     }
 
     /// The JWKS URL this refetch GETs: executors that run one refetch per operator at a time
