@@ -110,8 +110,8 @@ impl Error {
 /// One turn per JWKS URL, so that logins paused by the same key rotation fetch the keys once.
 type RefetchLocks = Arc<Mutex<BTreeMap<String, Arc<RefetchTurn>>>>;
 
-/// Refetches of one JWKS URL run one at a time; `attempts` counts them, so that a login that
-/// waited while another's refetch failed gives up instead of trying again.
+/// Refetches of one JWKS URL run one at a time; `attempts` counts the finished ones, so that a
+/// login that waited while another's refetch failed gives up instead of trying again.
 #[derive(Debug, Default)]
 struct RefetchTurn {
     lock: Mutex<()>,
@@ -235,8 +235,10 @@ impl Client {
                 Err(refetch.into_error().into())
             }
             Verified::NeedJwks(refetch) => {
+                let outcome = self.run(refetch);
+                // Counted once finished, so that the logins that waited for it see it.
                 turn.attempts.fetch_add(1, Ordering::AcqRel);
-                self.run(refetch)
+                outcome
             }
         }
     }

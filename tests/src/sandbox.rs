@@ -133,6 +133,8 @@ pub enum Target {
 pub enum Fault {
     /// HTTP 500 with an HTML body.
     ServerError,
+    /// HTTP 500 with an HTML body, after this long (over HTTP).
+    SlowServerError(Duration),
     /// Answer correctly, but only after this long (over HTTP).
     Slow(Duration),
     /// A 200 body of this many bytes.
@@ -582,6 +584,14 @@ fn bearer(request: &Request<Vec<u8>>) -> Option<String> {
 }
 
 /// The sandbox's "encryption" of an MSISDN into a `subscriber_id`: reversible by the sandbox
+fn server_error() -> Response<Vec<u8>> {
+    response(
+        500,
+        "text/html",
+        b"<html>Internal Server Error</html>".to_vec(),
+    )
+}
+
 /// only, opaque to the SP (hex of the digits XORed with a fixed pad).
 #[must_use]
 pub fn encrypt_msisdn(msisdn: &str) -> String {
@@ -979,15 +989,9 @@ impl Sandbox {
         };
         match fault {
             Some(Fault::ServerError) => {
-                return (
-                    response(
-                        500,
-                        "text/html",
-                        b"<html>Internal Server Error</html>".to_vec(),
-                    ),
-                    Duration::ZERO,
-                );
+                return (server_error(), Duration::ZERO);
             }
+            Some(Fault::SlowServerError(delay)) => return (server_error(), delay),
             Some(Fault::Oversized(size)) => {
                 let mut body = b"{\"padding\":\"".to_vec();
                 body.resize(size.saturating_sub(2), b'x');

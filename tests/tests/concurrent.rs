@@ -263,3 +263,81 @@ fn blocking_login(
         token_step,
     }
 }
+
+/// A refetch that fails is not repeated by the logins that waited for it: 16 logins pause on a
+/// `kid` the context does not hold while the operator's JWKS answers 500 (slowly, so that all of
+/// them are waiting); one JWKS request is made, and every login is refused with the verdict it
+/// would have had without a refetch (`UnknownKeyId`), instead of each trying again in turn.
+#[test]
+fn logins_waiting_on_a_failed_refetch_fail_without_fetching_again() {
+    const LOGINS: usize = 16;
+    let server = SandboxServer::start().unwrap();
+    server
+        .sandbox()
+        .set_operator_fault(OPERATOR, Target::Jwks, Fault::SlowServerError(JWKS_DELAY));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let outcomes = runtime.block_on(async {
+        let client =
+            mc_io_tokio::Client::with_config(mc_io_tokio::Config::default().with_timeout(TIMEOUT))
+                .unwrap();
+        let operator = Arc::new(
+            server
+                .sandbox()
+                .registry_entry(OPERATOR)
+                .unwrap()
+                .build()
+                .unwrap(),
+        );
+        let barrier = Arc::new(tokio::sync::Barrier::new(LOGINS));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..LOGINS {
+            let (client, operator, barrier) =
+                (client.clone(), Arc::clone(&operator), Arc::clone(&barrier));
+            tasks.spawn(async move {
+                let now = mc_io_tokio::now;
+                let (redirect, flow) = operator
+                    .authorize(options(), &mut mc_io_tokio::OsEntropy, now())
+                    .unwrap();
+                let answer = client
+                    .send(browser_request(redirect.as_str()))
+                    .await
+                    .unwrap();
+                let code = flow
+                    .callback(&operator, &callback_query(&answer), now())
+                    .unwrap();
+                let exchange = code.token_exchange(&operator, now()).unwrap();
+                barrier.wait().await;
+                client.execute(exchange).await
+            });
+        }
+        let mut outcomes = Vec::with_capacity(LOGINS);
+        while let Some(outcome) = tasks.join_next().await {
+            outcomes.push(outcome.unwrap());
+        }
+        assert!(operator.jwks().is_empty(), "no keys were stored");
+        outcomes
+    });
+    assert_eq!(
+        jwks_fetches(&server),
+        1,
+        "one refetch for all waiting logins"
+    );
+    let mut failed_fetch = 0;
+    for outcome in outcomes {
+        match outcome {
+            // The login whose turn it was sees the operator's 500.
+            Err(mc_io_tokio::Error::Core(mc_core::Error::Protocol(
+                mc_core::ProtocolError::UnexpectedStatus { status: 500, .. },
+            ))) => failed_fetch += 1,
+            Err(mc_io_tokio::Error::Core(mc_core::Error::IdToken(
+                mc_core::IdTokenError::UnknownKeyId { .. },
+            ))) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(failed_fetch, 1);
+}
