@@ -27,8 +27,9 @@ use jsonwebtoken::EncodingKey;
 use mc_core::{
     Algorithm, AuthorizeOptions, Authorizing, ClientSecret, CodeReceived, Discovered,
     DiscoveryAnswer, DiscoveryOutcome, DiscoveryQuery, DiscoveryService, Endpoint, Error,
-    Exchange as _, Jwks, KeyType, LoginHint, MccMnc, Msisdn, OperatorConfig, ProviderMetadata,
-    SelectionReturn, SubscriberId, TokenResponse, Tokens, UnixTime, UserInfo, Verified,
+    Exchange as _, Jwks, KeyType, LoginHint, MccMnc, MisuseError, Msisdn, OperatorConfig, Outcome,
+    Policy, ProviderMetadata, Registration, SelectionReturn, SubscriberId, TokenResponse, Tokens,
+    UnixTime, UserInfo, Verified,
 };
 use serde_json::{Value, json};
 
@@ -78,6 +79,9 @@ pub const TARGETS: &[(&str, Body)] = &[
 /// One operator, one login started at [`NOW`] and called back with [`CODE`], and a few tokens
 /// signed once with the committed keys.
 pub struct Context {
+    /// The operator context, holding the committed JWKS. Its JWKS endpoint serves that same
+    /// document, so a refetch stores the same keys again: sharing it between targets and
+    /// threads changes no verdict.
     pub operator: Discovered,
     /// The same operator with `require_callback_iss` (RFC 9207 announced).
     pub operator_iss: Discovered,
@@ -113,36 +117,53 @@ pub fn login_options() -> AuthorizeOptions {
         .max_age(MAX_AGE)
 }
 
+/// The policy of the fixed operator: HMAC keyed by the client secret is allowed, so that the
+/// HS256 paths are reachable and the fuzzer can sign claims of its choosing cheaply.
+pub fn policy() -> Policy {
+    let mut policy = Policy::default();
+    policy.allowed_algorithms.push(Algorithm::HS256);
+    policy
+}
+
+/// The fixed operator's configuration, before its context is built.
+pub fn operator_config() -> OperatorConfig {
+    OperatorConfig::new(Registration {
+        operator_id: "fuzz-operator".to_owned(),
+        client_id: CLIENT_ID.to_owned(),
+        client_secret: ClientSecret::new(CLIENT_SECRET),
+        redirect_uri: REDIRECT_URI.to_owned(),
+    })
+    .map(|c| c.issuer(ISSUER))
+    .and_then(|c| c.authorization("https://op.example/authorize"))
+    .and_then(|c| c.token("https://op.example/token"))
+    .and_then(|c| c.jwks("https://op.example/jwks"))
+    .and_then(|c| c.userinfo("https://op.example/userinfo"))
+    .and_then(|c| c.premiuminfo("https://op.example/premiuminfo"))
+    .and_then(|c| c.metadata_url("https://op.example/.well-known/openid-configuration"))
+    .expect("fixed operator config")
+    .client_name("Fuzz Shop")
+    .policy(policy())
+}
+
+/// A context of the fixed operator of its own (clones of a context share its keys), holding
+/// `keys` as fetched at [`NOW`].
+pub fn operator_with_keys(config: OperatorConfig, keys: Jwks) -> Discovered {
+    let operator = config.build().expect("fixed operator context");
+    operator.set_jwks(keys, now());
+    operator
+}
+
+/// The committed JWKS.
+fn committed_jwks() -> Jwks {
+    Jwks::parse(JWKS_JSON.as_bytes()).expect("committed JWKS")
+}
+
 impl Context {
     fn build() -> Self {
-        let mut policy = mc_core::Policy::default();
-        // HMAC keyed by the client secret is allowed, so that the HS256 paths are reachable and
-        // the fuzzer can sign claims of its choosing cheaply.
-        policy.allowed_algorithms.push(Algorithm::HS256);
-        let config = OperatorConfig::new(
-            "fuzz-operator",
-            CLIENT_ID,
-            ClientSecret::new(CLIENT_SECRET),
-            REDIRECT_URI,
-            "https://op.example/authorize",
-            "https://op.example/token",
-        )
-        .and_then(|c| c.issuer(ISSUER).jwks("https://op.example/jwks"))
-        .and_then(|c| c.userinfo("https://op.example/userinfo"))
-        .and_then(|c| c.premiuminfo("https://op.example/premiuminfo"))
-        .and_then(|c| c.metadata("https://op.example/.well-known/openid-configuration"))
-        .expect("fixed operator config")
-        .client_name("Fuzz Shop")
-        .policy(policy.clone());
-        let mut operator = Discovered::from_registry(config);
-        operator.set_jwks(
-            Jwks::parse(JWKS_JSON.as_bytes()).expect("committed JWKS"),
-            now(),
-        );
-        let mut operator_iss = operator.clone();
-        let mut strict = policy;
+        let operator = operator_with_keys(operator_config(), committed_jwks());
+        let mut strict = policy();
         strict.require_callback_iss = true;
-        operator_iss.set_policy(strict);
+        let operator_iss = operator_with_keys(operator_config().policy(strict), committed_jwks());
 
         let discovery = DiscoveryService::new(
             "https://discovery.example/v2/discovery",
@@ -292,16 +313,37 @@ fn header_value(data: &[u8]) -> Option<http::HeaderValue> {
     http::HeaderValue::from_bytes(data).ok()
 }
 
-/// The token exchange of the fixed login against `operator`, the JWKS refetch resolved by
-/// resuming at once (the key set does not change, so an unknown `kid` stays unknown).
+/// The token exchange of the fixed login against `operator`; a JWKS refetch is answered with
+/// `jwks` (the document the operator's context was built with, so an unknown `kid` stays
+/// unknown).
+pub fn token_step_with_jwks(
+    operator: &Discovered,
+    jwks: &[u8],
+    response: http::Response<Vec<u8>>,
+) -> Result<Tokens, Error> {
+    let exchange = ctx().code.clone().token_exchange(operator, now())?;
+    let outcome = exchange.respond(response, now())?;
+    finish_with_jwks(outcome, jwks)
+}
+
+/// The token exchange of the fixed login against an operator holding the committed JWKS.
 pub fn token_step(
     operator: &Discovered,
     response: http::Response<Vec<u8>>,
 ) -> Result<Tokens, Error> {
-    let exchange = ctx().code.clone().token_exchange(operator, now())?;
-    match exchange.respond(response, now())? {
-        Verified::Done(tokens) => Ok(tokens),
-        Verified::NeedJwks(pending) => pending.resume(operator, now()),
+    token_step_with_jwks(operator, JWKS_JSON.as_bytes(), response)
+}
+
+/// A step's outcome, its JWKS refetch (if it asks for one) answered with `jwks`.
+fn finish_with_jwks<O: Outcome>(outcome: O, jwks: &[u8]) -> Result<O::Value, Error> {
+    match outcome.into_verified() {
+        Verified::Done(value) => Ok(value),
+        Verified::NeedJwks(refetch) => {
+            let request = refetch.request();
+            assert_eq!(request.method(), http::Method::GET);
+            assert_eq!(request.uri(), "https://op.example/jwks");
+            refetch.respond(response(200, "application/json", jwks), now())
+        }
     }
 }
 
@@ -535,21 +577,39 @@ fn check_answer(answer: &DiscoveryAnswer) {
         format!("{other:?}"),
         "Debug of DiscoveryAnswer depends on a secret"
     );
-    match Discovered::from_discovery(answer, "fuzz-discovered", REDIRECT_URI) {
-        Ok(op) => {
-            assert_eq!(op.client_id(), answer.client_id);
-            assert_eq!(op.issuer(), answer.link("issuer"));
+    match OperatorConfig::from_discovery(answer, "fuzz-discovered", REDIRECT_URI) {
+        Ok(config) => {
             assert!(
                 answer.link("authorization").is_some() && answer.link("token").is_some(),
-                "an operator context without authorization or token link"
+                "an operator configuration without authorization or token link"
             );
-            let _ = op.jwks_exchange().map(|e| e.request());
-            let _ = op.metadata_exchange().map(|e| e.request());
-            let mut entropy = |buf: &mut [u8]| buf.fill(7);
-            if let Some(id) = &answer.subscriber_id {
-                let options =
-                    AuthorizeOptions::new().login_hint(LoginHint::EncryptedMsisdn(id.clone()));
-                let _ = op.authorize(options, &mut entropy, now());
+            let _ = config.metadata_exchange().map(|e| e.request());
+            match config.build() {
+                Ok(op) => {
+                    assert_eq!(op.client_id(), answer.client_id);
+                    assert_eq!(Some(op.issuer()), answer.link("issuer"));
+                    assert!(
+                        answer.link("jwks").is_some(),
+                        "an operator context without keys or a JWKS link"
+                    );
+                    let _ = op.jwks_exchange().map(|e| e.request());
+                    let mut entropy = |buf: &mut [u8]| buf.fill(7);
+                    if let Some(id) = &answer.subscriber_id {
+                        let options = AuthorizeOptions::new()
+                            .login_hint(LoginHint::EncryptedMsisdn(id.clone()));
+                        let _ = op.authorize(options, &mut entropy, now());
+                    }
+                }
+                Err(e) => {
+                    assert!(
+                        matches!(e, Error::Misuse(MisuseError::IncompleteOperator { .. })),
+                        "a discovered configuration refused for {e:?}"
+                    );
+                    assert!(
+                        answer.link("issuer").is_none() || answer.link("jwks").is_none(),
+                        "refused with an issuer and a JWKS link: {e}"
+                    );
+                }
             }
         }
         Err(e) => touch(&e),
@@ -769,17 +829,16 @@ fn run_discovery_return(data: &[u8]) -> bool {
 }
 
 /// Provider metadata: `ProviderMetadata::parse`, the metadata exchange, and what a host does with
-/// the document (apply it to the operator, build a registry entry, authorize).
+/// the document (build the fixed operator's context with it, build a context from it alone,
+/// authorize).
 pub fn provider_metadata(data: &[u8]) {
     let _ = run_provider_metadata(data);
 }
 
 fn run_provider_metadata(data: &[u8]) -> bool {
-    let ctx = ctx();
     let parsed = ProviderMetadata::parse(data);
     for status in [200u16, 400] {
-        let exchange = ctx
-            .operator
+        let exchange = operator_config()
             .metadata_exchange()
             .expect("the fixed operator has a metadata URL");
         match exchange.respond(response(status, "application/json", data), now()) {
@@ -799,14 +858,17 @@ fn run_provider_metadata(data: &[u8]) -> bool {
     };
     let _ = metadata.version_for_scope(&["openid".to_owned(), "mc_authn".to_owned()]);
     let _ = metadata.supports_login_hint("ENCR_MSISDN");
-    let mut operator = ctx.operator.clone();
-    match operator.apply_metadata(metadata.clone()) {
-        Ok(()) => {
+    match operator_config()
+        .with_metadata(metadata.clone())
+        .and_then(OperatorConfig::build)
+    {
+        Ok(operator) => {
             assert_eq!(
                 metadata.issuer, ISSUER,
                 "applied metadata of another issuer"
             );
-            assert_eq!(operator.issuer(), Some(ISSUER));
+            assert_eq!(operator.issuer(), ISSUER);
+            assert_eq!(operator.metadata(), Some(&metadata));
             let mut entropy = |buf: &mut [u8]| buf.fill(7);
             let options =
                 login_options().login_hint(LoginHint::Msisdn(Msisdn::new("447700900001")));
@@ -821,16 +883,26 @@ fn run_provider_metadata(data: &[u8]) -> bool {
         }
         Err(e) => touch(&e),
     }
-    match OperatorConfig::from_metadata(
-        "fuzz-from-metadata",
-        CLIENT_ID,
-        ClientSecret::new(CLIENT_SECRET),
-        REDIRECT_URI,
-        &metadata,
-    ) {
-        Ok(config) => {
-            let operator = Discovered::from_registry(config);
-            assert_eq!(operator.issuer(), Some(metadata.issuer.as_str()));
+    // A plain OpenID Provider known by its metadata alone.
+    let bare = OperatorConfig::new(Registration {
+        operator_id: "fuzz-from-metadata".to_owned(),
+        client_id: CLIENT_ID.to_owned(),
+        client_secret: ClientSecret::new(CLIENT_SECRET),
+        redirect_uri: REDIRECT_URI.to_owned(),
+    })
+    .expect("fixed registration");
+    match bare
+        .with_metadata(metadata.clone())
+        .and_then(OperatorConfig::build)
+    {
+        Ok(operator) => {
+            assert_eq!(operator.issuer(), metadata.issuer);
+            assert!(
+                metadata.authorization_endpoint.is_some()
+                    && metadata.token_endpoint.is_some()
+                    && metadata.jwks_uri.is_some(),
+                "a context from metadata without its endpoints"
+            );
         }
         Err(e) => touch(&e),
     }
@@ -880,15 +952,16 @@ fn run_jwks(data: &[u8]) -> bool {
         let _ = format!("{key:?}");
         let _ = key.kid();
     }
-    let mut operator = ctx.operator.clone();
-    operator.set_jwks(keys.clone(), now());
+    // A context of its own: the fixed one is shared, and its keys must stay the committed ones.
+    let operator = operator_with_keys(operator_config(), keys.clone());
     let mut accepted = false;
     for (jwt, alg, kid, key_type) in [
         (&ctx.rs256, Algorithm::RS256, "kid-a", KeyType::Rsa),
         (&ctx.es256, Algorithm::ES256, "kid-ec", KeyType::P256),
     ] {
-        match token_step(
+        match token_step_with_jwks(
             &operator,
+            data,
             response(200, "application/json", &token_body(jwt)),
         ) {
             Ok(tokens) => {
@@ -1026,11 +1099,9 @@ fn userinfo_step(premium: bool, content_type: &str, body: &[u8]) -> bool {
         tokens.userinfo(&ctx.operator)
     }
     .expect("the fixed operator has both endpoints");
-    let outcome = match exchange.respond(response(200, content_type, body), now()) {
-        Ok(Verified::Done(info)) => Ok(info),
-        Ok(Verified::NeedJwks(pending)) => pending.resume(&ctx.operator, now()),
-        Err(e) => Err(e),
-    };
+    let outcome = exchange
+        .respond(response(200, content_type, body), now())
+        .and_then(|outcome| finish_with_jwks(outcome, JWKS_JSON.as_bytes()));
     match outcome {
         Ok(info) => {
             check_userinfo(&info);

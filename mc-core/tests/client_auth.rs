@@ -4,15 +4,12 @@
 
 mod support;
 
-use mc_core::{
-    Algorithm, AuthorizeOptions, ClientAssertionKey, ClientAuth, Discovered, Exchange as _,
-};
+use mc_core::{Algorithm, AuthorizeOptions, ClientAssertionKey, ClientAuth, Exchange as _};
 use serde_json::Value;
 use support::*;
 
 fn token_request(auth: ClientAuth) -> http::Request<Vec<u8>> {
-    let mut op = Discovered::from_registry(operator_config().client_auth(auth));
-    op.set_jwks(default_jwks(), now());
+    let op = built_with_keys(operator_config().client_auth(auth));
     let started = start(&op, AuthorizeOptions::new().without_pkce());
     let code = started
         .flow
@@ -135,9 +132,7 @@ fn private_key_jwt_es256_assertion_verifies() {
 fn assertion_ids_differ_between_logins() {
     let key = ClientAssertionKey::from_pem(Algorithm::RS256, RSA_B.as_bytes(), None).unwrap();
     let first = assertion_of(&token_request(ClientAuth::PrivateKeyJwt(key.clone()))).1;
-    let mut op =
-        Discovered::from_registry(operator_config().client_auth(ClientAuth::PrivateKeyJwt(key)));
-    op.set_jwks(default_jwks(), now());
+    let op = built_with_keys(operator_config().client_auth(ClientAuth::PrivateKeyJwt(key)));
     let started = start(&op, AuthorizeOptions::new());
     let code = started
         .flow

@@ -3,7 +3,7 @@
 //! readers (no `serde_json::Value` per claim).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mc_core::exchange::Endpoint;
+use mc_core::Endpoint;
 use mc_core::id_token::IdTokenClaims;
 use proptest::prelude::*;
 use serde::Deserialize;

@@ -17,8 +17,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mc_core::userinfo::parse_www_authenticate;
 use mc_core::{
     Algorithm, AuthorizeOptions, ClientSecret, Discovered, DiscoveryAnswer, DiscoveryOutcome,
-    Endpoint, Error, Exchange as _, IdTokenError, Jwks, KeyType, OperatorConfig, ProtocolError,
-    ProviderMetadata, SelectionReturn, TokenResponse, Verified, wire,
+    Endpoint, Error, Exchange as _, IdTokenError, Jwks, KeyType, MisuseError, OperatorConfig,
+    ProtocolError, ProviderMetadata, Registration, SelectionReturn, TokenResponse, Verified, wire,
 };
 use serde_json::{Value, json};
 
@@ -165,26 +165,29 @@ fn check(fixture: &Fixture) {
 /// An operator that looks like the one a token was issued by: its issuer and client, the HMAC
 /// key the PHP vectors use ("secret"), HS256 allowed, and the given keys.
 fn lookalike_operator(issuer: &str, client_id: &str, jwks: Jwks) -> Discovered {
-    let config = OperatorConfig::new(
-        "lookalike",
-        client_id,
-        ClientSecret::new("secret"),
-        REDIRECT_URI,
-        "https://op.example/authorize",
-        "https://op.example/token",
-    )
+    let mut policy = mc_core::Policy::default();
+    policy.allowed_algorithms.push(Algorithm::HS256);
+    let op = OperatorConfig::new(Registration {
+        operator_id: "lookalike".to_owned(),
+        client_id: client_id.to_owned(),
+        client_secret: ClientSecret::new("secret"),
+        redirect_uri: REDIRECT_URI.to_owned(),
+    })
     .unwrap()
     .issuer(issuer)
+    .authorization("https://op.example/authorize")
+    .unwrap()
+    .token("https://op.example/token")
+    .unwrap()
     .jwks("https://op.example/jwks")
     .unwrap()
     .userinfo("https://op.example/userinfo")
     .unwrap()
     .premiuminfo("https://op.example/premiuminfo")
+    .unwrap()
+    .policy(policy)
+    .build()
     .unwrap();
-    let mut op = Discovered::from_registry(config);
-    let mut policy = op.policy().clone();
-    policy.allowed_algorithms.push(Algorithm::HS256);
-    op.set_policy(policy);
     op.set_jwks(jwks, now());
     op
 }
@@ -335,8 +338,27 @@ fn check_discovery(fixture: &Fixture) {
     }
 
     // The answer becomes an operator context with exactly the links it carries.
-    let op = Discovered::from_discovery(&answer, "fixture-operator", REDIRECT_URI)
+    let config = OperatorConfig::from_discovery(&answer, "fixture-operator", REDIRECT_URI)
         .unwrap_or_else(|e| panic!("from_discovery failed: {e}"));
+    // Without an issuer link or a JWKS link the context cannot judge an id_token: it is refused
+    // until the host supplies what is missing (here by hand; usually from the metadata).
+    let issuer = answer.link("issuer").unwrap_or(ISSUER).to_owned();
+    let op = match config.clone().build() {
+        Ok(op) => op,
+        Err(Error::Misuse(MisuseError::IncompleteOperator { missing, .. })) => {
+            assert!(
+                answer.link("issuer").is_none() || answer.link("jwks").is_none(),
+                "refused with both an issuer and a JWKS link: {missing}"
+            );
+            config
+                .issuer(issuer.clone())
+                .keys(default_jwks())
+                .build()
+                .unwrap_or_else(|e| panic!("refused with an issuer and keys: {e}"))
+        }
+        Err(e) => panic!("the discovered configuration is refused: {e}"),
+    };
+    assert_eq!(op.issuer(), issuer);
     let endpoints = op.endpoints();
     let url_of = |rel: &str| answer.link(rel).map(|h| url::Url::parse(h).unwrap());
     assert_eq!(
@@ -511,27 +533,37 @@ fn check_metadata(fixture: &Fixture) {
     }
 
     // Applied to an operator that does not know its issuer yet: the issuer and endpoints come in.
-    let config = OperatorConfig::new(
-        "reference",
-        REFERENCE_CLIENT_ID,
-        ClientSecret::new("x"),
-        REDIRECT_URI,
-        "https://op.example/authorize",
-        "https://op.example/token",
-    )
+    let config = OperatorConfig::new(Registration {
+        operator_id: "reference".to_owned(),
+        client_id: REFERENCE_CLIENT_ID.to_owned(),
+        client_secret: ClientSecret::new("x"),
+        redirect_uri: REDIRECT_URI.to_owned(),
+    })
+    .unwrap()
+    .authorization("https://op.example/authorize")
+    .unwrap()
+    .token("https://op.example/token")
     .unwrap();
-    let mut op = Discovered::from_registry(config);
-    op.apply_metadata(metadata.clone())
-        .unwrap_or_else(|e| panic!("apply_metadata failed: {e}"));
-    assert_eq!(op.issuer(), Some(REFERENCE_ISSUER));
+    let op = config
+        .with_metadata(metadata.clone())
+        .unwrap_or_else(|e| panic!("with_metadata failed: {e}"))
+        .build()
+        .unwrap_or_else(|e| panic!("the metadata does not complete the operator: {e}"));
+    assert_eq!(op.issuer(), REFERENCE_ISSUER);
     assert_eq!(
         Some(op.endpoints().token.as_str()),
         doc["token_endpoint"].as_str()
     );
+    assert_eq!(
+        op.endpoints().jwks.as_ref().map(url::Url::as_str),
+        doc["jwks_uri"].as_str()
+    );
+    // The reference IDGW announces its Mobile Connect versions: the Mobile Connect profile.
+    assert_eq!(op.profile(), mc_core::Profile::MobileConnect);
+    assert_eq!(op.metadata(), Some(&metadata));
     // Another issuer is refused.
-    let mut other = operator();
     assert!(matches!(
-        other.apply_metadata(metadata),
+        operator_config().with_metadata(metadata),
         Err(Error::Protocol(
             ProtocolError::MetadataIssuerMismatch { .. }
         ))
@@ -817,11 +849,11 @@ fn tokens_for(op: &Discovered, sub: &str) -> mc_core::Tokens {
     .unwrap()
 }
 
-fn claims_exchange<'a>(
-    op: &'a Discovered,
+fn claims_exchange(
+    op: &Discovered,
     tokens: mc_core::Tokens,
     premium: bool,
-) -> mc_core::UserInfoExchange<'a> {
+) -> mc_core::UserInfoExchange {
     if premium {
         tokens.premiuminfo(op).unwrap()
     } else {
@@ -896,8 +928,7 @@ fn check_userinfo(fixture: &Fixture) {
         );
         // An operator whose client secret is "secret" and that allows HS256 detects the JWT by
         // its shape alone (no content type), and refuses the 6-byte key (RFC 7518 3.2).
-        let mut op = lookalike_operator(ISSUER, CLIENT_ID, Jwks::default());
-        op.set_jwks(default_jwks(), now());
+        let op = lookalike_operator(ISSUER, CLIENT_ID, default_jwks());
         let exchange = claims_exchange(&op, tokens_for(&op, sub), premium);
         match exchange.respond(raw_response(200, "", jwt.as_bytes()), now()) {
             Err(Error::IdToken(IdTokenError::KeyRejected { alg })) => assert_eq!(alg, "HS256"),
@@ -1029,20 +1060,36 @@ fn check_config(fixture: &Fixture) {
     let secret = find_str(&doc, &["clientSecret", "client_secret"]).expect("client secret");
     let authorize = find_str(&doc, &["authorizationUrl", "authURL"]).expect("authorization URL");
     let token = find_str(&doc, &["requestTokenUrl", "tokenURL"]).expect("token URL");
-    let config = OperatorConfig::new(
-        "sandbox-operator-b",
-        client_id,
-        ClientSecret::new(secret),
-        REDIRECT_URI,
-        authorize,
-        token,
-    )
+    let mut config = OperatorConfig::new(Registration {
+        operator_id: "sandbox-operator-b".to_owned(),
+        client_id: client_id.to_owned(),
+        client_secret: ClientSecret::new(secret),
+        redirect_uri: REDIRECT_URI.to_owned(),
+    })
+    .and_then(|c| c.authorization(authorize))
+    .and_then(|c| c.token(token))
     .unwrap_or_else(|e| panic!("registry entry refused: {e}"));
-    let mut config = config;
     if let Some(name) = find_str(&doc, &["client_name", "clientName"]) {
         config = config.client_name(name);
     }
-    let op = Discovered::from_registry(config);
+    // The SDK configs leave the issuer and the keys to the metadata: without them no login may
+    // start, since no id_token could be judged.
+    match config.clone().build() {
+        Err(Error::Misuse(MisuseError::IncompleteOperator { operator, missing })) => {
+            assert_eq!(operator, "sandbox-operator-b");
+            assert!(missing.contains("issuer"), "{missing}");
+        }
+        other => panic!("expected IncompleteOperator, got {other:?}"),
+    }
+    let issuer = url::Url::parse(authorize)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    let op = config
+        .issuer(issuer)
+        .keys(default_jwks())
+        .build()
+        .unwrap_or_else(|e| panic!("registry entry with issuer and keys refused: {e}"));
     let scopes: Vec<&str> = find_str(&doc, &["scope"])
         .unwrap_or("openid")
         .split_whitespace()
@@ -1061,7 +1108,7 @@ fn check_config(fixture: &Fixture) {
         Some(client_id)
     );
     if let Some(version) = find_str(&doc, &["apiVersion"]) {
-        assert_eq!(started.flow.version(), version);
+        assert_eq!(started.flow.version(), Some(version));
         assert_eq!(
             param(&query_of(&started.url), "version").as_deref(),
             Some(version)

@@ -10,8 +10,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use mc_core::{
-    AuthorizeOptions, ClientSecret, Discovered, Error, Exchange as _, IdTokenError, Jwks, JwtPart,
-    OperatorConfig, PendingTokens, Tokens, Verified,
+    AuthorizeOptions, Discovered, Error, Exchange as _, IdTokenError, Jwks, JwtPart,
+    OperatorConfig, Tokens, Verified,
 };
 use serde_json::{Value, json};
 
@@ -47,12 +47,12 @@ fn login_with_jwt(op: &Discovered, jwt: &str) -> Result<Tokens, Error> {
     token_step(op, AuthorizeOptions::new(), |_| token_response(jwt))
 }
 
-/// Run a login to the token response and return `respond`'s outcome as is (no resume).
+/// Run a login to the token response and return `respond`'s outcome as is (no refetch).
 fn exchange(
     op: &Discovered,
     options: AuthorizeOptions,
     make_jwt: impl FnOnce(Value) -> String,
-) -> Result<Verified<Tokens, PendingTokens>, Error> {
+) -> Result<Verified<Tokens>, Error> {
     let started = start(op, options);
     let response = token_response(&make_jwt(valid_claims(&started.nonce)));
     let query = format!("code=the-code&state={}", started.state);
@@ -107,7 +107,7 @@ fn tamper_signature(jwt: &str) -> String {
 
 /// An operator whose JWKS is exactly these JWKs, fetched at NOW.
 fn operator_with_keys(keys: &[Value]) -> Discovered {
-    let mut op = operator();
+    let op = operator();
     op.set_jwks(Jwks::parse(&jwks_body(keys)).unwrap(), now());
     op
 }
@@ -123,16 +123,13 @@ fn operator_allowing_hs256() -> Discovered {
 
 /// The operator's registry entry with another client secret / without a JWKS URL.
 fn bare_config(secret: &str) -> OperatorConfig {
-    OperatorConfig::new(
-        "test-operator",
-        CLIENT_ID,
-        ClientSecret::new(secret),
-        REDIRECT_URI,
-        "https://op.example/authorize",
-        "https://op.example/token",
-    )
-    .unwrap()
-    .issuer(ISSUER)
+    OperatorConfig::new(registration_with_secret(secret))
+        .unwrap()
+        .issuer(ISSUER)
+        .authorization("https://op.example/authorize")
+        .unwrap()
+        .token("https://op.example/token")
+        .unwrap()
 }
 
 fn identity_login() -> AuthorizeOptions {
@@ -718,12 +715,14 @@ fn rejects_eddsa_even_when_listed() {
 
 #[test]
 fn rejects_hs256_when_the_client_secret_is_empty() {
-    let mut op =
-        Discovered::from_registry(bare_config("").jwks("https://op.example/jwks").unwrap());
-    op.set_jwks(default_jwks(), now());
-    let mut policy = op.policy().clone();
+    let mut policy = mc_core::Policy::default();
     policy.allowed_algorithms.push(Algorithm::HS256);
-    op.set_policy(policy);
+    let op = built_with_keys(
+        bare_config("")
+            .jwks("https://op.example/jwks")
+            .unwrap()
+            .policy(policy),
+    );
     let e = rejected(login_with(&op, AuthorizeOptions::new(), |claims| {
         sign_hmac(&claims, Algorithm::HS256, b"", None)
     }));
@@ -811,7 +810,7 @@ fn rejects_hs256_keyed_by_an_oct_jwk() {
         TestKey::RsaA.jwk(Some("kid-a"), Some("RS256")),
         json!({ "kty": "oct", "kid": "kid-oct", "k": b64(attacker_secret), "alg": "HS256" }),
     ];
-    let mut op = operator_allowing_hs256();
+    let op = operator_allowing_hs256();
     op.set_jwks(Jwks::parse(&jwks_body(&keys)).unwrap(), now());
     assert_eq!(op.jwks().skipped(), 1);
     let e = rejected(login_with(&op, AuthorizeOptions::new(), |claims| {
@@ -929,14 +928,16 @@ fn ignores_jku_header_naming_a_new_kid() {
         )
     })
     .unwrap();
-    let Verified::NeedJwks(pending) = outcome else {
+    let Verified::NeedJwks(refetch) = outcome else {
         panic!("expected NeedJwks, got {outcome:?}");
     };
-    assert_eq!(
-        op.jwks_exchange().unwrap().request().uri(),
-        "https://op.example/jwks"
-    );
-    let e = pending.resume(&op, now()).unwrap_err();
+    assert_eq!(refetch.request().uri(), "https://op.example/jwks");
+    let e = refetch
+        .respond(
+            raw_response(200, "application/json", &default_jwks_body()),
+            now(),
+        )
+        .unwrap_err();
     assert!(
         matches!(&e, Error::IdToken(IdTokenError::UnknownKeyId { kid }) if kid == "attacker-kid"),
         "{e:?}"
@@ -1016,40 +1017,44 @@ fn rejects_kid_absent_with_no_key_of_the_type() {
 
 #[test]
 fn unknown_kid_asks_for_jwks_then_accepts_the_rotated_key() {
-    let mut op = operator();
+    let op = operator();
     let outcome = exchange(&op, AuthorizeOptions::new(), |claims| {
         sign(&claims, Algorithm::RS256, TestKey::RsaB, Some("kid-b"))
     })
     .unwrap();
-    let Verified::NeedJwks(pending) = outcome else {
+    let Verified::NeedJwks(refetch) = outcome else {
         panic!("expected NeedJwks, got {outcome:?}");
     };
-    op.set_jwks(
-        Jwks::parse(&jwks_body(&[
-            TestKey::RsaA.jwk(Some("kid-a"), Some("RS256")),
-            TestKey::RsaB.jwk(Some("kid-b"), Some("RS256")),
-        ]))
-        .unwrap(),
-        now(),
-    );
-    let tokens = pending.resume(&op, now()).unwrap();
+    let tokens = refetch
+        .respond(
+            jwks_response(&[
+                TestKey::RsaA.jwk(Some("kid-a"), Some("RS256")),
+                TestKey::RsaB.jwk(Some("kid-b"), Some("RS256")),
+            ]),
+            now(),
+        )
+        .unwrap();
     assert_eq!(tokens.id_token().kid(), Some("kid-b"));
     assert_eq!(tokens.sub(), SUB);
 }
 
 #[test]
 fn unknown_kid_still_unknown_after_refetch_is_unknown_key_id() {
-    let mut op = operator();
+    let op = operator();
     let outcome = exchange(&op, AuthorizeOptions::new(), |claims| {
         sign(&claims, Algorithm::RS256, TestKey::RsaB, Some("kid-b"))
     })
     .unwrap();
-    let Verified::NeedJwks(pending) = outcome else {
+    let Verified::NeedJwks(refetch) = outcome else {
         panic!("expected NeedJwks, got {outcome:?}");
     };
     // The refetch brings the same keys back.
-    op.set_jwks(default_jwks(), now());
-    let e = pending.resume(&op, now()).unwrap_err();
+    let e = refetch
+        .respond(
+            raw_response(200, "application/json", &default_jwks_body()),
+            now(),
+        )
+        .unwrap_err();
     assert!(
         matches!(&e, Error::IdToken(IdTokenError::UnknownKeyId { kid }) if kid == "kid-b"),
         "{e:?}"
@@ -1075,7 +1080,7 @@ fn unknown_kid_within_min_refetch_interval_is_immediate_unknown_key_id() {
 
 #[test]
 fn unknown_kid_after_min_refetch_interval_asks_for_jwks() {
-    let mut op = operator_with_policy(|p| p.jwks_min_refetch_secs = 3600);
+    let op = operator_with_policy(|p| p.jwks_min_refetch_secs = 3600);
     op.set_jwks(default_jwks(), now().minus(3600));
     let outcome = exchange(&op, AuthorizeOptions::new(), |claims| {
         sign(&claims, Algorithm::RS256, TestKey::RsaB, Some("kid-b"))
@@ -1086,8 +1091,9 @@ fn unknown_kid_after_min_refetch_interval_asks_for_jwks() {
 
 #[test]
 fn operator_without_keys_asks_for_jwks_first() {
-    let mut op = Discovered::from_registry(operator_config());
+    let op = operator_config().build().unwrap();
     assert!(op.jwks().is_empty());
+    assert_eq!(op.jwks_fetched_at(), None);
     for kid in [Some("kid-a"), None] {
         let outcome = exchange(&op, AuthorizeOptions::new(), |claims| {
             sign(&claims, Algorithm::RS256, TestKey::RsaA, kid)
@@ -1102,17 +1108,22 @@ fn operator_without_keys_asks_for_jwks_first() {
         sign(&claims, Algorithm::RS256, TestKey::RsaA, Some("kid-a"))
     })
     .unwrap();
-    let Verified::NeedJwks(pending) = outcome else {
+    let Verified::NeedJwks(refetch) = outcome else {
         panic!("expected NeedJwks, got {outcome:?}");
     };
-    op.set_jwks(default_jwks(), now());
-    assert_accepted(pending.resume(&op, now()));
+    assert_accepted(refetch.respond(
+        raw_response(200, "application/json", &default_jwks_body()),
+        now(),
+    ));
 }
 
 #[test]
 fn unknown_kid_without_a_jwks_uri_is_unknown_key_id() {
-    let mut op = Discovered::from_registry(bare_config(CLIENT_SECRET));
-    op.set_jwks(default_jwks(), now());
+    // Keys handed over at registration, and no JWKS URL to refetch from.
+    let op = bare_config(CLIENT_SECRET)
+        .keys(default_jwks())
+        .build()
+        .unwrap();
     let outcome = exchange(&op, AuthorizeOptions::new(), |claims| {
         sign(&claims, Algorithm::RS256, TestKey::RsaB, Some("kid-b"))
     });
@@ -1979,15 +1990,13 @@ fn rejected_id_token_yields_no_tokens() {
         sign(&claims, Algorithm::RS256, TestKey::RsaB, Some("kid-b"))
     })
     .unwrap();
-    let Verified::NeedJwks(pending) = outcome else {
+    let Verified::NeedJwks(refetch) = outcome else {
         panic!("expected NeedJwks, got {outcome:?}");
     };
-    let mut op = op;
-    op.set_jwks(
-        Jwks::parse(&jwks_body(&[TestKey::RsaB.jwk(Some("kid-b"), None)])).unwrap(),
+    let result = refetch.respond(
+        jwks_response(&[TestKey::RsaB.jwk(Some("kid-b"), None)]),
         now(),
     );
-    let result = pending.resume(&op, now());
     assert!(
         matches!(
             result,

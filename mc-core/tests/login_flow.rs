@@ -9,37 +9,28 @@ use mc_core::{
     AuthorizeOptions, Discovered, Endpoint, Error, Exchange as _, LoginHint, Msisdn, Tokens,
     Verified,
 };
-use support::fake_operator::{FakeOperator, Handset, run};
+use support::fake_operator::{FakeOperator, Handset, finish, run};
 use support::*;
 
-/// An operator context as a host builds it: registry entry, then metadata; no keys yet.
+/// An operator context as a host builds it: registry entry, then its metadata; no keys yet.
 fn fresh_operator(fake: &mut FakeOperator) -> Discovered {
-    let mut op = Discovered::from_registry(operator_config());
-    let metadata = run(fake, op.metadata_exchange().unwrap()).unwrap();
-    op.apply_metadata(metadata).unwrap();
-    op
+    let config = operator_config();
+    let metadata = run(fake, config.metadata_exchange().unwrap()).unwrap();
+    config.with_metadata(metadata).unwrap().build().unwrap()
 }
 
-/// The host's token step: run the exchange, fetch the JWKS when asked, resume.
+/// The host's token step: run the exchange, and the JWKS refetch when the step pauses for keys.
 fn tokens(
     fake: &mut FakeOperator,
-    op: &mut Discovered,
+    op: &Discovered,
     code: mc_core::CodeReceived,
 ) -> Result<Tokens, Error> {
-    let outcome = run(fake, code.token_exchange(op, now())?)?;
-    match outcome {
-        Verified::Done(tokens) => Ok(tokens),
-        Verified::NeedJwks(pending) => {
-            let keys = run(fake, op.jwks_exchange()?)?;
-            op.set_jwks(keys, now());
-            pending.resume(op, now())
-        }
-    }
+    finish(fake, code.token_exchange(op, now())?)
 }
 
 fn login(
     fake: &mut FakeOperator,
-    op: &mut Discovered,
+    op: &Discovered,
     options: AuthorizeOptions,
 ) -> Result<Tokens, Error> {
     let started = start(op, options);
@@ -51,11 +42,11 @@ fn login(
 #[test]
 fn whole_login_with_userinfo_and_premiuminfo() {
     let mut fake = FakeOperator::new();
-    let mut op = fresh_operator(&mut fake);
+    let op = fresh_operator(&mut fake);
     let options = AuthorizeOptions::new()
         .login_hint(LoginHint::Msisdn(Msisdn::new("447700900301")))
         .correlation_id("corr-1");
-    let tokens = login(&mut fake, &mut op, options).unwrap();
+    let tokens = login(&mut fake, &op, options).unwrap();
     assert_eq!(tokens.sub(), SUB);
     assert_eq!(tokens.id_token().acr(), Some("2"));
     assert_eq!(tokens.id_token().amr(), ["SIM_OK"]);
@@ -74,12 +65,16 @@ fn whole_login_with_userinfo_and_premiuminfo() {
         Verified::Done(info) => info,
         Verified::NeedJwks(_) => panic!("plain JSON needs no keys"),
     };
+    // The keys the token step fetched are the context's now.
+    assert_eq!(op.jwks_fetched_at(), Some(now()));
+    assert_eq!(op.jwks().keys()[0].kid(), Some("kid-a"));
     assert_eq!(info.sub(), SUB);
     assert_eq!(info.phone_number(), Some("+447700900301"));
     assert_eq!(info.endpoint(), Endpoint::UserInfo);
     assert!(!info.was_signed());
 
-    let premium = match run(&mut fake, info.into_tokens().premiuminfo(&op).unwrap()).unwrap() {
+    // The tokens stay the host's after a userinfo call.
+    let premium = match run(&mut fake, tokens.premiuminfo(&op).unwrap()).unwrap() {
         Verified::Done(info) => info,
         Verified::NeedJwks(_) => panic!("plain JSON needs no keys"),
     };
@@ -100,8 +95,8 @@ fn whole_login_with_userinfo_and_premiuminfo() {
 fn loa3_with_pin_is_verified() {
     let mut fake = FakeOperator::new();
     fake.handset = Handset::ApprovePin;
-    let mut op = fresh_operator(&mut fake);
-    let tokens = login(&mut fake, &mut op, AuthorizeOptions::new().acr_values([3])).unwrap();
+    let op = fresh_operator(&mut fake);
+    let tokens = login(&mut fake, &op, AuthorizeOptions::new().acr_values([3])).unwrap();
     assert_eq!(tokens.id_token().acr(), Some("3"));
     assert_eq!(tokens.id_token().amr(), ["SIM_PIN"]);
 }
@@ -111,8 +106,8 @@ fn es256_operator_is_verified() {
     let mut fake = FakeOperator::new();
     fake.key = TestKey::EcP256;
     fake.kid = "kid-ec".to_owned();
-    let mut op = fresh_operator(&mut fake);
-    let tokens = login(&mut fake, &mut op, AuthorizeOptions::new()).unwrap();
+    let op = fresh_operator(&mut fake);
+    let tokens = login(&mut fake, &op, AuthorizeOptions::new()).unwrap();
     assert_eq!(tokens.id_token().alg(), mc_core::Algorithm::ES256);
 }
 
@@ -120,8 +115,8 @@ fn es256_operator_is_verified() {
 fn declined_on_the_handset_is_access_denied() {
     let mut fake = FakeOperator::new();
     fake.handset = Handset::Decline;
-    let mut op = fresh_operator(&mut fake);
-    let err = login(&mut fake, &mut op, AuthorizeOptions::new())
+    let op = fresh_operator(&mut fake);
+    let err = login(&mut fake, &op, AuthorizeOptions::new())
         .err()
         .unwrap();
     let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));
@@ -134,11 +129,11 @@ fn declined_on_the_handset_is_access_denied() {
 #[test]
 fn key_rotation_between_logins_costs_one_refetch() {
     let mut fake = FakeOperator::new();
-    let mut op = fresh_operator(&mut fake);
-    let _first = login(&mut fake, &mut op, AuthorizeOptions::new()).unwrap();
+    let op = fresh_operator(&mut fake);
+    let _first = login(&mut fake, &op, AuthorizeOptions::new()).unwrap();
     fake.key = TestKey::RsaB;
     fake.kid = "kid-b".to_owned();
-    let tokens = login(&mut fake, &mut op, AuthorizeOptions::new()).unwrap();
+    let tokens = login(&mut fake, &op, AuthorizeOptions::new()).unwrap();
     assert_eq!(tokens.id_token().kid(), Some("kid-b"));
     assert_eq!(
         fake.requests
@@ -152,7 +147,7 @@ fn key_rotation_between_logins_costs_one_refetch() {
 #[test]
 fn a_replayed_code_is_invalid_grant() {
     let mut fake = FakeOperator::new();
-    let mut op = fresh_operator(&mut fake);
+    let op = fresh_operator(&mut fake);
     let started = start(&op, AuthorizeOptions::new());
     let callback = fake.authorize(&started.url);
     let code = started
@@ -161,8 +156,8 @@ fn a_replayed_code_is_invalid_grant() {
         .callback(&op, &callback, now())
         .unwrap();
     let again = started.flow.callback(&op, &callback, now()).unwrap();
-    let _first = tokens(&mut fake, &mut op, code).unwrap();
-    let err = tokens(&mut fake, &mut op, again).err().unwrap();
+    let _first = tokens(&mut fake, &op, code).unwrap();
+    let err = tokens(&mut fake, &op, again).err().unwrap();
     assert!(err.operator_error().unwrap().is("invalid_grant"));
     assert_eq!(err.operator_error().unwrap().status, Some(400));
 }
@@ -170,7 +165,7 @@ fn a_replayed_code_is_invalid_grant() {
 #[test]
 fn an_injected_code_from_another_login_fails_pkce() {
     let mut fake = FakeOperator::new();
-    let mut op = fresh_operator(&mut fake);
+    let op = fresh_operator(&mut fake);
     // The attacker's own login yields a code bound to the attacker's PKCE challenge...
     let attacker = start(&op, AuthorizeOptions::new());
     let attacker_callback = fake.authorize(&attacker.url);
@@ -185,14 +180,14 @@ fn an_injected_code_from_another_login_fails_pkce() {
         victim.state().expose_secret()
     );
     let code = victim.callback(&op, &query, now()).unwrap();
-    let err = tokens(&mut fake, &mut op, code).err().unwrap();
+    let err = tokens(&mut fake, &op, code).err().unwrap();
     assert!(err.operator_error().unwrap().is("invalid_grant"));
 }
 
 #[test]
 fn an_injected_code_without_pkce_fails_the_nonce() {
     let mut fake = FakeOperator::new();
-    let mut op = fresh_operator(&mut fake);
+    let op = fresh_operator(&mut fake);
     let attacker = start(&op, AuthorizeOptions::new().without_pkce());
     let attacker_callback = fake.authorize(&attacker.url);
     let stolen_code = attacker_callback.split('&').next().unwrap().to_owned();
@@ -209,7 +204,7 @@ fn an_injected_code_without_pkce_fails_the_nonce() {
         victim.state().expose_secret()
     );
     let code = victim.callback(&op, &query, now()).unwrap();
-    let err = tokens(&mut fake, &mut op, code).err().unwrap();
+    let err = tokens(&mut fake, &op, code).err().unwrap();
     assert!(matches!(
         err,
         Error::IdToken(mc_core::IdTokenError::NonceMismatch)
@@ -219,21 +214,18 @@ fn an_injected_code_without_pkce_fails_the_nonce() {
 #[test]
 fn wrong_client_secret_is_invalid_client() {
     let mut fake = FakeOperator::new();
-    let mut op = Discovered::from_registry(
-        mc_core::OperatorConfig::new(
-            "test-operator",
-            CLIENT_ID,
-            mc_core::ClientSecret::new("not-the-secret"),
-            REDIRECT_URI,
-            "https://op.example/authorize",
-            "https://op.example/token",
-        )
+    let op = mc_core::OperatorConfig::new(registration_with_secret("not-the-secret"))
         .unwrap()
         .issuer(ISSUER)
+        .authorization("https://op.example/authorize")
+        .unwrap()
+        .token("https://op.example/token")
+        .unwrap()
         .jwks("https://op.example/jwks")
-        .unwrap(),
-    );
-    let err = login(&mut fake, &mut op, AuthorizeOptions::new())
+        .unwrap()
+        .build()
+        .unwrap();
+    let err = login(&mut fake, &op, AuthorizeOptions::new())
         .err()
         .unwrap();
     let refusal = err.operator_error().unwrap();
@@ -244,8 +236,8 @@ fn wrong_client_secret_is_invalid_client() {
 #[test]
 fn userinfo_401_is_the_operators_refusal() {
     let mut fake = FakeOperator::new();
-    let mut op = fresh_operator(&mut fake);
-    let tokens = login(&mut fake, &mut op, AuthorizeOptions::new()).unwrap();
+    let op = fresh_operator(&mut fake);
+    let tokens = login(&mut fake, &op, AuthorizeOptions::new()).unwrap();
     let exchange = tokens.userinfo(&op).unwrap();
     let response = http::Response::builder()
         .status(401)

@@ -15,8 +15,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mc_core::{
     AuthorizeOptions, BasicAuthEncoding, ClientSecret, Discovered, DiscoveryQuery,
-    DiscoveryService, Exchange, LoginHint, MccMnc, Msisdn, OperatorConfig, ProviderMetadata,
-    SubscriberId,
+    DiscoveryService, Exchange, LoginHint, MccMnc, Msisdn, OperatorConfig, Profile,
+    ProviderMetadata, Registration, SubscriberId,
 };
 use serde_json::json;
 
@@ -51,21 +51,6 @@ fn transcript(request: &http::Request<Vec<u8>>) -> String {
     }
     out.push('\n');
     out.push_str(std::str::from_utf8(request.body()).expect("request body is UTF-8"));
-    out
-}
-
-/// The URL without its query, then one decoded `k=v` per line, then the raw URL (to show the
-/// percent-encoding actually sent).
-fn render_url(url: &url::Url) -> String {
-    let mut base = url.clone();
-    base.set_query(None);
-    let mut out = String::new();
-    writeln!(out, "{base}").unwrap();
-    for (name, value) in url.query_pairs() {
-        writeln!(out, "{name}={value}").unwrap();
-    }
-    writeln!(out).unwrap();
-    write!(out, "raw: {url}").unwrap();
     out
 }
 
@@ -119,18 +104,18 @@ fn token_request(op: &Discovered, options: AuthorizeOptions) -> http::Request<Ve
 fn operator_with_awkward_secret(encoding: BasicAuthEncoding) -> Discovered {
     let mut policy = mc_core::Policy::default();
     policy.basic_auth = encoding;
-    let config = OperatorConfig::new(
-        "test-operator",
-        CLIENT_ID,
-        ClientSecret::new("p+ss/w=rd: x"),
-        REDIRECT_URI,
-        "https://op.example/authorize",
-        "https://op.example/token",
-    )
-    .unwrap()
-    .issuer(ISSUER)
-    .policy(policy);
-    Discovered::from_registry(config)
+    OperatorConfig::new(registration_with_secret("p+ss/w=rd: x"))
+        .unwrap()
+        .issuer(ISSUER)
+        .authorization("https://op.example/authorize")
+        .unwrap()
+        .token("https://op.example/token")
+        .unwrap()
+        .jwks("https://op.example/jwks")
+        .unwrap()
+        .policy(policy)
+        .build()
+        .unwrap()
 }
 
 fn tokens(op: &Discovered) -> mc_core::Tokens {
@@ -274,24 +259,19 @@ fn discovery_basic_auth_form_urlencoded_vs_raw() {
 
 #[test]
 fn metadata_request() {
-    let request = operator().metadata_exchange().unwrap().request();
+    let request = operator_config().metadata_exchange().unwrap().request();
     insta::assert_snapshot!("metadata", transcript(&request));
 }
 
 #[test]
 fn metadata_request_derived_from_issuer() {
-    let config = OperatorConfig::new(
-        "issuer-only",
-        CLIENT_ID,
-        ClientSecret::new(CLIENT_SECRET),
-        REDIRECT_URI,
-        "https://op.example/authorize",
-        "https://op.example/token",
-    )
+    let config = OperatorConfig::new(Registration {
+        operator_id: "issuer-only".to_owned(),
+        ..registration()
+    })
     .unwrap()
     .issuer("https://op.example/tenant-1/");
-    let op = Discovered::from_registry(config);
-    let request = op.metadata_exchange().unwrap().request();
+    let request = config.metadata_exchange().unwrap().request();
     insta::assert_snapshot!("metadata_from_issuer", transcript(&request));
 }
 
@@ -303,15 +283,20 @@ fn jwks_request() {
 
 #[test]
 fn endpoints_from_metadata_override_the_registry() {
-    let mut op = operator();
-    op.apply_metadata(metadata(&json!({
-        "issuer": ISSUER,
-        "authorization_endpoint": "https://idgw.op.example/oidc/authorize",
-        "token_endpoint": "https://idgw.op.example/oidc/token",
-        "userinfo_endpoint": "https://idgw.op.example/oidc/userinfo",
-        "jwks_uri": "https://idgw.op.example/oidc/jwks.json",
-    })))
-    .unwrap();
+    // A Mobile Connect operator whose metadata names no versions: the profile is set explicitly
+    // (such metadata alone would make it a plain OpenID Connect operator).
+    let op = built_with_keys(
+        operator_config()
+            .profile(Profile::MobileConnect)
+            .with_metadata(metadata(&json!({
+                "issuer": ISSUER,
+                "authorization_endpoint": "https://idgw.op.example/oidc/authorize",
+                "token_endpoint": "https://idgw.op.example/oidc/token",
+                "userinfo_endpoint": "https://idgw.op.example/oidc/userinfo",
+                "jwks_uri": "https://idgw.op.example/oidc/jwks.json",
+            })))
+            .unwrap(),
+    );
     insta::assert_snapshot!(
         "jwks_from_metadata",
         transcript(&op.jwks_exchange().unwrap().request())
@@ -470,20 +455,23 @@ fn authorize_without_pkce() {
 
 #[test]
 fn authorize_version_from_metadata() {
-    let mut op = operator();
-    op.apply_metadata(
-        ProviderMetadata::parse(
-            br#"{
-                "issuer": "https://op.example",
-                "mobile_connect_version_supported": [
-                    {"openid mc_authn": "mc_v1.2"},
-                    {"openid mc_identity_phonenumber": "mc_di_v3.0"}
-                ]
-            }"#,
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let op = built_with_keys(
+        operator_config()
+            .with_metadata(
+                ProviderMetadata::parse(
+                    br#"{
+                        "issuer": "https://op.example",
+                        "mobile_connect_version_supported": [
+                            {"openid mc_authn": "mc_v1.2"},
+                            {"openid mc_identity_phonenumber": "mc_di_v3.0"}
+                        ]
+                    }"#,
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+    );
+    assert_eq!(op.profile(), Profile::MobileConnect);
     insta::assert_snapshot!(
         "authorize_version_from_metadata_authn",
         authorize_url(&op, AuthorizeOptions::new())
@@ -507,7 +495,7 @@ fn authorize_forced_version() {
 
 #[test]
 fn authorize_version_from_registry() {
-    let op = Discovered::from_registry(operator_config().version("mc_di_r3.0"));
+    let op = built_with_keys(operator_config().version("mc_di_r3.0"));
     insta::assert_snapshot!(
         "authorize_version_from_registry",
         authorize_url(&op, AuthorizeOptions::new())
@@ -658,7 +646,7 @@ fn request_twice_is_byte_identical() {
             ))
             .unwrap(),
     );
-    twice(&op.metadata_exchange().unwrap());
+    twice(&operator_config().metadata_exchange().unwrap());
     twice(&op.jwks_exchange().unwrap());
 
     let started = start(&op, AuthorizeOptions::new().correlation_id("c-1"));

@@ -6,10 +6,10 @@
 mod support;
 
 use mc_core::{
-    Algorithm, AuthorizeOptions, CallbackError, ClientSecret, Discovered, DiscoveryAnswer,
-    DiscoveryOutcome, DiscoveryQuery, DiscoveryService, Endpoint, Error, Exchange as _,
-    IdTokenError, MccMnc, MisuseError, Msisdn, ProtocolError, ProviderMetadata, SelectionReturn,
-    UnixTime, Verified,
+    Algorithm, AuthorizeOptions, CallbackError, ClientSecret, DiscoveryAnswer, DiscoveryOutcome,
+    DiscoveryQuery, DiscoveryService, Endpoint, Error, Exchange as _, IdTokenError, MccMnc,
+    MisuseError, Msisdn, OperatorConfig, ProtocolError, ProviderMetadata, Registration,
+    SelectionReturn, UnixTime, Verified,
 };
 use serde_json::json;
 use support::*;
@@ -82,12 +82,14 @@ fn callback_with_a_mismatching_iss_is_refused() {
 
 #[test]
 fn callback_without_iss_is_refused_when_the_operator_announces_rfc9207() {
-    let mut op = operator();
-    op.apply_metadata(
-        ProviderMetadata::parse(br#"{"issuer":"https://op.example","authorization_response_iss_parameter_supported":true}"#)
+    let op = built_with_keys(
+        operator_config()
+            .with_metadata(
+                ProviderMetadata::parse(br#"{"issuer":"https://op.example","authorization_response_iss_parameter_supported":true}"#)
+                    .unwrap(),
+            )
             .unwrap(),
-    )
-    .unwrap();
+    );
     let started = start(&op, AuthorizeOptions::new());
     let err = started
         .flow
@@ -138,17 +140,20 @@ fn callback_after_the_login_timeout_is_refused() {
 fn callback_with_another_operators_context_is_misuse() {
     let op = operator();
     let started = start(&op, AuthorizeOptions::new());
-    let other = Discovered::from_registry(
-        mc_core::OperatorConfig::new(
-            "other-operator",
-            CLIENT_ID,
-            ClientSecret::new("x"),
-            REDIRECT_URI,
-            "https://other.example/a",
-            "https://other.example/t",
-        )
-        .unwrap(),
-    );
+    let other = OperatorConfig::new(Registration {
+        operator_id: "other-operator".to_owned(),
+        ..registration_with_secret("x")
+    })
+    .unwrap()
+    .issuer("https://other.example")
+    .authorization("https://other.example/a")
+    .unwrap()
+    .token("https://other.example/t")
+    .unwrap()
+    .jwks("https://other.example/jwks")
+    .unwrap()
+    .build()
+    .unwrap();
     let err = started
         .flow
         .callback(&other, &format!("code=abc&state={}", started.state), now())
@@ -192,27 +197,37 @@ fn authorize_refuses_unusable_options() {
 }
 
 #[test]
-fn token_exchange_without_a_known_issuer_is_misuse() {
-    let op = Discovered::from_registry(
-        mc_core::OperatorConfig::new(
-            "test-operator",
-            CLIENT_ID,
-            ClientSecret::new(CLIENT_SECRET),
-            REDIRECT_URI,
-            "https://op.example/authorize",
-            "https://op.example/token",
-        )
-        .unwrap(),
+fn a_discovered_operator_without_an_issuer_is_refused_before_the_redirect() {
+    // A discovery answer without an `issuer` link: no login may start until the metadata names
+    // the issuer, since no id_token could be judged.
+    let mut body = found_body(NOW + 7200);
+    body["response"]["apis"]["operatorid"]["link"] = json!([
+        {"rel": "authorization", "href": "https://op.example/authorize"},
+        {"rel": "token", "href": "https://op.example/token"},
+        {"rel": "jwks", "href": "https://op.example/jwks"}
+    ]);
+    let DiscoveryOutcome::Found(answer) =
+        DiscoveryAnswer::parse(&serde_json::to_vec(&body).unwrap(), now()).unwrap()
+    else {
+        panic!("expected an operator");
+    };
+    let config = OperatorConfig::from_discovery(&answer, "234_15", REDIRECT_URI).unwrap();
+    let err = config.clone().build().err().unwrap();
+    assert!(
+        matches!(
+            &err,
+            Error::Misuse(MisuseError::IncompleteOperator { operator, missing })
+                if operator == "234_15" && missing.contains("issuer")
+        ),
+        "{err:?}"
     );
-    let started = start(&op, AuthorizeOptions::new());
-    let code = started
-        .flow
-        .callback(&op, &format!("code=c&state={}", started.state), now())
+    assert_eq!(err.class(), mc_core::ErrorClass::Misuse);
+    let op = config
+        .with_metadata(ProviderMetadata::parse(br#"{"issuer":"https://op.example"}"#).unwrap())
+        .unwrap()
+        .build()
         .unwrap();
-    assert!(matches!(
-        code.token_exchange(&op, now()).err().unwrap(),
-        Error::Misuse(MisuseError::IssuerUnknown)
-    ));
+    assert_eq!(op.issuer(), "https://op.example");
 }
 
 #[test]
@@ -357,8 +372,14 @@ fn discovery_answer_becomes_an_operator_context_without_the_subscriber_id() {
         answer.subscriber_id.as_ref().unwrap().expose_secret(),
         "e4b4f6c2"
     );
-    let op = Discovered::from_discovery(&answer, "234_15", REDIRECT_URI).unwrap();
-    assert_eq!(op.issuer(), Some("https://op.example"));
+    let config = OperatorConfig::from_discovery(&answer, "234_15", REDIRECT_URI).unwrap();
+    for debug in [format!("{config:?}"), format!("{answer:?}")] {
+        assert!(!debug.contains("e4b4f6c2"), "{debug}");
+        assert!(!debug.contains("op-secret"), "{debug}");
+    }
+    let op = config.build().unwrap();
+    assert_eq!(op.id(), "234_15");
+    assert_eq!(op.issuer(), "https://op.example");
     assert_eq!(op.client_id(), "op-client");
     assert!(!format!("{op:?}").contains("e4b4f6c2"));
     assert!(!format!("{op:?}").contains("op-secret"));
@@ -396,7 +417,7 @@ fn discovery_answer_without_a_token_link_cannot_make_an_operator() {
         panic!()
     };
     assert!(matches!(
-        Discovered::from_discovery(&answer, "x", REDIRECT_URI)
+        OperatorConfig::from_discovery(&answer, "x", REDIRECT_URI)
             .err()
             .unwrap(),
         Error::Protocol(ProtocolError::MissingField {
@@ -457,22 +478,29 @@ fn mcc_mnc_is_validated() {
 
 #[test]
 fn metadata_with_another_issuer_is_refused() {
-    let mut op = operator();
     let md = ProviderMetadata::parse(br#"{"issuer":"https://evil.example"}"#).unwrap();
-    assert!(matches!(
-        op.apply_metadata(md).err().unwrap(),
-        Error::Protocol(ProtocolError::MetadataIssuerMismatch { .. })
-    ));
+    let err = operator_config().with_metadata(md).err().unwrap();
+    assert!(
+        matches!(
+            &err,
+            Error::Protocol(ProtocolError::MetadataIssuerMismatch { expected, found })
+                if expected == ISSUER && found == "https://evil.example"
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn metadata_endpoints_override_the_configured_ones() {
-    let mut op = operator();
     let md = ProviderMetadata::parse(
         br#"{"issuer":"https://op.example","token_endpoint":"https://op.example/v2/token","jwks_uri":"https://op.example/v2/jwks","mc_claims_parameter_supported":"1"} "#,
     )
     .unwrap();
-    op.apply_metadata(md).unwrap();
+    let op = operator_config()
+        .with_metadata(md)
+        .unwrap()
+        .build()
+        .unwrap();
     assert_eq!(op.endpoints().token.as_str(), "https://op.example/v2/token");
     assert_eq!(
         op.endpoints().jwks.as_ref().unwrap().as_str(),
@@ -496,26 +524,30 @@ fn metadata_without_issuer_is_malformed() {
 
 #[test]
 fn an_unknown_issuer_is_learned_from_metadata() {
-    let mut op = Discovered::from_registry(
-        mc_core::OperatorConfig::new(
-            "o",
-            "c",
-            ClientSecret::new("s"),
-            REDIRECT_URI,
-            "https://o.example/a",
-            "https://o.example/t",
-        )
-        .unwrap(),
-    );
-    assert!(op.metadata_exchange().is_err());
-    op.apply_metadata(ProviderMetadata::parse(br#"{"issuer":"https://o.example"}"#).unwrap())
+    let config = OperatorConfig::new(Registration {
+        operator_id: "o".to_owned(),
+        client_id: "c".to_owned(),
+        client_secret: ClientSecret::new("s"),
+        redirect_uri: REDIRECT_URI.to_owned(),
+    })
+    .unwrap()
+    .authorization("https://o.example/a")
+    .unwrap()
+    .token("https://o.example/t")
+    .unwrap()
+    .jwks("https://o.example/jwks")
+    .unwrap();
+    assert!(config.metadata_exchange().is_err());
+    let config = config
+        .with_metadata(ProviderMetadata::parse(br#"{"issuer":"https://o.example"}"#).unwrap())
         .unwrap();
-    assert_eq!(op.issuer(), Some("https://o.example"));
-    let req = op.metadata_exchange().unwrap().request();
+    let req = config.metadata_exchange().unwrap().request();
     assert_eq!(
         req.uri(),
         "https://o.example/.well-known/openid-configuration"
     );
+    let op = config.build().unwrap();
+    assert_eq!(op.issuer(), "https://o.example");
 }
 
 #[test]
@@ -658,9 +690,7 @@ fn tokens() -> mc_core::Tokens {
     verify_claims(&operator(), |_| {}).unwrap()
 }
 
-fn userinfo_with(
-    response: http::Response<Vec<u8>>,
-) -> Result<Verified<mc_core::UserInfo, mc_core::PendingUserInfo>, Error> {
+fn userinfo_with(response: http::Response<Vec<u8>>) -> Result<Verified<mc_core::UserInfo>, Error> {
     let op = operator();
     tokens().userinfo(&op).unwrap().respond(response, now())
 }
@@ -752,28 +782,42 @@ fn signed_userinfo_rejections() {
 
 #[test]
 fn signed_userinfo_with_an_unknown_kid_asks_for_keys_once() {
-    let mut op = operator();
-    let pending = match tokens()
+    let op = operator();
+    let refetch = match tokens()
         .userinfo(&op)
         .unwrap()
         .respond(signed_userinfo(json!({"sub": SUB}), "kid-new"), now())
         .unwrap()
     {
-        Verified::NeedJwks(p) => p,
+        Verified::NeedJwks(refetch) => refetch,
         Verified::Done(_) => panic!("kid-new is not loaded"),
     };
-    op.set_jwks(
-        mc_core::Jwks::parse(&jwks_body(&[TestKey::RsaA.jwk(Some("kid-new"), None)])).unwrap(),
-        now(),
-    );
-    assert!(pending.resume(&op, now()).unwrap().was_signed());
+    let request = refetch.request();
+    assert_eq!(request.method(), http::Method::GET);
+    assert_eq!(request.uri(), "https://op.example/jwks");
+    let later = now().plus(60);
+    let info = refetch
+        .respond(
+            raw_response(
+                200,
+                "application/json",
+                &jwks_body(&[TestKey::RsaA.jwk(Some("kid-new"), None)]),
+            ),
+            later,
+        )
+        .unwrap();
+    assert!(info.was_signed());
+    assert_eq!(info.endpoint(), Endpoint::UserInfo);
+    // The refetched keys are the context's.
+    assert_eq!(op.jwks().keys()[0].kid(), Some("kid-new"));
+    assert_eq!(op.jwks_fetched_at(), Some(later));
 }
 
 // ---------------------------------------------------------------- secrets
 
 #[test]
 fn no_secret_appears_in_debug_or_display() {
-    let mut op = operator();
+    let op = operator();
     let started = start(
         &op,
         AuthorizeOptions::new().login_hint(mc_core::LoginHint::Msisdn(Msisdn::new("447700900301"))),
@@ -800,7 +844,6 @@ fn no_secret_appears_in_debug_or_display() {
         panic!()
     };
     let tokens_debug = format!("{tokens:?} {:?}", tokens.id_token());
-    op.set_jwks(default_jwks(), now());
     let userinfo = tokens.userinfo(&op).unwrap();
     let userinfo_debug = format!("{userinfo:?} {:?}", userinfo.request());
     let all = [

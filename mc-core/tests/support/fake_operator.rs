@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::Algorithm;
+use mc_core::Outcome;
 use serde_json::json;
 
 use super::*;
@@ -199,13 +200,29 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Drive one exchange against the fake operator, resolving a JWKS refetch.
+/// Drive one exchange against the fake operator: its request answered, its response judged.
 pub fn run<E: mc_core::Exchange>(
     operator: &mut FakeOperator,
     exchange: E,
 ) -> Result<E::Output, mc_core::Error> {
     let response = operator.handle(&exchange.request());
     exchange.respond(response, now())
+}
+
+/// Drive a step to its end against the fake operator, as an adapter's `execute` does: the
+/// exchange, then the JWKS refetch when the step pauses for keys.
+pub fn finish<E>(
+    operator: &mut FakeOperator,
+    exchange: E,
+) -> Result<<E::Output as Outcome>::Value, mc_core::Error>
+where
+    E: mc_core::Exchange,
+    E::Output: Outcome,
+{
+    match run(operator, exchange)?.into_verified() {
+        Verified::Done(value) => Ok(value),
+        Verified::NeedJwks(refetch) => run(operator, refetch),
+    }
 }
 
 impl Default for FakeOperator {

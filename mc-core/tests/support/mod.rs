@@ -4,11 +4,14 @@
 
 pub mod fake_operator;
 
+use std::fmt::Write as _;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use mc_core::{
-    AuthorizeOptions, Authorizing, ClientSecret, Discovered, Jwks, OperatorConfig, Policy, UnixTime,
+    AuthorizeOptions, Authorizing, ClientSecret, Discovered, Exchange as _, Jwks, OperatorConfig,
+    Policy, Registration, UnixTime, Verified,
 };
 use serde_json::{Value, json};
 
@@ -90,13 +93,22 @@ pub fn jwks_body(keys: &[Value]) -> Vec<u8> {
     serde_json::to_vec(&json!({ "keys": keys })).unwrap()
 }
 
-/// The default key set of the test operator: RSA A as `kid-a`, the EC key as `kid-ec`.
-pub fn default_jwks() -> Jwks {
-    Jwks::parse(&jwks_body(&[
+/// The JWKS document the test operator serves: RSA A as `kid-a`, the EC key as `kid-ec`.
+pub fn default_jwks_body() -> Vec<u8> {
+    jwks_body(&[
         TestKey::RsaA.jwk(Some("kid-a"), Some("RS256")),
         TestKey::EcP256.jwk(Some("kid-ec"), None),
-    ]))
-    .unwrap()
+    ])
+}
+
+/// The default key set of the test operator, parsed.
+pub fn default_jwks() -> Jwks {
+    Jwks::parse(&default_jwks_body()).unwrap()
+}
+
+/// A 200 answer of the JWKS endpoint with these JWK values.
+pub fn jwks_response(keys: &[Value]) -> http::Response<Vec<u8>> {
+    raw_response(200, "application/json", &jwks_body(keys))
 }
 
 pub fn b64(bytes: &[u8]) -> String {
@@ -133,43 +145,74 @@ pub fn sign_hmac(claims: &Value, alg: Algorithm, secret: &[u8], kid: Option<&str
     sign_raw(&header, claims, alg, &EncodingKey::from_secret(secret))
 }
 
-/// The operator's registry entry.
-pub fn operator_config() -> OperatorConfig {
-    OperatorConfig::new(
-        "test-operator",
-        CLIENT_ID,
-        ClientSecret::new(CLIENT_SECRET),
-        REDIRECT_URI,
-        "https://op.example/authorize",
-        "https://op.example/token",
-    )
-    .unwrap()
-    .issuer(ISSUER)
-    .jwks("https://op.example/jwks")
-    .unwrap()
-    .userinfo("https://op.example/userinfo")
-    .unwrap()
-    .premiuminfo("https://op.example/premiuminfo")
-    .unwrap()
-    .metadata("https://op.example/.well-known/openid-configuration")
-    .unwrap()
-    .client_name("Test Shop")
+/// What the test operator handed the SP when it registered.
+pub fn registration() -> Registration {
+    registration_with_secret(CLIENT_SECRET)
 }
 
-/// The operator context with its default keys loaded at [`NOW`].
-pub fn operator() -> Discovered {
-    let mut op = Discovered::from_registry(operator_config());
+/// The same registration with another client secret.
+pub fn registration_with_secret(secret: &str) -> Registration {
+    Registration {
+        operator_id: "test-operator".to_owned(),
+        client_id: CLIENT_ID.to_owned(),
+        client_secret: ClientSecret::new(secret),
+        redirect_uri: REDIRECT_URI.to_owned(),
+    }
+}
+
+/// The operator's registry entry (no metadata: the Mobile Connect profile).
+pub fn operator_config() -> OperatorConfig {
+    OperatorConfig::new(registration())
+        .unwrap()
+        .issuer(ISSUER)
+        .authorization("https://op.example/authorize")
+        .unwrap()
+        .token("https://op.example/token")
+        .unwrap()
+        .jwks("https://op.example/jwks")
+        .unwrap()
+        .userinfo("https://op.example/userinfo")
+        .unwrap()
+        .premiuminfo("https://op.example/premiuminfo")
+        .unwrap()
+        .metadata_url("https://op.example/.well-known/openid-configuration")
+        .unwrap()
+        .client_name("Test Shop")
+}
+
+/// A context built from `config`, with the default keys stored as fetched at [`NOW`]. Every call
+/// builds a context of its own: clones of a context share its keys.
+pub fn built_with_keys(config: OperatorConfig) -> Discovered {
+    let op = config.build().unwrap();
     op.set_jwks(default_jwks(), now());
     op
 }
 
-/// The same operator with a modified policy.
+/// The operator context with its default keys loaded at [`NOW`].
+pub fn operator() -> Discovered {
+    built_with_keys(operator_config())
+}
+
+/// The same operator with a modified policy (fixed when the context is built).
 pub fn operator_with_policy(edit: impl FnOnce(&mut Policy)) -> Discovered {
-    let mut op = operator();
-    let mut policy = op.policy().clone();
+    let mut policy = Policy::default();
     edit(&mut policy);
-    op.set_policy(policy);
-    op
+    built_with_keys(operator_config().policy(policy))
+}
+
+/// The URL without its query, then one decoded `k=v` per line, then the raw URL (to show the
+/// percent-encoding actually sent).
+pub fn render_url(url: &url::Url) -> String {
+    let mut base = url.clone();
+    base.set_query(None);
+    let mut out = String::new();
+    writeln!(out, "{base}").unwrap();
+    for (name, value) in url.query_pairs() {
+        writeln!(out, "{name}={value}").unwrap();
+    }
+    writeln!(out).unwrap();
+    write!(out, "raw: {url}").unwrap();
+    out
 }
 
 /// The query parameters of a URL.
@@ -252,31 +295,49 @@ pub fn raw_response(status: u16, content_type: &str, body: &[u8]) -> http::Respo
         .unwrap()
 }
 
-/// Run a login to the token step and hand the token endpoint `response`; returns the outcome of
-/// `respond` with the refetch step resolved as `Done` or the pending value's error.
+/// Run a login to the token step and hand the token endpoint `response`. A JWKS refetch the
+/// step asks for is answered by an unchanged key set (the operator did not rotate): a `kid`
+/// unknown before stays unknown, so the result is the verdict on the keys the context holds.
 pub fn token_step(
     op: &Discovered,
     options: AuthorizeOptions,
     make_response: impl FnOnce(&Started) -> http::Response<Vec<u8>>,
 ) -> Result<mc_core::Tokens, mc_core::Error> {
-    use mc_core::Exchange as _;
     let started = start(op, options);
     let response = make_response(&started);
     let query = format!("code=the-code&state={}", started.state);
     let code = started.flow.callback(op, &query, now())?;
     let exchange = code.token_exchange(op, now())?;
     match exchange.respond(response, now())? {
-        mc_core::Verified::Done(tokens) => Ok(tokens),
-        mc_core::Verified::NeedJwks(pending) => pending.resume(op, now()),
+        Verified::Done(tokens) => Ok(tokens),
+        Verified::NeedJwks(refetch) => {
+            let jwks_url = op.endpoints().jwks.as_ref().map(url::Url::as_str);
+            assert_eq!(Some(refetch.request().uri().to_string().as_str()), jwks_url);
+            op.set_jwks(op.jwks(), now());
+            match refetch.with_newer_keys(now())? {
+                Verified::Done(tokens) => Ok(tokens),
+                Verified::NeedJwks(_) => panic!("keys stored after the pause finish the step"),
+            }
+        }
     }
 }
 
-/// The id_token verification of `claims` signed by `key` (RS256, `kid-a` unless told otherwise).
+/// The id_token verification of the login's valid claims after `edit`, signed RS256 by RSA A as
+/// `kid-a`, for a login started with the default options.
 pub fn verify_claims(
     op: &Discovered,
     edit: impl FnOnce(&mut Value),
 ) -> Result<mc_core::Tokens, mc_core::Error> {
-    token_step(op, AuthorizeOptions::new(), |s| {
+    verify_claims_with(op, AuthorizeOptions::new(), edit)
+}
+
+/// The same for a login started with `options`.
+pub fn verify_claims_with(
+    op: &Discovered,
+    options: AuthorizeOptions,
+    edit: impl FnOnce(&mut Value),
+) -> Result<mc_core::Tokens, mc_core::Error> {
+    token_step(op, options, |s| {
         let mut claims = valid_claims(&s.nonce);
         edit(&mut claims);
         token_response(&sign(
