@@ -45,13 +45,13 @@ impl LoginHint {
     }
 }
 
-/// What one login asks of the operator. Defaults: scope `openid mc_authn`, PKCE S256, and the
-/// level of assurance the operator's [`Profile`] implies (LoA 2 for Mobile Connect, none asked
-/// for plain OpenID Connect).
+/// What one login asks of the operator. Defaults: PKCE S256, and the scope and level of
+/// assurance the operator's [`Profile`] implies (`openid mc_authn` at LoA 2 for Mobile Connect;
+/// `openid` and no level asked for plain OpenID Connect).
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct AuthorizeOptions {
-    scope: Vec<String>,
+    scope: Option<Vec<String>>,
     acr_values: Option<Vec<u8>>,
     login_hint: Option<LoginHint>,
     login_hint_token: Option<String>,
@@ -75,7 +75,7 @@ pub struct AuthorizeOptions {
 impl Default for AuthorizeOptions {
     fn default() -> Self {
         Self {
-            scope: vec!["openid".to_owned(), "mc_authn".to_owned()],
+            scope: None,
             acr_values: None,
             login_hint: None,
             login_hint_token: None,
@@ -99,7 +99,7 @@ impl Default for AuthorizeOptions {
 }
 
 impl AuthorizeOptions {
-    /// The defaults: `openid mc_authn`, the profile's level of assurance, PKCE.
+    /// The defaults: the profile's scope and level of assurance, PKCE.
     pub fn new() -> Self {
         Self::default()
     }
@@ -117,7 +117,7 @@ impl AuthorizeOptions {
                 scope.push(s);
             }
         }
-        self.scope = scope;
+        self.scope = Some(scope);
         self
     }
 
@@ -384,7 +384,12 @@ impl Discovered {
             (_, Some(levels)) => levels.clone(),
             (_, None) => Vec::new(),
         };
-        let is_authz = options.scope.iter().any(|s| s == "mc_authz");
+        let scopes = match (&options.scope, profile) {
+            (Some(scopes), _) => scopes.clone(),
+            (None, Profile::MobileConnect) => vec!["openid".to_owned(), "mc_authn".to_owned()],
+            (None, _) => vec!["openid".to_owned()],
+        };
+        let is_authz = scopes.iter().any(|s| s == "mc_authz");
         let client_name = options
             .client_name
             .clone()
@@ -419,10 +424,10 @@ impl Discovered {
             (None, Profile::OpenIdConnect) => None,
             (None, _) => Some(
                 self.metadata()
-                    .and_then(|m| m.version_for_scope(&options.scope))
+                    .and_then(|m| m.version_for_scope(&scopes))
                     .map(str::to_owned)
                     .or_else(|| self.inner.version.clone())
-                    .unwrap_or_else(|| default_version(&options.scope).to_owned()),
+                    .unwrap_or_else(|| default_version(&scopes).to_owned()),
             ),
         };
 
@@ -433,7 +438,7 @@ impl Discovered {
             .then(|| PkceVerifier::new(random_token(entropy)));
         let challenge = pkce.as_ref().map(pkce_challenge).transpose()?;
 
-        let scope = options.scope.join(" ");
+        let scope = scopes.join(" ");
         let acr_text = acr_values
             .iter()
             .map(u8::to_string)

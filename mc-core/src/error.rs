@@ -113,9 +113,27 @@ pub enum MisuseError {
     IncompleteOperator {
         /// The operator id.
         operator: String,
-        /// What is missing, and how to supply it.
-        missing: &'static str,
+        /// What is missing.
+        missing: MissingSetting,
     },
+}
+
+/// What an operator context lacks to finish a login ([`MisuseError::IncompleteOperator`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MissingSetting {
+    /// No issuer: configure it, or apply the metadata.
+    #[error("no issuer: configure it or apply the metadata")]
+    Issuer,
+    /// No authorization endpoint.
+    #[error("no authorization endpoint")]
+    AuthorizationEndpoint,
+    /// No token endpoint.
+    #[error("no token endpoint")]
+    TokenEndpoint,
+    /// No JWKS URL and no keys, while the policy allows asymmetric algorithms.
+    #[error("no JWKS URL and no keys, but the policy allows asymmetric algorithms")]
+    KeySource,
 }
 
 /// An OAuth-style error sent by the operator or the discovery service.

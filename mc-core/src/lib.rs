@@ -169,8 +169,8 @@ pub use discovery::{
 };
 pub use endpoint::Endpoint;
 pub use error::{
-    CallbackError, Error, ErrorClass, IdTokenError, JwtPart, MisuseError, OperatorError,
-    ProtocolError,
+    CallbackError, Error, ErrorClass, IdTokenError, JwtPart, MissingSetting, MisuseError,
+    OperatorError, ProtocolError,
 };
 pub use exchange::{Exchange, TransportConfig, UnixTime};
 pub use id_token::{IdToken, IdTokenClaims};

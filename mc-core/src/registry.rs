@@ -10,7 +10,7 @@ use jsonwebtoken::Algorithm;
 use url::Url;
 
 use crate::client_auth::{self, ClientAuth};
-use crate::error::{Error, MisuseError, ProtocolError};
+use crate::error::{Error, MissingSetting, MisuseError, ProtocolError};
 use crate::exchange::UnixTime;
 use crate::jwks::{Jwks, JwksExchange, KeySnapshot, KeyStore};
 use crate::metadata::{MetadataExchange, ProviderMetadata};
@@ -440,21 +440,18 @@ impl OperatorConfig {
         let issuer = self
             .issuer
             .clone()
-            .ok_or_else(|| incomplete("no issuer: configure it or apply the metadata"))?;
+            .ok_or_else(|| incomplete(MissingSetting::Issuer))?;
         let authorization = self
             .authorization
             .clone()
-            .ok_or_else(|| incomplete("no authorization endpoint"))?;
+            .ok_or_else(|| incomplete(MissingSetting::AuthorizationEndpoint))?;
         let token = self
             .token
             .clone()
-            .ok_or_else(|| incomplete("no token endpoint"))?;
+            .ok_or_else(|| incomplete(MissingSetting::TokenEndpoint))?;
         let keys = self.keys.unwrap_or_default();
         if self.jwks.is_none() && keys.is_empty() && self.policy.needs_operator_keys() {
-            return Err(incomplete(
-                "no JWKS URL and no keys, but the policy allows asymmetric algorithms",
-            )
-            .into());
+            return Err(incomplete(MissingSetting::KeySource).into());
         }
         let profile = self
             .profile

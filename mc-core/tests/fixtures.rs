@@ -1077,7 +1077,7 @@ fn check_config(fixture: &Fixture) {
     match config.clone().build() {
         Err(Error::Misuse(MisuseError::IncompleteOperator { operator, missing })) => {
             assert_eq!(operator, "sandbox-operator-b");
-            assert!(missing.contains("issuer"), "{missing}");
+            assert_eq!(missing, mc_core::MissingSetting::Issuer);
         }
         other => panic!("expected IncompleteOperator, got {other:?}"),
     }

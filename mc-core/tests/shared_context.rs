@@ -9,8 +9,8 @@ mod support;
 
 use mc_core::{
     AuthorizeOptions, CallbackError, Discovered, Endpoint, Error, Exchange as _, IdTokenError,
-    KeyRefetch, MisuseError, OperatorConfig, Policy, Profile, ProtocolError, ProviderMetadata,
-    TokenExchange, Tokens, UserInfo, UserInfoExchange, Verified,
+    KeyRefetch, MissingSetting, MisuseError, OperatorConfig, Policy, Profile, ProtocolError,
+    ProviderMetadata, TokenExchange, Tokens, UserInfo, UserInfoExchange, Verified,
 };
 use serde_json::{Value, json};
 use support::fake_operator::{FakeOperator, run};
@@ -337,26 +337,26 @@ fn an_incomplete_operator_is_refused_before_the_redirect() {
                 issuer: false,
                 ..ALL
             },
-            "no issuer: configure it or apply the metadata",
+            MissingSetting::Issuer,
         ),
         (
             Parts {
                 authorization: false,
                 ..ALL
             },
-            "no authorization endpoint",
+            MissingSetting::AuthorizationEndpoint,
         ),
         (
             Parts {
                 token: false,
                 ..ALL
             },
-            "no token endpoint",
+            MissingSetting::TokenEndpoint,
         ),
         (
             // The default policy allows RS256 and the other asymmetric algorithms.
             Parts { jwks: false, ..ALL },
-            "no JWKS URL and no keys, but the policy allows asymmetric algorithms",
+            MissingSetting::KeySource,
         ),
     ];
     for (parts, expected) in cases {
@@ -367,7 +367,7 @@ fn an_incomplete_operator_is_refused_before_the_redirect() {
                 Error::Misuse(MisuseError::IncompleteOperator { operator, missing })
                     if operator == "test-operator" && *missing == expected
             ),
-            "{expected}: {err:?}"
+            "{expected:?}: {err:?}"
         );
         assert_eq!(err.class(), mc_core::ErrorClass::Misuse);
     }
@@ -591,6 +591,8 @@ fn an_openid_connect_login_asks_for_no_level_and_no_version_unless_told() {
     let pairs = query_of(&started.url);
     assert_eq!(param(&pairs, "acr_values"), None);
     assert_eq!(param(&pairs, "version"), None);
+    // No Mobile Connect product scope a plain provider would not know.
+    assert_eq!(param(&pairs, "scope").as_deref(), Some("openid"));
     assert_eq!(started.flow.version(), None);
     insta::assert_snapshot!("authorize_oidc_profile", render_url(&started.url));
 

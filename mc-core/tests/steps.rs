@@ -217,7 +217,7 @@ fn a_discovered_operator_without_an_issuer_is_refused_before_the_redirect() {
         matches!(
             &err,
             Error::Misuse(MisuseError::IncompleteOperator { operator, missing })
-                if operator == "234_15" && missing.contains("issuer")
+                if operator == "234_15" && *missing == mc_core::MissingSetting::Issuer
         ),
         "{err:?}"
     );
