@@ -9,14 +9,10 @@
 //! satisfies every rule, a non-200 answer is never a success, secrets never reach `Debug`.
 //! A failed assertion is a finding, exactly like a panic inside mc-core.
 //!
-//! Known findings: mc-core deviations this harness tolerates so that fuzzing can go on. Each has
-//! a `crash-*` seed and a strict, ignored test in `mc-core/tests/fuzz_seeds.rs`; when mc-core is
-//! fixed, delete the tolerance here and the `#[ignore]` there.
-//! - F1: a JOSE header whose ignored members hold invalid UTF-8 is accepted (serde_json skips
-//!   unknown string members without validating them); RFC 7515 5.2 wants valid UTF-8 JSON.
-//! - F2: JSON arrays are accepted where an object is required and read by position (serde's
-//!   derived structs): `parse_error_body`, `TokenResponse::parse`, `ProviderMetadata::parse`,
-//!   `Jwks::parse`, `DiscoveryAnswer::parse`.
+//! Fixed findings keep their `crash-f*` seeds and a strict test in `mc-core/tests/fuzz_seeds.rs`
+//! (F1: a JOSE header holding invalid UTF-8 was accepted; F2: JSON arrays were read by position
+//! where an object is required). The oracle here no longer tolerates either: a regression is a
+//! failed assertion.
 #![allow(unreachable_pub, dead_code)]
 
 use std::sync::OnceLock;
@@ -28,12 +24,12 @@ use mc_core::{
     Algorithm, AuthorizeOptions, Authorizing, ClientSecret, CodeReceived, Discovered,
     DiscoveryAnswer, DiscoveryOutcome, DiscoveryQuery, DiscoveryService, Endpoint, Error,
     Exchange as _, Jwks, KeyType, LoginHint, MccMnc, MisuseError, Msisdn, OperatorConfig, Outcome,
-    Policy, ProviderMetadata, Registration, SelectionReturn, SubscriberId, TokenResponse, Tokens,
-    UnixTime, UserInfo, Verified,
+    Policy, ProviderMetadata, Registration, SelectionLeg, SelectionReturn, SubscriberId,
+    TokenResponse, Tokens, UnixTime, UserInfo, Verified,
 };
 use serde_json::{Value, json};
 
-/// The fixed "now" of every target: 2026-09-21T13:46:40Z.
+/// The fixed "now" of every target: 2026-09-21T14:13:20Z.
 pub const NOW: u64 = 1_790_000_000;
 pub const ISSUER: &str = "https://op.example";
 pub const CLIENT_ID: &str = "client-123";
@@ -118,10 +114,13 @@ pub fn login_options() -> AuthorizeOptions {
 }
 
 /// The policy of the fixed operator: HMAC keyed by the client secret is allowed, so that the
-/// HS256 paths are reachable and the fuzzer can sign claims of its choosing cheaply.
+/// HS256 paths are reachable and the fuzzer can sign claims of its choosing cheaply; and JWKS
+/// refetches are not spaced, so that an unknown `kid` always reaches the refetch path (the
+/// default spacing would refuse it at once: the keys are stored at [`NOW`]).
 pub fn policy() -> Policy {
     let mut policy = Policy::default();
     policy.allowed_algorithms.push(Algorithm::HS256);
+    policy.jwks_min_refetch_secs = 0;
     policy
 }
 
@@ -139,7 +138,6 @@ pub fn operator_config() -> OperatorConfig {
     .and_then(|c| c.jwks("https://op.example/jwks"))
     .and_then(|c| c.userinfo("https://op.example/userinfo"))
     .and_then(|c| c.premiuminfo("https://op.example/premiuminfo"))
-    .and_then(|c| c.metadata_url("https://op.example/.well-known/openid-configuration"))
     .expect("fixed operator config")
     .client_name("Fuzz Shop")
     .policy(policy())
@@ -426,18 +424,25 @@ fn check_tokens(tokens: &Tokens, access_token: &str) {
         "accepted auth_time older than max_age"
     );
     assert!(
+        claims.auth_time.is_some_and(
+            |t| t <= NOW + LEEWAY && claims.iat.is_some_and(|i| t <= i.saturating_add(LEEWAY))
+        ),
+        "accepted auth_time in the future or after iat"
+    );
+    assert!(
         claims
             .nonce
             .as_ref()
             .is_some_and(|n| n.expose_secret() == ctx.nonce),
         "accepted a foreign nonce"
     );
+    // Levels are the exact strings "1" to "4" ("+3", "003" or " 3" are not levels).
     assert!(
         claims
             .acr
             .as_deref()
-            .and_then(|a| a.trim().parse::<u8>().ok())
-            .is_some_and(|a| a >= MIN_ACR),
+            .and_then(|a| ["1", "2", "3", "4"].iter().position(|l| *l == a))
+            .is_some_and(|i| i + 1 >= usize::from(MIN_ACR)),
         "accepted acr below the requested LoA"
     );
     assert_eq!(
@@ -445,7 +450,10 @@ fn check_tokens(tokens: &Tokens, access_token: &str) {
         mc_core::id_token::at_hash(access_token, id_token.alg()),
         "accepted a wrong at_hash"
     );
-    assert!(!claims.amr.is_empty(), "accepted a token without amr");
+    assert!(
+        claims.amr.iter().any(|m| !m.is_empty()),
+        "accepted a token without an amr method"
+    );
     assert!(
         ctx.operator
             .policy()
@@ -463,18 +471,14 @@ fn check_tokens(tokens: &Tokens, access_token: &str) {
     match serde_json::from_slice::<Value>(&header) {
         Ok(header) => {
             assert!(
-                header.get("crit").is_none_or(Value::is_null),
-                "accepted a critical header extension"
+                header.get("crit").is_none(),
+                "accepted a critical header extension (`crit`, even null)"
             );
             assert_eq!(
                 header.get("alg").and_then(Value::as_str),
                 Some(format!("{:?}", id_token.alg()).as_str())
             );
         }
-        // KNOWN FINDING F1 (see the module doc): a header whose ignored members hold invalid
-        // UTF-8 is accepted. Tolerated here so that fuzzing goes on; `fuzz_seeds.rs` keeps the
-        // strict expectation as an ignored test.
-        Err(_) if std::str::from_utf8(&header).is_err() => {}
         // Valid JSON nested deeper than serde_json's Value recursion limit (mc-core skips the
         // unknown member without that limit): not a finding.
         Err(e) if e.to_string().contains("recursion limit") => {}
@@ -497,7 +501,7 @@ fn check_tokens(tokens: &Tokens, access_token: &str) {
     }
 }
 
-fn check_userinfo(info: &UserInfo) {
+fn check_userinfo(info: &UserInfo, body: &[u8]) {
     assert_eq!(info.sub(), SUB);
     assert_eq!(
         info.claim_str("sub"),
@@ -505,6 +509,38 @@ fn check_userinfo(info: &UserInfo) {
         "accepted userinfo of another subject"
     );
     if info.was_signed() {
+        // Bound to its purpose: a userinfo `typ`, and no claim only an id_token has.
+        let header = body
+            .trim_ascii()
+            .split(|b| *b == b'.')
+            .next()
+            .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+            .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+            .expect("an accepted signed userinfo has a JSON header");
+        if let Some(typ) = header.get("typ") {
+            let typ = typ.as_str().expect("accepted a typ that is not a string");
+            let lower = typ.to_ascii_lowercase();
+            let subtype = lower.strip_prefix("application/").unwrap_or(&lower);
+            assert!(
+                subtype == "jwt" || subtype == "userinfo+jwt",
+                "accepted signed userinfo with typ {typ:?}"
+            );
+        }
+        assert!(header.get("crit").is_none(), "accepted a critical header");
+        for claim in ["nonce", "at_hash", "c_hash"] {
+            assert!(
+                info.claim(claim).is_none(),
+                "accepted an id_token (with {claim}) as userinfo"
+            );
+        }
+        if let Some(exp) = info.claim("exp") {
+            assert!(
+                exp.as_f64()
+                    .or_else(|| exp.as_str().and_then(|s| s.trim().parse().ok()))
+                    .is_some_and(|e| e >= (NOW - LEEWAY) as f64),
+                "accepted expired signed userinfo"
+            );
+        }
         if let Some(iss) = info.claim("iss") {
             assert_eq!(iss.as_str(), Some(ISSUER), "accepted signed userinfo iss");
         }
@@ -533,11 +569,19 @@ fn check_discovery(outcome: Result<DiscoveryOutcome, Error>) -> bool {
             check_answer(&answer);
             true
         }
-        Ok(DiscoveryOutcome::OperatorSelection { url }) => {
+        Ok(DiscoveryOutcome::OperatorSelection { url, leg }) => {
             assert!(
-                matches!(url.scheme(), "http" | "https"),
-                "selection URL with scheme {}",
-                url.scheme()
+                secure_or_loopback(&url),
+                "selection URL {url} is neither https nor on a loopback address"
+            );
+            assert_eq!(
+                url.query_pairs()
+                    .filter(|(name, _)| name == "state")
+                    .last()
+                    .map(|(_, value)| value.into_owned())
+                    .as_deref(),
+                Some(leg.state().expose_secret()),
+                "the selection URL does not carry the leg's state"
             );
             true
         }
@@ -546,6 +590,16 @@ fn check_discovery(outcome: Result<DiscoveryOutcome, Error>) -> bool {
             touch(&e);
             false
         }
+    }
+}
+
+/// The plain-HTTP rule, read independently: https, or http on 127.0.0.0/8 or `::1`.
+fn secure_or_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        _ if url.scheme() == "https" => true,
+        Some(url::Host::Ipv4(ip)) => url.scheme() == "http" && ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => url.scheme() == "http" && ip.is_loopback(),
+        _ => false,
     }
 }
 
@@ -587,7 +641,31 @@ fn check_answer(answer: &DiscoveryAnswer) {
             match config.build() {
                 Ok(op) => {
                     assert_eq!(op.client_id(), answer.client_id);
-                    assert_eq!(Some(op.issuer()), answer.link("issuer"));
+                    // The issuer is the issuer link, or else the issuer whose metadata URL the
+                    // openid-configuration link is exactly (OIDC Discovery 4.3).
+                    match answer.link("issuer") {
+                        Some(issuer) => assert_eq!(op.issuer(), issuer),
+                        None => assert_eq!(
+                            answer.link("openid-configuration"),
+                            Some(format!("{}/.well-known/openid-configuration", op.issuer()))
+                                .as_deref(),
+                            "an issuer the answer does not name"
+                        ),
+                    }
+                    let e = op.endpoints();
+                    for url in [&e.authorization, &e.token]
+                        .into_iter()
+                        .chain(e.userinfo.iter())
+                        .chain(e.premiuminfo.iter())
+                        .chain(e.jwks.iter())
+                        .chain(e.revocation.iter())
+                        .chain(e.refresh.iter())
+                    {
+                        assert!(
+                            secure_or_loopback(url),
+                            "a discovered endpoint {url} is neither https nor on a loopback address"
+                        );
+                    }
                     assert!(
                         answer.link("jwks").is_some(),
                         "an operator context without keys or a JWKS link"
@@ -642,9 +720,11 @@ pub fn callback_query(data: &[u8]) {
     let _ = run_callback_query(data);
 }
 
-/// The query as the library reads it, by an independent reading: a whole URL keeps what follows
-/// its `?` up to `#`; otherwise one leading `?` is dropped.
+/// The query as the library reads it, by an independent reading: the fragment (from the first
+/// `#`, even one before the `?`) is never read; a whole URL keeps what follows its `?`;
+/// otherwise one leading `?` is dropped.
 fn oracle_query(query: &str) -> &str {
+    let query = query.split('#').next().unwrap_or_default();
     let is_url = ["http://", "https://"].iter().any(|p| {
         query
             .as_bytes()
@@ -652,8 +732,7 @@ fn oracle_query(query: &str) -> &str {
             .is_some_and(|b| b.eq_ignore_ascii_case(p.as_bytes()))
     });
     if is_url {
-        let after = query.split_once('?').map_or("", |(_, q)| q);
-        after.split_once('#').map_or(after, |(q, _)| q)
+        query.split_once('?').map_or("", |(_, q)| q)
     } else {
         query.strip_prefix('?').unwrap_or(query)
     }
@@ -747,11 +826,12 @@ pub fn discovery_response(data: &[u8]) {
 
 fn run_discovery_response(data: &[u8]) -> bool {
     let ctx = ctx();
-    let mut accepted = check_discovery(DiscoveryAnswer::parse(data, now()));
+    let mut entropy = |buf: &mut [u8]| buf.fill(7);
+    let mut accepted = check_discovery(DiscoveryAnswer::parse(data, &mut entropy, now()));
     for status in [200u16, 202, 302, 404] {
         let Ok(exchange) = ctx
             .discovery
-            .discover(&DiscoveryQuery::by_ip_or_selection())
+            .discover(&DiscoveryQuery::by_ip_or_selection(), &mut entropy)
         else {
             panic!("the fixed discovery request builds");
         };
@@ -777,10 +857,46 @@ pub fn discovery_return(data: &[u8]) {
     let _ = run_discovery_return(data);
 }
 
+/// The selection leg of the fixed browser: its `state` is 32 bytes of 7 (`BwcH...`), so seeds
+/// can carry it.
+fn selection_leg() -> SelectionLeg {
+    SelectionLeg::new(&mut |buf: &mut [u8]| buf.fill(7), now(), 600)
+}
+
 fn run_discovery_return(data: &[u8]) -> bool {
     let query = String::from_utf8_lossy(data);
-    match SelectionReturn::parse(&query) {
+    let leg_state = selection_leg().state().expose_secret().to_owned();
+    let result = SelectionReturn::parse(&query, selection_leg(), now());
+    // Read independently: a `state` other than the leg's is refused, and so is any return
+    // after the leg expired.
+    let foreign_state = url::form_urlencoded::parse(oracle_query(&query).as_bytes())
+        .any(|(name, value)| name == "state" && value != leg_state.as_str());
+    if foreign_state {
+        assert!(
+            result.is_err(),
+            "accepted a selection return of another leg"
+        );
+    }
+    assert!(
+        SelectionReturn::parse(&query, selection_leg(), now().plus(601)).is_err(),
+        "accepted a selection return after the leg expired"
+    );
+    match result {
         Ok(selection) => {
+            // Nothing comes from outside the query (a fragment, even one before the `?`).
+            let names: Vec<String> = url::form_urlencoded::parse(oracle_query(&query).as_bytes())
+                .map(|(name, _)| name.into_owned())
+                .collect();
+            let has = |name: &str| names.iter().any(|n| n == name);
+            if !has("mcc_mnc") {
+                assert!(selection.mcc_mnc.is_none(), "an mcc_mnc outside the query");
+            }
+            if !has("subscriber_id") && !has("subscriber_id_token") {
+                assert!(
+                    selection.subscriber_id.is_none(),
+                    "a subscriber_id outside the query"
+                );
+            }
             if let Some(mcc_mnc) = &selection.mcc_mnc {
                 assert!(
                     is_ascii_digits(mcc_mnc.mcc(), &[3]),
@@ -813,7 +929,7 @@ fn run_discovery_return(data: &[u8]) -> bool {
                     assert!(selection.mcc_mnc.is_some());
                     let exchange = ctx()
                         .discovery
-                        .discover(&query)
+                        .discover(&query, &mut |buf: &mut [u8]| buf.fill(7))
                         .expect("discovery by a parsed MCC/MNC builds");
                     let _ = exchange.request();
                 }
@@ -1104,7 +1220,7 @@ fn userinfo_step(premium: bool, content_type: &str, body: &[u8]) -> bool {
         .and_then(|outcome| finish_with_jwks(outcome, JWKS_JSON.as_bytes()));
     match outcome {
         Ok(info) => {
-            check_userinfo(&info);
+            check_userinfo(&info, body);
             let expected = if premium {
                 Endpoint::PremiumInfo
             } else {
@@ -1195,7 +1311,10 @@ fn run_oauth_error(data: &[u8]) -> bool {
     }
     let discovery = ctx
         .discovery
-        .discover(&DiscoveryQuery::by_ip_or_selection())
+        .discover(
+            &DiscoveryQuery::by_ip_or_selection(),
+            &mut |buf: &mut [u8]| buf.fill(7),
+        )
         .expect("the fixed discovery request builds");
     match discovery.respond(response(401, "application/json", data), now()) {
         Ok(_) => panic!("a 401 discovery answer was a success"),
@@ -1256,6 +1375,44 @@ pub fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "callback_query",
         "foreign-iss.txt",
         format!("code={CODE}&state={state}&iss=https%3A%2F%2Fevil.example").into_bytes(),
+    );
+    add(
+        "callback_query",
+        "fragment-before-query.txt",
+        format!("https://sp.example/callback#x?code={CODE}&state={state}").into_bytes(),
+    );
+
+    // discovery_return: the fixed browser's leg, a foreign leg, a planted fragment.
+    let leg = selection_leg();
+    let leg_state = leg.state().expose_secret();
+    add(
+        "discovery_return",
+        "ok-leg-state.txt",
+        format!("mcc_mnc=234_15&subscriber_id=abc123&state={leg_state}").into_bytes(),
+    );
+    add(
+        "discovery_return",
+        "foreign-state.txt",
+        b"mcc_mnc=234_15&subscriber_id=ATTACKER&state=guess".to_vec(),
+    );
+    add(
+        "discovery_return",
+        "ok-fragment-is-not-read.txt",
+        format!("https://sp.example/discovered#x?mcc_mnc=234_15&subscriber_id=ATTACKER&state={leg_state}").into_bytes(),
+    );
+    // discovery_response: plain-http selection pages (a public host refused, a loopback one
+    // accepted).
+    add(
+        "discovery_response",
+        "plain-http-selection.json",
+        br#"{"links":[{"rel":"operatorSelection","href":"http://discovery.example/select"}]}"#
+            .to_vec(),
+    );
+    add(
+        "discovery_response",
+        "ok-loopback-http-selection.json",
+        br#"{"links":[{"rel":"operatorSelection","href":"http://127.0.0.1:8080/select"}]}"#
+            .to_vec(),
     );
 
     // id_token: valid tokens in each key family, claims for the HS256 mode, one-step breaks.
@@ -1331,6 +1488,36 @@ pub fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "rs256-unknown-kid.jwt.txt",
         unknown_kid.into_bytes(),
     );
+    // Security review (issue 10), token side: each one break of the valid claims or header.
+    let crit_null = sign_raw(
+        br#"{"alg":"HS256","crit":null}"#,
+        claims.to_string().as_bytes(),
+        Algorithm::HS256,
+    );
+    add(
+        "id_token",
+        "review-crit-null.jwt.txt",
+        crit_null.into_bytes(),
+    );
+    for (name, claim, value) in [
+        ("review-nbf-unreadable.json", "nbf", json!("tomorrow")),
+        ("review-nbf-over-2-64.json", "nbf", json!(1e20)),
+        ("review-exp-over-2-64.json", "exp", json!(1.9e19)),
+        ("review-azp-null.json", "azp", json!(null)),
+        ("review-at-hash-true.json", "at_hash", json!(true)),
+        ("review-numeric-sub.json", "sub", json!(42)),
+        ("review-acr-plus-2.json", "acr", json!("+2")),
+        ("review-amr-empty-string.json", "amr", json!([""])),
+        (
+            "review-auth-time-future.json",
+            "auth_time",
+            json!(NOW + 315_360_000),
+        ),
+    ] {
+        let mut broken = claims.clone();
+        broken[claim] = value;
+        add("id_token", name, broken.to_string().into_bytes());
+    }
 
     // token_response
     add("token_response", "ok-rs256.json", token_body(&ctx.rs256));
@@ -1364,6 +1551,20 @@ pub fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             .to_string()
             .into_bytes(),
     );
+    add(
+        "token_response",
+        "review-no-token-type.json",
+        json!({"access_token": ACCESS_TOKEN, "expires_in": 3600, "id_token": ctx.hs256})
+            .to_string()
+            .into_bytes(),
+    );
+    add(
+        "token_response",
+        "review-expires-in-1e300.json",
+        json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 1e300, "id_token": ctx.hs256})
+            .to_string()
+            .into_bytes(),
+    );
 
     // userinfo
     let info = json!({"sub": SUB, "phone_number": "+447700900301", "phone_number_verified": true, "updated_at": "1790000000"});
@@ -1393,6 +1594,22 @@ pub fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             .to_string()
             .into_bytes(),
     );
+    // An id_token of this login served as userinfo, and a JWT typed for another purpose.
+    add(
+        "userinfo",
+        "review-id-token-as-userinfo.jwt.txt",
+        ctx.rs256.clone().into_bytes(),
+    );
+    add(
+        "userinfo",
+        "review-typ-at-jwt.jwt.txt",
+        sign_raw(
+            br#"{"alg":"RS256","kid":"kid-a","typ":"at+jwt"}"#,
+            signed_claims.to_string().as_bytes(),
+            Algorithm::RS256,
+        )
+        .into_bytes(),
+    );
 
     // jwks
     add("jwks", "ok-committed.json", JWKS_JSON.as_bytes().to_vec());
@@ -1409,6 +1626,18 @@ pub fn generated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "jwks",
         "ok-with-skipped-keys.json",
         committed.to_string().into_bytes(),
+    );
+    // The committed keys restricted to signing (`key_ops` without `verify`): all skipped.
+    let mut sign_only: Value = serde_json::from_str(JWKS_JSON).expect("committed JWKS");
+    if let Some(keys) = sign_only.get_mut("keys").and_then(Value::as_array_mut) {
+        for key in keys {
+            key["key_ops"] = json!(["sign"]);
+        }
+    }
+    add(
+        "jwks",
+        "review-key-ops-sign-only.json",
+        sign_only.to_string().into_bytes(),
     );
 
     // oauth_error

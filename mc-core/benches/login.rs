@@ -9,6 +9,10 @@
 //! - `openidconnect_login` / `openidconnect_login_es256`: the same steps through the
 //!   `openidconnect` crate (4.x), its HTTP calls answered by a closure with the same response bytes.
 //! - `state_size`: prints the JSON size of the per-login state once.
+//! - `hostile_header`: a token response whose id_token header has 3000 members (the most a
+//!   32 KiB JWT holds), refused before the signature check; `hostile_header_members_unbounded`:
+//!   the duplicate-member check alone on that header with no member bound (linear, not
+//!   quadratic).
 //!
 //! `cargo bench -p mc-core --bench login`; see BENCHMARKS.md at the repository root.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -22,8 +26,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use mc_core::{
-    AuthorizeOptions, Authorizing, ClientSecret, CodeReceived, Discovered, Exchange, Jwks,
-    LoginHint, Msisdn, OperatorConfig, Registration, Tokens, UnixTime, UserInfo, Verified,
+    AuthorizeOptions, Authorizing, ClientSecret, CodeReceived, Discovered, Error, Exchange,
+    IdTokenError, Jwks, JwtPart, LoginHint, Msisdn, OperatorConfig, Registration, Tokens, UnixTime,
+    UserInfo, Verified,
 };
 use serde_json::{Value, json};
 
@@ -511,6 +516,77 @@ mod oidc {
     }
 }
 
+/// The JSON of a JOSE header with 3000 distinct members (`alg`, `kid`, then two-character
+/// names), about 21 KB: base64url-encoded, it fills most of a 32 KiB JWT.
+fn hostile_header_json() -> Vec<u8> {
+    let alphabet: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+    let mut json = String::from(r#"{"alg":"RS256","kid":"kid-a""#);
+    let names = alphabet
+        .iter()
+        .flat_map(|a| alphabet.iter().map(move |b| format!("{a}{b}")));
+    for name in names.take(2998) {
+        json.push_str(&format!(r#","{name}":0"#));
+    }
+    json.push('}');
+    json.into_bytes()
+}
+
+/// What an attacker who can hand the SP a token response costs it before any signature check:
+/// the whole `TokenExchange::respond` of a response whose id_token has the hostile header (the
+/// claims and signature of a valid token behind it), refused for its member count.
+fn hostile_header(c: &mut Criterion, op: &Discovered, fx: &Fixture) {
+    let header = hostile_header_json();
+    let (_, rest) = fx.id_token_rs256.split_once('.').unwrap();
+    let id_token = format!("{}.{rest}", b64(&header));
+    assert!(
+        id_token.len() <= mc_core::wire::MAX_JWT_BYTES,
+        "{}",
+        id_token.len()
+    );
+    let body = serde_json::to_vec(&json!({
+        "access_token": ACCESS_TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "id_token": id_token,
+    }))
+    .unwrap();
+    let refuse = |exchange: mc_core::TokenExchange, response| {
+        let error = exchange.respond(response, NOW).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::IdToken(IdTokenError::TooManyMembers {
+                    part: JwtPart::Header,
+                    ..
+                })
+            ),
+            "{error:?}"
+        );
+        error
+    };
+    refuse(
+        code_received(op, fx).token_exchange(op, NOW).unwrap(),
+        response("application/json", body.clone()),
+    );
+    c.bench_function("hostile_header", |b| {
+        b.iter_batched(
+            || {
+                let exchange = code_received(op, fx).token_exchange(op, NOW).unwrap();
+                (exchange, response("application/json", body.clone()))
+            },
+            |(exchange, response)| refuse(exchange, response),
+            BatchSize::PerIteration,
+        );
+    });
+    assert_eq!(
+        mc_core::wire::check_members(&header, usize::MAX),
+        mc_core::wire::Members::Distinct
+    );
+    c.bench_function("hostile_header_members_unbounded", |b| {
+        b.iter(|| mc_core::wire::check_members(black_box(&header), usize::MAX));
+    });
+}
+
 fn benches(c: &mut Criterion) {
     let op = operator();
     let fx = Fixture::new(&op);
@@ -525,6 +601,7 @@ fn benches(c: &mut Criterion) {
     core(c, &op, &fx, Algorithm::ES256);
     oidc::bench(c, &fx, Algorithm::ES256);
     state_size(c, &op, &fx);
+    hostile_header(c, &op, &fx);
 }
 
 criterion_group! {

@@ -12,7 +12,10 @@ use crate::crypto;
 use crate::error::{Error, MisuseError};
 use crate::exchange::UnixTime;
 use crate::registry::{Discovered, Profile};
-use crate::secret::{Entropy, Msisdn, Nonce, PkceVerifier, State, SubscriberId, random_token};
+use crate::secret::{
+    DataToBeSigned, Entropy, IdTokenJwt, LoginHintToken, Msisdn, Nonce, PkceVerifier, Redacted,
+    State, SubscriberId, random_token,
+};
 use crate::wire;
 
 /// Who the operator should authenticate: `login_hint` in one of the Mobile Connect forms.
@@ -48,21 +51,25 @@ impl LoginHint {
 /// What one login asks of the operator. Defaults: PKCE S256, and the scope and level of
 /// assurance the operator's [`Profile`] implies (`openid mc_authn` at LoA 2 for Mobile Connect;
 /// `openid` and no level asked for plain OpenID Connect).
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` prints no secret and no personal data: the login hint as its redacting type,
+/// `id_token_hint`, `login_hint_token`, `dtbs` and the `claims` request (which may hold KYC
+/// values to match) as `[redacted]` when set.
+#[derive(Clone)]
 #[must_use]
 pub struct AuthorizeOptions {
     scope: Option<Vec<String>>,
     acr_values: Option<Vec<u8>>,
     login_hint: Option<LoginHint>,
-    login_hint_token: Option<String>,
+    login_hint_token: Option<LoginHintToken>,
     prompt: Option<String>,
     display: Option<String>,
     max_age: Option<u64>,
     ui_locales: Option<String>,
     claims_locales: Option<String>,
-    id_token_hint: Option<String>,
+    id_token_hint: Option<IdTokenJwt>,
     claims: Option<serde_json::Value>,
-    dtbs: Option<String>,
+    dtbs: Option<DataToBeSigned>,
     context: Option<String>,
     binding_message: Option<String>,
     client_name: Option<String>,
@@ -95,6 +102,55 @@ impl Default for AuthorizeOptions {
             redirect_uri: None,
             pkce: true,
         }
+    }
+}
+
+impl fmt::Debug for AuthorizeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every field by hand, so that a field added later is not printed until someone decides
+        // it may be.
+        let Self {
+            scope,
+            acr_values,
+            login_hint,
+            login_hint_token,
+            prompt,
+            display,
+            max_age,
+            ui_locales,
+            claims_locales,
+            id_token_hint,
+            claims,
+            dtbs,
+            context,
+            binding_message,
+            client_name,
+            version,
+            correlation_id,
+            redirect_uri,
+            pkce,
+        } = self;
+        f.debug_struct("AuthorizeOptions")
+            .field("scope", scope)
+            .field("acr_values", acr_values)
+            .field("login_hint", login_hint)
+            .field("login_hint_token", login_hint_token)
+            .field("prompt", prompt)
+            .field("display", display)
+            .field("max_age", max_age)
+            .field("ui_locales", ui_locales)
+            .field("claims_locales", claims_locales)
+            .field("id_token_hint", id_token_hint)
+            .field("claims", &claims.as_ref().map(|_| Redacted))
+            .field("dtbs", dtbs)
+            .field("context", context)
+            .field("binding_message", binding_message)
+            .field("client_name", client_name)
+            .field("version", version)
+            .field("correlation_id", correlation_id)
+            .field("redirect_uri", redirect_uri)
+            .field("pkce", pkce)
+            .finish()
     }
 }
 
@@ -135,8 +191,8 @@ impl AuthorizeOptions {
         self
     }
 
-    /// `login_hint_token`.
-    pub fn login_hint_token(mut self, token: impl Into<String>) -> Self {
+    /// `login_hint_token` (kept in a redacting [`LoginHintToken`]).
+    pub fn login_hint_token(mut self, token: impl Into<LoginHintToken>) -> Self {
         self.login_hint_token = Some(token.into());
         self
     }
@@ -171,8 +227,9 @@ impl AuthorizeOptions {
         self
     }
 
-    /// `id_token_hint`.
-    pub fn id_token_hint(mut self, id_token: impl Into<String>) -> Self {
+    /// `id_token_hint`: a compact id_token the operator issued earlier (kept in a redacting
+    /// [`IdTokenJwt`]).
+    pub fn id_token_hint(mut self, id_token: impl Into<IdTokenJwt>) -> Self {
         self.id_token_hint = Some(id_token.into());
         self
     }
@@ -183,8 +240,8 @@ impl AuthorizeOptions {
         self
     }
 
-    /// `dtbs`: data to be signed.
-    pub fn dtbs(mut self, dtbs: impl Into<String>) -> Self {
+    /// `dtbs`: data to be signed (kept in a redacting [`DataToBeSigned`]).
+    pub fn dtbs(mut self, dtbs: impl Into<DataToBeSigned>) -> Self {
         self.dtbs = Some(dtbs.into());
         self
     }
@@ -468,15 +525,30 @@ impl Discovered {
             add("nonce", Some(nonce.expose_secret()));
             add("version", version.as_deref());
             add("login_hint", login_hint.as_deref());
-            add("login_hint_token", options.login_hint_token.as_deref());
+            add(
+                "login_hint_token",
+                options
+                    .login_hint_token
+                    .as_ref()
+                    .map(LoginHintToken::expose_secret),
+            );
             add("prompt", options.prompt.as_deref());
             add("display", options.display.as_deref());
             add("max_age", max_age.as_deref());
             add("ui_locales", options.ui_locales.as_deref());
             add("claims_locales", options.claims_locales.as_deref());
-            add("id_token_hint", options.id_token_hint.as_deref());
+            add(
+                "id_token_hint",
+                options
+                    .id_token_hint
+                    .as_ref()
+                    .map(IdTokenJwt::expose_secret),
+            );
             add("claims", claims.as_deref());
-            add("dtbs", options.dtbs.as_deref());
+            add(
+                "dtbs",
+                options.dtbs.as_ref().map(DataToBeSigned::expose_secret),
+            );
             add(
                 "client_name",
                 if is_authz || options.client_name.is_some() {

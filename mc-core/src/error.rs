@@ -90,6 +90,16 @@ pub enum MisuseError {
         /// Why.
         reason: String,
     },
+    /// A plain `http://` URL for a host that is not a loopback address (127.0.0.0/8, `::1`),
+    /// while the registry entry (or discovery service, or adapter) did not opt in with
+    /// `allow_plain_http`: credentials, codes and keys would cross the network in clear.
+    #[error("plain http:// URL for {what} at {host:?}, which is not a loopback address")]
+    PlainHttp {
+        /// Which URL.
+        what: &'static str,
+        /// Its host.
+        host: String,
+    },
     /// A parameter value is unusable.
     #[error("invalid parameter {name}: {reason}")]
     InvalidParameter {
@@ -105,6 +115,17 @@ pub enum MisuseError {
         expected: String,
         /// The operator context handed in.
         found: String,
+    },
+    /// A [`crate::Policy`] setting outside its bound, refused when the operator context is
+    /// built (e.g. `leeway_secs` over [`crate::registry::MAX_LEEWAY_SECS`]).
+    #[error("policy setting {setting} = {value} is over its bound of {limit}")]
+    PolicyOutOfBounds {
+        /// The setting.
+        setting: &'static str,
+        /// The value configured.
+        value: u64,
+        /// The largest value allowed.
+        limit: u64,
     },
     /// An operator context that could not finish a login, refused when it is built (before
     /// any browser is sent away): no issuer, no authorization or token endpoint, or no source
@@ -240,6 +261,27 @@ pub enum ProtocolError {
         /// Issuer in the metadata.
         found: String,
     },
+    /// The operator sent a plain `http://` URL for a host that is not a loopback address, and
+    /// nothing opted in to plain HTTP (`allow_plain_http`).
+    #[error("{endpoint} sent a plain http:// {field} at {host:?}, which is not a loopback address")]
+    PlainHttp {
+        /// Endpoint whose answer named the URL.
+        endpoint: Endpoint,
+        /// Which member, link or header.
+        field: &'static str,
+        /// The URL's host.
+        host: String,
+    },
+    /// A discovery answer's `openid-configuration` link is not its issuer's
+    /// `{issuer}/.well-known/openid-configuration` (OIDC Discovery 4.3): metadata from another
+    /// origin could claim the issuer and name its own keys.
+    #[error("openid-configuration link {found:?} is not the issuer's {expected:?}")]
+    MetadataOrigin {
+        /// The issuer's metadata URL.
+        expected: String,
+        /// The link in the answer.
+        found: String,
+    },
     /// The JWKS holds more keys than the bound.
     #[error("JWKS has {found} keys, over the bound of {limit}")]
     TooManyKeys {
@@ -251,6 +293,13 @@ pub enum ProtocolError {
     /// The userinfo or premiuminfo `sub` is not the id_token's `sub`.
     #[error("{endpoint} sub differs from the id_token sub")]
     SubjectMismatch {
+        /// Endpoint.
+        endpoint: Endpoint,
+    },
+    /// A plain JSON userinfo or premium info answer from an operator whose policy requires it
+    /// signed ([`crate::Policy::require_signed_userinfo`]).
+    #[error("{endpoint} answered plain JSON, but the policy requires a signed JWT")]
+    UserInfoNotSigned {
         /// Endpoint.
         endpoint: Endpoint,
     },
@@ -306,6 +355,24 @@ pub enum CallbackError {
     /// Neither `code` nor `error`.
     #[error("neither code nor error in the callback")]
     CodeMissing,
+    /// A return from the operator selection page without the selection leg's `state`, from a
+    /// discovery service that echoes it (`DiscoveryService::require_selection_state`).
+    #[error("state is missing from the operator selection return")]
+    SelectionStateMissing,
+    /// The selection return's `state` is not the one of the selection leg the browser holds
+    /// (an unsolicited or forged return).
+    #[error("state does not match this operator selection")]
+    SelectionStateMismatch,
+    /// The operator selection started longer ago than its lifetime.
+    #[error("operator selection started at {issued_at} expired at {expires_at}; now {now}")]
+    SelectionExpired {
+        /// When the selection leg started.
+        issued_at: u64,
+        /// When it expired.
+        expires_at: u64,
+        /// The host's time.
+        now: u64,
+    },
 }
 
 /// Which part of a JWT is malformed.
@@ -356,6 +423,31 @@ pub enum IdTokenError {
         /// Why (never the value).
         reason: String,
     },
+    /// The header or the claims have more members than the bound
+    /// ([`crate::wire::MAX_HEADER_MEMBERS`], [`crate::wire::MAX_CLAIMS`]).
+    #[error("{part} has more than {limit} members")]
+    TooManyMembers {
+        /// The part ([`JwtPart::Header`] or [`JwtPart::Claims`]).
+        part: JwtPart,
+        /// The bound.
+        limit: usize,
+    },
+    /// The header's `typ` says the JWT is for another purpose (RFC 8725 3.11): e.g. a signed
+    /// userinfo answer whose `typ` is neither `JWT` nor `userinfo+jwt`.
+    #[error("typ {found:?} is not one of: {expected}")]
+    UnexpectedType {
+        /// The values accepted here.
+        expected: &'static str,
+        /// The `typ` received.
+        found: String,
+    },
+    /// A signed userinfo answer carries a claim only an id_token has (`nonce`, `at_hash`,
+    /// `c_hash`): an id_token served as userinfo.
+    #[error("signed userinfo carries {claim}, an id_token claim: an id_token served as userinfo")]
+    IdTokenAsUserInfo {
+        /// The id_token claim found.
+        claim: &'static str,
+    },
     /// The `alg` is not allowed (`none`, unknown, HMAC without a client secret, or outside the
     /// operator's allow-list).
     #[error("algorithm {alg:?} is not allowed")]
@@ -396,6 +488,15 @@ pub enum IdTokenError {
         /// The claim.
         claim: &'static str,
     },
+    /// A registered claim is present but not of its type or range (`"nbf": "tomorrow"`,
+    /// `"sub": 42`, `"azp": null`, `"exp": 1.9e19`): refused, never read as absent.
+    #[error("claim {claim} is unreadable: {reason}")]
+    InvalidClaim {
+        /// The claim.
+        claim: &'static str,
+        /// Why (never the value): `not a number`, `out of range`, `not a string`, ...
+        reason: &'static str,
+    },
     /// `iss` is not exactly the operator's issuer.
     #[error("iss {found:?} differs from the expected {expected:?}")]
     IssuerMismatch {
@@ -424,7 +525,11 @@ pub enum IdTokenError {
         found: String,
     },
     /// `exp` is past (beyond the leeway).
-    #[error("expired at {exp}, now {now}, leeway {leeway}s")]
+    #[error(
+        "expired: exp {exp} ({}) is not after the current time {now} ({}) minus the leeway of {leeway}s",
+        utc(.exp),
+        utc(.now)
+    )]
     Expired {
         /// `exp`.
         exp: u64,
@@ -434,7 +539,11 @@ pub enum IdTokenError {
         leeway: u64,
     },
     /// `nbf` is in the future (beyond the leeway).
-    #[error("not valid before {nbf}, now {now}, leeway {leeway}s")]
+    #[error(
+        "not yet valid: nbf {nbf} ({}) is after the current time {now} ({}) plus the leeway of {leeway}s",
+        utc(.nbf),
+        utc(.now)
+    )]
     NotYetValid {
         /// `nbf`.
         nbf: u64,
@@ -444,7 +553,11 @@ pub enum IdTokenError {
         leeway: u64,
     },
     /// `iat` is in the future (beyond the leeway).
-    #[error("issued in the future at {iat}, now {now}, leeway {leeway}s")]
+    #[error(
+        "issued in the future: iat {iat} ({}) is after the current time {now} ({}) plus the leeway of {leeway}s",
+        utc(.iat),
+        utc(.now)
+    )]
     IssuedInFuture {
         /// `iat`.
         iat: u64,
@@ -462,6 +575,34 @@ pub enum IdTokenError {
         now: u64,
         /// The policy's maximum age.
         max_age: u64,
+    },
+    /// `auth_time` is in the future (beyond the leeway): it would pass any `max_age`.
+    #[error(
+        "auth_time {auth_time} ({}) is after the current time {now} ({}) plus the leeway of {leeway}s",
+        utc(.auth_time),
+        utc(.now)
+    )]
+    AuthTimeInFuture {
+        /// `auth_time`.
+        auth_time: u64,
+        /// The host's time.
+        now: u64,
+        /// Leeway in seconds.
+        leeway: u64,
+    },
+    /// `auth_time` is after the token was issued (beyond the leeway).
+    #[error(
+        "auth_time {auth_time} ({}) is after iat {iat} ({}) plus the leeway of {leeway}s",
+        utc(.auth_time),
+        utc(.iat)
+    )]
+    AuthTimeAfterIssue {
+        /// `auth_time`.
+        auth_time: u64,
+        /// `iat`.
+        iat: u64,
+        /// Leeway in seconds.
+        leeway: u64,
     },
     /// `auth_time` is missing although `max_age` was requested.
     #[error("auth_time missing although max_age was requested")]
@@ -491,6 +632,13 @@ pub enum IdTokenError {
     /// `acr` is required and missing.
     #[error("acr is missing")]
     AcrMissing,
+    /// `acr` names no level of assurance: it must be exactly `"1"`, `"2"`, `"3"` or `"4"` (an
+    /// integer on the wire reads as its digits); `"+3"`, `"003"` or `" 3"` are not levels.
+    #[error("acr {found:?} is not a level of assurance (\"1\" to \"4\")")]
+    AcrUnknown {
+        /// The token's `acr`.
+        found: String,
+    },
     /// `acr` is below the requested level of assurance.
     #[error("acr {found:?} is below the requested {requested}")]
     AcrTooLow {
@@ -502,4 +650,35 @@ pub enum IdTokenError {
     /// `amr` is required by the profile and missing.
     #[error("amr is missing")]
     AmrMissing,
+}
+
+/// Epoch seconds as a UTC date and time (`2026-09-21T14:13:20Z`), for error messages.
+fn utc(secs: &u64) -> Utc {
+    Utc(*secs)
+}
+
+struct Utc(u64);
+
+impl fmt::Display for Utc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Days to civil date (H. Hinnant's algorithm), in i64 so that every u64 value fits.
+        let days = i64::try_from(self.0 / 86_400).unwrap_or(i64::MAX / 2);
+        let secs = self.0 % 86_400;
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
 }

@@ -42,9 +42,9 @@ impl UnixTime {
     }
 }
 
-/// What every adapter enforces when it executes an [`Exchange`]: a total timeout and a body cap
-/// (and, without a setting, no redirects and no retries). Shared by the adapter crates so that
-/// each is configured the same way.
+/// What every adapter enforces when it executes an [`Exchange`]: a total timeout, a body cap
+/// and https only (and, without a setting, no redirects and no retries). Shared by the adapter
+/// crates so that each is configured the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TransportConfig {
@@ -53,6 +53,11 @@ pub struct TransportConfig {
     /// The largest response body read, in bytes; a longer body fails while being read
     /// (default 1 MiB).
     pub body_limit: usize,
+    /// Send plain `http://` requests to any host (default `false`: https only, except to a
+    /// loopback address, 127.0.0.0/8 or `::1`, where a sandbox runs). Over plain HTTP the
+    /// client credentials, the code, the PKCE verifier and the operator's keys cross the
+    /// network in clear: only for a test network.
+    pub allow_plain_http: bool,
 }
 
 impl Default for TransportConfig {
@@ -60,6 +65,7 @@ impl Default for TransportConfig {
         Self {
             timeout: std::time::Duration::from_secs(10),
             body_limit: 1024 * 1024,
+            allow_plain_http: false,
         }
     }
 }
@@ -77,6 +83,42 @@ impl TransportConfig {
     pub fn with_body_limit(mut self, body_limit: usize) -> Self {
         self.body_limit = body_limit;
         self
+    }
+
+    /// This configuration with plain `http://` to any host allowed (`true`) or refused except
+    /// to loopback addresses (`false`, the default). See
+    /// [`TransportConfig::allow_plain_http`].
+    #[must_use]
+    pub fn with_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
+    /// Whether an adapter may send a request to `uri`: `https`; or `http` to a loopback IP
+    /// literal (127.0.0.0/8, `::1`; not the name `localhost`, whose address is the resolver's
+    /// choice), or to any host when [`TransportConfig::allow_plain_http`] is set. Any other
+    /// scheme, or none, is refused.
+    ///
+    /// ```
+    /// use mc_core::TransportConfig;
+    /// let uri = |s: &str| s.parse::<http::Uri>().unwrap();
+    /// let config = TransportConfig::default();
+    /// assert!(config.permits(&uri("https://op.example/token")));
+    /// assert!(config.permits(&uri("http://127.0.0.1:8080/token")));
+    /// assert!(config.permits(&uri("http://[::1]:8080/token")));
+    /// assert!(!config.permits(&uri("http://op.example/token")));
+    /// assert!(!config.permits(&uri("http://localhost:8080/token")));
+    /// assert!(config.with_plain_http(true).permits(&uri("http://op.example/token")));
+    /// ```
+    #[must_use]
+    pub fn permits(&self, uri: &Uri) -> bool {
+        match uri.scheme_str() {
+            Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
+            Some(scheme) if scheme.eq_ignore_ascii_case("http") => {
+                self.allow_plain_http || uri.host().is_some_and(crate::wire::is_loopback_host)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -104,6 +146,10 @@ pub trait Exchange {
     }
 
     /// The HTTP request to send. Calling it twice gives byte-identical requests.
+    ///
+    /// Never log it with `{:?}`: `http`'s `Debug` prints the body, which holds the code, the
+    /// PKCE verifier and (with `client_secret_post`) the client secret. Log
+    /// [`crate::redacted`]`(&request)` instead (see [`crate::secret`]).
     fn request(&self) -> Request<Vec<u8>>;
 
     /// Consume the operator's response.

@@ -1,5 +1,8 @@
-//! id_token verification: every rule of OpenID Connect Core 3.1.3.7 and the Mobile Connect
-//! profile, against the operator's keys and the injected clock.
+//! id_token verification: the claim rules of OpenID Connect Core 3.1.3.7 and the Mobile
+//! Connect profile against the injected clock, and `at_hash`. The JWS itself (header rules,
+//! algorithm allow-list, key choice, signature) is `jws.rs`'s; the claims are read by the one
+//! lenient reader (`wire::lenient`). The issuer, audience and validity-window rules are shared
+//! with signed userinfo.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -7,59 +10,55 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use crate::crypto::{self, VerifyFailure};
+use crate::crypto;
 use crate::error::{IdTokenError, JwtPart};
 use crate::exchange::UnixTime;
 use crate::jwks::Jwks;
+use crate::jws::{self, Purpose, Signed};
 use crate::registry::Policy;
 use crate::secret::{ClientSecret, IdTokenJwt, Nonce, ct_eq};
 use crate::wire;
+use crate::wire::lenient::{Invalid, List, Read, Seconds, Shape, Strict, Text, TextOrInteger};
 
-/// The claims of a verified id_token.
-#[derive(Clone, Deserialize)]
+/// The registered claims of a verified id_token (or of a signed userinfo answer).
+///
+/// Read leniently where operators drift (dates as floats or strings, `aud` and `amr` as one
+/// string, `acr` as an integer) and strictly otherwise: a claim that is present but not of its
+/// type (`"nbf": "tomorrow"`, `"sub": 42`, `"azp": null`, `"aud": ["client", 42]`) refuses the
+/// token with [`IdTokenError::InvalidClaim`], never counts as absent. A claim given twice is
+/// refused too.
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct IdTokenClaims {
     /// Issuer.
-    #[serde(default, deserialize_with = "claim::opt_string")]
     pub iss: Option<String>,
-    /// Subject: in Mobile Connect the PCR, stable per user per SP.
-    #[serde(default, deserialize_with = "claim::opt_string")]
+    /// Subject: in Mobile Connect the PCR, stable per user per SP. A JSON string (a number
+    /// would lose digits).
     pub sub: Option<String>,
-    /// Audiences (a string or an array on the wire).
-    #[serde(default, deserialize_with = "claim::string_or_list")]
+    /// Audiences (a string or an array of strings on the wire).
     pub aud: Vec<String>,
     /// Authorized party.
-    #[serde(default, deserialize_with = "claim::opt_string")]
     pub azp: Option<String>,
-    /// Expiry.
-    #[serde(default, deserialize_with = "claim::opt_u64")]
+    /// Expiry (a NumericDate: an integer, a float truncated, or a string of either).
     pub exp: Option<u64>,
     /// Issued at.
-    #[serde(default, deserialize_with = "claim::opt_u64")]
     pub iat: Option<u64>,
     /// Not before.
-    #[serde(default, deserialize_with = "claim::opt_u64")]
     pub nbf: Option<u64>,
     /// When the user authenticated.
-    #[serde(default, deserialize_with = "claim::opt_u64")]
     pub auth_time: Option<u64>,
     /// The login's nonce.
-    #[serde(default)]
     pub nonce: Option<Nonce>,
-    /// The achieved level of assurance (`"2"`, `"3"`).
-    #[serde(default, deserialize_with = "claim::opt_string")]
+    /// The achieved level of assurance (`"2"`, `"3"`; an integer on the wire reads as its
+    /// digits).
     pub acr: Option<String>,
     /// Authentication methods (`SIM_OK`, `SIM_PIN`, ...; a bare string on old sandboxes).
-    #[serde(default, deserialize_with = "claim::string_or_list")]
     pub amr: Vec<String>,
     /// Access token hash.
-    #[serde(default, deserialize_with = "claim::opt_string")]
     pub at_hash: Option<String>,
     /// MC: hash of the login hint the operator resolved.
-    #[serde(default, deserialize_with = "claim::opt_string")]
     pub hashed_login_hint: Option<String>,
 }
 
@@ -169,32 +168,148 @@ impl fmt::Debug for IdToken {
     }
 }
 
-/// The JOSE header members mc-core reads, borrowed from the decoded header where possible.
-#[derive(Deserialize)]
-struct Header<'a> {
-    #[serde(borrow)]
-    alg: Cow<'a, str>,
-    #[serde(default, borrow)]
-    kid: Option<Cow<'a, str>>,
-    /// Only its presence matters here (a token with `crit` is refused); the names are read
-    /// again for the error.
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
+/// A registered claim that is present but not of its type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InvalidClaim {
+    claim: &'static str,
+    reason: &'static str,
 }
 
-/// The names listed in a header's `crit`, for [`IdTokenError::CriticalHeader`].
-fn critical_names(header_json: &[u8]) -> Vec<String> {
-    let crit = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(header_json)
-        .ok()
-        .and_then(|mut map| map.remove("crit"))
-        .unwrap_or_default();
-    match crit {
-        serde_json::Value::Array(items) => items
-            .into_iter()
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-            .collect(),
-        other => vec![other.to_string()],
+impl From<InvalidClaim> for IdTokenError {
+    fn from(e: InvalidClaim) -> Self {
+        Self::InvalidClaim {
+            claim: e.claim,
+            reason: e.reason,
+        }
     }
+}
+
+/// The next member's value read as shape `S`, the verdict kept.
+fn value<'de, A: MapAccess<'de>, S: Shape>(map: &mut A) -> Result<Read<S::Out>, A::Error> {
+    Ok(map.next_value::<Strict<S>>()?.0)
+}
+
+/// The claim set visitor: each registered claim read by its shape, every other member skipped
+/// unread. The first claim present but unreadable (in document order) is the verdict; the rest
+/// of the object is still read, so that a syntax error after it is reported as such.
+struct ClaimsVisitor;
+
+impl<'de> Visitor<'de> for ClaimsVisitor {
+    type Value = Result<IdTokenClaims, InvalidClaim>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut c = IdTokenClaims::default();
+        let mut seen = 0u16;
+        let mut first_error: Option<InvalidClaim> = None;
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            let (bit, claim, read): (u16, &'static str, Read<()>) = match &*name {
+                "iss" => (
+                    0,
+                    "iss",
+                    value::<A, Text>(&mut map)?.map(|v| c.iss = Some(v)),
+                ),
+                "sub" => (
+                    1,
+                    "sub",
+                    value::<A, Text>(&mut map)?.map(|v| c.sub = Some(v)),
+                ),
+                "aud" => (2, "aud", value::<A, List>(&mut map)?.map(|v| c.aud = v)),
+                "azp" => (
+                    3,
+                    "azp",
+                    value::<A, Text>(&mut map)?.map(|v| c.azp = Some(v)),
+                ),
+                "exp" => (
+                    4,
+                    "exp",
+                    value::<A, Seconds>(&mut map)?.map(|v| c.exp = Some(v)),
+                ),
+                "iat" => (
+                    5,
+                    "iat",
+                    value::<A, Seconds>(&mut map)?.map(|v| c.iat = Some(v)),
+                ),
+                "nbf" => (
+                    6,
+                    "nbf",
+                    value::<A, Seconds>(&mut map)?.map(|v| c.nbf = Some(v)),
+                ),
+                "auth_time" => (
+                    7,
+                    "auth_time",
+                    value::<A, Seconds>(&mut map)?.map(|v| c.auth_time = Some(v)),
+                ),
+                "nonce" => (
+                    8,
+                    "nonce",
+                    value::<A, Text>(&mut map)?.map(|v| c.nonce = Some(Nonce::new(v))),
+                ),
+                "acr" => (
+                    9,
+                    "acr",
+                    value::<A, TextOrInteger>(&mut map)?.map(|v| c.acr = Some(v)),
+                ),
+                "amr" => (10, "amr", value::<A, List>(&mut map)?.map(|v| c.amr = v)),
+                "at_hash" => (
+                    11,
+                    "at_hash",
+                    value::<A, Text>(&mut map)?.map(|v| c.at_hash = Some(v)),
+                ),
+                "hashed_login_hint" => (
+                    12,
+                    "hashed_login_hint",
+                    value::<A, Text>(&mut map)?.map(|v| c.hashed_login_hint = Some(v)),
+                ),
+                _ => {
+                    let _: IgnoredAny = map.next_value()?;
+                    continue;
+                }
+            };
+            // RFC 8725 2.6 (the whole-object check in `jws` covers verified tokens; this keeps
+            // the reader itself from letting the last one win).
+            let read = if seen & (1 << bit) == 0 {
+                read
+            } else {
+                Err(Invalid("repeated"))
+            };
+            seen |= 1 << bit;
+            if let (Err(Invalid(reason)), None) = (read, first_error) {
+                first_error = Some(InvalidClaim { claim, reason });
+            }
+        }
+        Ok(first_error.map_or(Ok(c), Err))
+    }
+}
+
+impl<'de> Deserialize<'de> for IdTokenClaims {
+    /// The registered claims of a JSON object; a claim present but unreadable fails with a
+    /// message naming it (`claim nbf: not a number`).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ClaimsVisitor)?
+            .map_err(|e| de::Error::custom(format_args!("claim {}: {}", e.claim, e.reason)))
+    }
+}
+
+/// Read a claim set (the decoded JWS payload): a JSON object, each registered claim of its
+/// type.
+pub(crate) fn read_claims(claims_json: &str) -> Result<IdTokenClaims, IdTokenError> {
+    let malformed = |reason: String| IdTokenError::Malformed {
+        part: JwtPart::Claims,
+        reason,
+    };
+    if !wire::is_json_object(claims_json.as_bytes()) {
+        return Err(malformed("not a JSON object".to_owned()));
+    }
+    let mut de = serde_json::Deserializer::from_str(claims_json);
+    let read = de
+        .deserialize_map(ClaimsVisitor)
+        .and_then(|read| de.end().map(|()| read))
+        .map_err(|e| malformed(wire::describe_json_error(&e)))?;
+    Ok(read?)
 }
 
 /// What a login expects of its id_token.
@@ -212,250 +327,96 @@ pub(crate) struct Expectations<'a> {
     pub(crate) policy: &'a Policy,
 }
 
-/// A signed JWT whose signature verified, with its header facts and raw claims.
-pub(crate) struct SignedJwt {
-    pub(crate) alg: Algorithm,
-    pub(crate) kid: Option<String>,
-    pub(crate) claims_json: String,
+/// Whether a claim shared by id_tokens and signed userinfo must be present (id_token) or is
+/// checked only when present (signed userinfo, OIDC Core 5.3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Presence {
+    Required,
+    WhenPresent,
 }
 
-/// A verification's outcome when it did not fail outright.
-pub(crate) enum Signed<T> {
-    Verified(T),
-    /// No key of the set matches the token's `kid` (or, without a `kid`, none fits its
-    /// algorithm): fresh keys might verify it. The error is the verdict when none can be had.
-    KeyMissing(IdTokenError),
-}
-
-fn b64(part: &str, which: JwtPart) -> Result<Vec<u8>, IdTokenError> {
-    URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| not_base64url(which))
-}
-
-fn not_base64url(part: JwtPart) -> IdTokenError {
-    IdTokenError::Malformed {
-        part,
-        reason: "not base64url".to_owned(),
-    }
-}
-
-/// A decoded JWT part that is usually small (the header, the signature): on the stack when it
-/// fits, so that the common token costs no allocation for it.
-enum Decoded<const N: usize> {
-    Stack([u8; N], usize),
-    Heap(Vec<u8>),
-}
-
-impl<const N: usize> Decoded<N> {
-    fn new(part: &str, which: JwtPart) -> Result<Self, IdTokenError> {
-        let mut buffer = [0u8; N];
-        match URL_SAFE_NO_PAD.decode_slice(part, &mut buffer) {
-            Ok(len) => Ok(Self::Stack(buffer, len)),
-            Err(base64::DecodeSliceError::OutputSliceTooSmall) => b64(part, which).map(Self::Heap),
-            Err(base64::DecodeSliceError::DecodeError(_)) => Err(not_base64url(which)),
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Self::Stack(buffer, len) => buffer.get(..*len).unwrap_or_default(),
-            Self::Heap(bytes) => bytes,
-        }
-    }
-}
-
-fn hash_bits(alg: Algorithm) -> u16 {
-    match alg {
-        Algorithm::HS384 | Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 => 384,
-        Algorithm::HS512 | Algorithm::RS512 | Algorithm::PS512 => 512,
-        _ => 256,
-    }
-}
-
-/// Check structure, header, algorithm and signature of a compact JWS.
-pub(crate) fn verify_signature(
-    jwt: &str,
-    keys: &Jwks,
-    client_secret: &ClientSecret,
-    policy: &Policy,
-) -> Result<Signed<SignedJwt>, IdTokenError> {
-    if jwt.len() > wire::MAX_JWT_BYTES {
-        return Err(IdTokenError::TooLong {
-            limit: wire::MAX_JWT_BYTES,
-            len: jwt.len(),
-        });
-    }
-    let mut parts = jwt.split('.');
-    let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(IdTokenError::Malformed {
-            part: JwtPart::Structure,
-            reason: "not three dot-separated parts (JWE and unsecured JWTs are refused)".to_owned(),
-        });
-    };
-    let header_json = Decoded::<256>::new(header_b64, JwtPart::Header)?;
-    let header_json = header_json.bytes();
-    if !wire::is_json_object(header_json) {
-        return Err(IdTokenError::Malformed {
-            part: JwtPart::Header,
-            reason: "not a JSON object".to_owned(),
-        });
-    }
-    // RFC 7515 5.2: the header is UTF-8 JSON; serde skips unknown members without checking it.
-    if std::str::from_utf8(header_json).is_err() {
-        return Err(IdTokenError::Malformed {
-            part: JwtPart::Header,
-            reason: "not UTF-8".to_owned(),
-        });
-    }
-    if wire::has_duplicate_members(header_json) == Some(true) {
-        return Err(IdTokenError::Malformed {
-            part: JwtPart::Header,
-            reason: "duplicate member".to_owned(),
-        });
-    }
-    let header: Header =
-        serde_json::from_slice(header_json).map_err(|e| IdTokenError::Malformed {
-            part: JwtPart::Header,
-            reason: wire::describe_json_error(&e),
-        })?;
-    if header.crit.is_some() {
-        return Err(IdTokenError::CriticalHeader {
-            names: critical_names(header_json),
-        });
-    }
-    let not_allowed = || IdTokenError::AlgorithmNotAllowed {
-        alg: header.alg.clone().into_owned(),
-    };
-    let alg: Algorithm = header.alg.parse().map_err(|_| not_allowed())?;
-    if !policy.allowed_algorithms.contains(&alg) || alg == Algorithm::EdDSA {
-        return Err(not_allowed());
-    }
-    let signature = Decoded::<512>::new(signature_b64, JwtPart::Signature)?;
-    let signature = signature.bytes();
-    if signature.is_empty() {
-        return Err(IdTokenError::Malformed {
-            part: JwtPart::Signature,
-            reason: "empty signature".to_owned(),
-        });
-    }
-    let message = jwt
-        .as_bytes()
-        .get(..header_b64.len() + 1 + claims_b64.len())
-        .unwrap_or_default();
-
-    let is_hmac = matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
-    if is_hmac {
-        // HMAC is keyed by the client secret and nothing else: never by a JWK, so an operator's
-        // public key can never be turned into an HMAC key (algorithm confusion).
-        if client_secret.expose_secret().is_empty() {
-            return Err(not_allowed());
-        }
-        // RFC 7518 3.2: the key must be at least as long as the hash output.
-        let min_len = usize::from(hash_bits(alg) / 8);
-        if client_secret.expose_secret().len() < min_len {
-            return Err(IdTokenError::KeyRejected {
-                alg: header.alg.into_owned(),
+/// `iss` exactly the operator's issuer; `aud` containing our client_id; `azp`, if present, our
+/// client_id, and required with several audiences (OIDC Core 3.1.3.7 steps 2 to 5). The one
+/// copy of these rules, for id_tokens and signed userinfo.
+pub(crate) fn check_issuer_and_audience(
+    claims: &IdTokenClaims,
+    issuer: &str,
+    client_id: &str,
+    presence: Presence,
+) -> Result<(), IdTokenError> {
+    let required = presence == Presence::Required;
+    match claims.iss.as_deref() {
+        None if required => return Err(IdTokenError::MissingClaim { claim: "iss" }),
+        Some(iss) if iss != issuer => {
+            return Err(IdTokenError::IssuerMismatch {
+                expected: issuer.to_owned(),
+                found: iss.to_owned(),
             });
         }
-        let key = jsonwebtoken::DecodingKey::from_secret(client_secret.expose_secret().as_bytes());
-        return match crypto::verify(alg, &key, message, signature) {
-            Ok(()) => Ok(Signed::Verified(SignedJwt {
-                alg,
-                kid: header.kid.map(Cow::into_owned),
-                claims_json: decode_claims(claims_b64)?,
-            })),
-            Err(VerifyFailure::KeyRejected) => Err(IdTokenError::KeyRejected {
-                alg: header.alg.into_owned(),
-            }),
-            Err(VerifyFailure::BadSignature) => Err(IdTokenError::BadSignature),
-        };
+        _ => {}
     }
-
-    let mut candidates = keys.keys().iter().filter(|k| match &header.kid {
-        Some(kid) => k.kid() == Some(kid.as_ref()),
-        None => true,
-    });
-    let mut tried_any = false;
-    let mut rejected = false;
-    for key in candidates.by_ref() {
-        if !key.usable_for(alg) {
-            continue;
+    if claims.aud.is_empty() {
+        if required {
+            return Err(IdTokenError::MissingClaim { claim: "aud" });
         }
-        tried_any = true;
-        if key.is_weak() {
-            rejected = true;
-            continue;
-        }
-        match crypto::verify_with(alg, key.prepared(), key.decoding_key(), message, signature) {
-            Ok(()) => {
-                return Ok(Signed::Verified(SignedJwt {
-                    alg,
-                    kid: header.kid.map(Cow::into_owned),
-                    claims_json: decode_claims(claims_b64)?,
-                }));
-            }
-            Err(VerifyFailure::KeyRejected) => rejected = true,
-            Err(VerifyFailure::BadSignature) => {}
-        }
-    }
-    if tried_any {
-        return Err(if rejected {
-            IdTokenError::KeyRejected {
-                alg: header.alg.into_owned(),
-            }
-        } else {
-            IdTokenError::BadSignature
+    } else if !claims.aud.iter().any(|a| a == client_id) {
+        return Err(IdTokenError::AudienceMismatch {
+            client_id: client_id.to_owned(),
+            found: claims.aud.clone(),
         });
     }
-    let kid_known = header
-        .kid
-        .as_deref()
-        .is_some_and(|kid| keys.keys().iter().any(|k| k.kid() == Some(kid)));
-    match header.kid {
-        Some(kid) if !kid_known => Ok(Signed::KeyMissing(IdTokenError::UnknownKeyId {
-            kid: kid.into_owned(),
-        })),
-        None => Ok(Signed::KeyMissing(IdTokenError::NoUsableKey {
-            alg: header.alg.into_owned(),
-        })),
-        Some(_) => Err(IdTokenError::NoUsableKey {
-            alg: header.alg.into_owned(),
+    match &claims.azp {
+        Some(azp) if azp != client_id => Err(IdTokenError::AuthorizedPartyMismatch {
+            client_id: client_id.to_owned(),
+            found: azp.clone(),
         }),
+        None if claims.aud.len() > 1 => Err(IdTokenError::AuthorizedPartyMissing),
+        _ => Ok(()),
     }
 }
 
-fn decode_claims(claims_b64: &str) -> Result<String, IdTokenError> {
-    let claims = String::from_utf8(b64(claims_b64, JwtPart::Claims)?).map_err(|_| {
-        IdTokenError::Malformed {
-            part: JwtPart::Claims,
-            reason: "not UTF-8".to_owned(),
+/// `exp` not past, `nbf` not future, `iat` not future, each against `now` with `leeway`
+/// (RFC 7519 4.1.4 to 4.1.6; OIDC Core 3.1.3.7 steps 9 and 10). For an id_token `exp` and
+/// `iat` must be present. The one copy of these rules, for id_tokens and signed userinfo.
+pub(crate) fn check_validity(
+    claims: &IdTokenClaims,
+    now: u64,
+    leeway: u64,
+    presence: Presence,
+) -> Result<(), IdTokenError> {
+    let required = presence == Presence::Required;
+    match claims.exp {
+        None if required => return Err(IdTokenError::MissingClaim { claim: "exp" }),
+        Some(exp) if now >= exp.saturating_add(leeway) => {
+            return Err(IdTokenError::Expired { exp, now, leeway });
         }
-    })?;
-    // RFC 8725 2.6: a claim given twice is refused, never "last one wins" (this covers the
-    // claims mc-core does not type, read later through `IdToken::claim` or signed userinfo).
-    if wire::has_duplicate_members(claims.as_bytes()) == Some(true) {
-        return Err(IdTokenError::Malformed {
-            part: JwtPart::Claims,
-            reason: "duplicate claim".to_owned(),
-        });
+        _ => {}
     }
-    Ok(claims)
+    if let Some(nbf) = claims.nbf
+        && nbf > now.saturating_add(leeway)
+    {
+        return Err(IdTokenError::NotYetValid { nbf, now, leeway });
+    }
+    match claims.iat {
+        None if required => Err(IdTokenError::MissingClaim { claim: "iat" }),
+        Some(iat) if iat > now.saturating_add(leeway) => {
+            Err(IdTokenError::IssuedInFuture { iat, now, leeway })
+        }
+        _ => Ok(()),
+    }
 }
 
-fn parse_claims(claims_json: &str) -> Result<IdTokenClaims, IdTokenError> {
-    if !wire::is_json_object(claims_json.as_bytes()) {
-        return Err(IdTokenError::Malformed {
-            part: JwtPart::Claims,
-            reason: "not a JSON object".to_owned(),
-        });
+/// The level of assurance an `acr` value names: exactly `"1"` to `"4"` (the Mobile Connect
+/// LoA values; an integer `acr` on the wire reads as the same digits). Anything else (`"+3"`,
+/// `"003"`, `" 3"`, `"loa3"`) names no level.
+fn level_of_assurance(acr: &str) -> Option<u8> {
+    match acr {
+        "1" => Some(1),
+        "2" => Some(2),
+        "3" => Some(3),
+        "4" => Some(4),
+        _ => None,
     }
-    serde_json::from_str(claims_json).map_err(|e| IdTokenError::Malformed {
-        part: JwtPart::Claims,
-        reason: wire::describe_json_error(&e),
-    })
 }
 
 /// The `at_hash` of an access token for a signature algorithm: the left half of its hash,
@@ -463,7 +424,7 @@ fn parse_claims(claims_json: &str) -> Result<IdTokenClaims, IdTokenError> {
 #[must_use]
 pub fn at_hash(access_token: &str, alg: Algorithm) -> Option<String> {
     let mut digest = [0u8; 64];
-    let len = crypto::digest_into(access_token.as_bytes(), hash_bits(alg), &mut digest)?;
+    let len = crypto::digest_into(access_token.as_bytes(), jws::hash_bits(alg), &mut digest)?;
     Some(URL_SAFE_NO_PAD.encode(digest.get(..len / 2)?))
 }
 
@@ -471,7 +432,7 @@ pub fn at_hash(access_token: &str, alg: Algorithm) -> Option<String> {
 /// stack.
 fn at_hash_matches(access_token: &str, alg: Algorithm, found: &str) -> bool {
     let mut digest = [0u8; 64];
-    let Some(len) = crypto::digest_into(access_token.as_bytes(), hash_bits(alg), &mut digest)
+    let Some(len) = crypto::digest_into(access_token.as_bytes(), jws::hash_bits(alg), &mut digest)
     else {
         return false;
     };
@@ -494,16 +455,17 @@ pub(crate) fn verify(
     expect: &Expectations<'_>,
     now: UnixTime,
 ) -> Result<Signed<IdToken>, IdTokenError> {
-    let signed = match verify_signature(
+    let signed = match jws::verify(
         jwt.expose_secret(),
         keys,
         expect.client_secret,
         expect.policy,
+        Purpose::IdToken,
     )? {
         Signed::Verified(signed) => signed,
         Signed::KeyMissing(error) => return Ok(Signed::KeyMissing(error)),
     };
-    let claims = parse_claims(&signed.claims_json)?;
+    let claims = read_claims(&signed.claims_json)?;
     check_claims(&claims, signed.alg, expect, now)?;
     Ok(Signed::Verified(IdToken {
         jwt,
@@ -523,59 +485,36 @@ fn check_claims(
     let now = now.as_secs();
     let leeway = expect.policy.leeway_secs;
 
-    let iss = claims
-        .iss
-        .as_deref()
-        .ok_or(IdTokenError::MissingClaim { claim: "iss" })?;
-    if iss != expect.issuer {
-        return Err(IdTokenError::IssuerMismatch {
-            expected: expect.issuer.to_owned(),
-            found: iss.to_owned(),
-        });
-    }
-    if claims.aud.is_empty() {
-        return Err(IdTokenError::MissingClaim { claim: "aud" });
-    }
-    if !claims.aud.iter().any(|a| a == expect.client_id) {
-        return Err(IdTokenError::AudienceMismatch {
-            client_id: expect.client_id.to_owned(),
-            found: claims.aud.clone(),
-        });
-    }
-    match &claims.azp {
-        Some(azp) if azp != expect.client_id => {
-            return Err(IdTokenError::AuthorizedPartyMismatch {
-                client_id: expect.client_id.to_owned(),
-                found: azp.clone(),
-            });
-        }
-        None if claims.aud.len() > 1 => return Err(IdTokenError::AuthorizedPartyMissing),
-        _ => {}
-    }
+    check_issuer_and_audience(claims, expect.issuer, expect.client_id, Presence::Required)?;
     if claims.sub.as_deref().is_none_or(str::is_empty) {
         return Err(IdTokenError::MissingClaim { claim: "sub" });
     }
-    let exp = claims
-        .exp
-        .ok_or(IdTokenError::MissingClaim { claim: "exp" })?;
-    if now >= exp.saturating_add(leeway) {
-        return Err(IdTokenError::Expired { exp, now, leeway });
-    }
-    if let Some(nbf) = claims.nbf
-        && nbf > now.saturating_add(leeway)
-    {
-        return Err(IdTokenError::NotYetValid { nbf, now, leeway });
-    }
+    check_validity(claims, now, leeway, Presence::Required)?;
     let iat = claims
         .iat
         .ok_or(IdTokenError::MissingClaim { claim: "iat" })?;
-    if iat > now.saturating_add(leeway) {
-        return Err(IdTokenError::IssuedInFuture { iat, now, leeway });
-    }
     if let Some(max_age) = expect.policy.max_token_age_secs
         && now.saturating_sub(iat) > max_age.saturating_add(leeway)
     {
         return Err(IdTokenError::IssuedTooLongAgo { iat, now, max_age });
+    }
+    // A user cannot have authenticated after now, nor after the token was issued: a future
+    // `auth_time` would pass any `max_age`.
+    if let Some(auth_time) = claims.auth_time {
+        if auth_time > now.saturating_add(leeway) {
+            return Err(IdTokenError::AuthTimeInFuture {
+                auth_time,
+                now,
+                leeway,
+            });
+        }
+        if auth_time > iat.saturating_add(leeway) {
+            return Err(IdTokenError::AuthTimeAfterIssue {
+                auth_time,
+                iat,
+                leeway,
+            });
+        }
     }
     if let Some(max_age) = expect.max_age {
         let auth_time = claims.auth_time.ok_or(IdTokenError::AuthTimeMissing)?;
@@ -596,8 +535,12 @@ fn check_claims(
     }
     if let Some(requested) = expect.min_acr {
         let found = claims.acr.as_deref().ok_or(IdTokenError::AcrMissing)?;
-        let achieved = found.trim().parse::<u8>().ok();
-        if achieved.is_none_or(|a| a < requested) {
+        let Some(achieved) = level_of_assurance(found) else {
+            return Err(IdTokenError::AcrUnknown {
+                found: found.to_owned(),
+            });
+        };
+        if achieved < requested {
             return Err(IdTokenError::AcrTooLow {
                 requested,
                 found: found.to_owned(),
@@ -611,240 +554,9 @@ fn check_claims(
         (None, _) if expect.require_at_hash => return Err(IdTokenError::AtHashMissing),
         _ => {}
     }
-    if expect.require_amr && claims.amr.is_empty() {
+    // An empty string names no method: `["" ]` does not satisfy the Mobile Connect DI rule.
+    if expect.require_amr && !claims.amr.iter().any(|m| !m.is_empty()) {
         return Err(IdTokenError::AmrMissing);
     }
     Ok(())
-}
-
-/// The lenient claim shapes of [`wire::lenient`], read straight from the JSON: scalars and arrays
-/// of strings without an intermediate `serde_json::Value` per claim. Anything rarer (an object,
-/// or a number in serde_json's arbitrary-precision form) is collected into a `Value` and handed
-/// to `wire::lenient` itself, so the results are the same by construction.
-mod claim {
-    use std::fmt;
-
-    use serde::Deserialize as _;
-    use serde::de::value::MapAccessDeserializer;
-    use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
-    use crate::wire::lenient;
-
-    fn value_of_map<'de, A: MapAccess<'de>>(map: A) -> Result<serde_json::Value, A::Error> {
-        serde_json::Value::deserialize(MapAccessDeserializer::new(map))
-    }
-
-    fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-
-    /// A number as serde_json's `Value` would print it.
-    fn float_text(f: f64) -> Option<String> {
-        serde_json::Number::from_f64(f).map(|n| n.to_string())
-    }
-
-    /// As `wire::lenient`'s number rule: a finite, non-negative float below 1.8e19, truncated.
-    fn float_secs(f: f64) -> Option<u64> {
-        if f.is_finite() && (0.0..1.8e19).contains(&f) {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Some(f.trunc() as u64)
-        } else {
-            None
-        }
-    }
-
-    fn text_secs(s: &str) -> Option<u64> {
-        let s = s.trim();
-        s.parse::<u64>()
-            .ok()
-            .or_else(|| s.parse::<f64>().ok().and_then(float_secs))
-    }
-
-    /// [`lenient::opt_string`].
-    pub(super) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Option<String>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Some(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Some(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Some(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Some(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(float_text(v))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                skip_seq(seq).map(|()| None)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                lenient::opt_string(value_of_map(map)?).map_err(de::Error::custom)
-            }
-        }
-        d.deserialize_any(V)
-    }
-
-    /// [`lenient::opt_u64`].
-    pub(super) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Option<u64>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(text_secs(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Some(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                // serde_json hands only negative integers to `visit_i64`.
-                Ok(u64::try_from(v).ok())
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(float_secs(v))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                skip_seq(seq).map(|()| None)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                lenient::opt_u64(value_of_map(map)?).map_err(de::Error::custom)
-            }
-        }
-        d.deserialize_any(V)
-    }
-
-    /// One element of a list claim: a string, or nothing.
-    struct Element(Option<String>);
-
-    impl<'de> serde::Deserialize<'de> for Element {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Element;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("any JSON value")
-                }
-                fn visit_str<E: de::Error>(self, v: &str) -> Result<Element, E> {
-                    Ok(Element(Some(v.to_owned())))
-                }
-                fn visit_string<E: de::Error>(self, v: String) -> Result<Element, E> {
-                    Ok(Element(Some(v)))
-                }
-                fn visit_u64<E: de::Error>(self, _: u64) -> Result<Element, E> {
-                    Ok(Element(None))
-                }
-                fn visit_i64<E: de::Error>(self, _: i64) -> Result<Element, E> {
-                    Ok(Element(None))
-                }
-                fn visit_f64<E: de::Error>(self, _: f64) -> Result<Element, E> {
-                    Ok(Element(None))
-                }
-                fn visit_bool<E: de::Error>(self, _: bool) -> Result<Element, E> {
-                    Ok(Element(None))
-                }
-                fn visit_unit<E: de::Error>(self) -> Result<Element, E> {
-                    Ok(Element(None))
-                }
-                fn visit_none<E: de::Error>(self) -> Result<Element, E> {
-                    Ok(Element(None))
-                }
-                fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Element, D::Error> {
-                    d.deserialize_any(self)
-                }
-                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
-                    skip_seq(seq).map(|()| Element(None))
-                }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Element, A::Error> {
-                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                    Ok(Element(None))
-                }
-            }
-            d.deserialize_any(V)
-        }
-    }
-
-    /// [`lenient::string_or_list`].
-    pub(super) fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Vec<String>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(vec![v.to_owned()])
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(vec![v])
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Vec::new())
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Vec::new())
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Vec::new())
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Vec::new())
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Vec::new())
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Vec::new())
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(8));
-                while let Some(Element(item)) = seq.next_element()? {
-                    items.extend(item);
-                }
-                Ok(items)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                lenient::string_or_list(value_of_map(map)?).map_err(de::Error::custom)
-            }
-        }
-        d.deserialize_any(V)
-    }
 }

@@ -14,7 +14,7 @@ use crate::crypto::PreparedKey;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ProtocolError};
 use crate::exchange::{Exchange, Prepared, UnixTime};
-use crate::wire;
+use crate::wire::{self, lenient};
 
 /// The curve or family of a verification key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,6 +136,9 @@ struct RawJwk {
     kid: Option<String>,
     #[serde(default, rename = "use")]
     use_: Option<String>,
+    /// RFC 7517 4.3: the operations the key is for; without `verify`, not ours to use.
+    #[serde(default, deserialize_with = "lenient::opt_list")]
+    key_ops: Option<Vec<String>>,
     #[serde(default)]
     alg: Option<String>,
     #[serde(default)]
@@ -153,8 +156,9 @@ struct RawJwk {
 impl Jwks {
     /// Parse a JWKS document.
     ///
-    /// Lenient: a key of an unknown type, for encryption (`use: enc`), symmetric (`oct`: HMAC is
-    /// keyed by the client secret only) or with unusable members is skipped and counted.
+    /// Lenient: a key of an unknown type, for encryption (`use: enc`), whose `key_ops` do not
+    /// include `verify`, symmetric (`oct`: HMAC is keyed by the client secret only) or with
+    /// unusable or unreadable members is skipped and counted.
     /// Strict: the document must be a JSON object with a `keys` array of at most
     /// [`wire::MAX_JWKS_KEYS`] entries.
     ///
@@ -204,6 +208,13 @@ impl Jwks {
 impl RawJwk {
     fn into_key(self) -> Option<VerificationKey> {
         if self.use_.as_deref().is_some_and(|u| u != "sig") {
+            return None;
+        }
+        if self
+            .key_ops
+            .as_ref()
+            .is_some_and(|ops| !ops.iter().any(|op| op == "verify"))
+        {
             return None;
         }
         let alg = match self.alg.as_deref() {

@@ -109,7 +109,9 @@
 //!
 //! # Layout
 //! One module per protocol step (`registry`, `discovery`, `metadata`, `jwks`, `authorize`,
-//! `callback`, `token`, `id_token`, `userinfo`, `refetch`), plus `wire` (what goes on the wire),
+//! `callback`, `token`, `id_token`, `userinfo`, `refetch`), plus `jws` (compact JWS: header
+//! rules, algorithm allow-list, key choice and signature, shared by the id_token and signed
+//! userinfo), `wire` (what goes on the wire, with `wire::lenient`, the one lenient JSON reader),
 //! `secret`, `error`, `endpoint`, `crypto` and `exchange`. The rule: each transition lives in the
 //! file of the step it performs (`Authorizing::callback` in `callback.rs`,
 //! `CodeReceived::token_exchange` in `token.rs`, `Tokens::userinfo` in `userinfo.rs`).
@@ -117,7 +119,8 @@
 //! # What the crate never does
 //! It opens no socket, reads no clock, environment or file, and draws no randomness of its own
 //! (clippy's `disallowed-methods` enforces this). Secrets live in redacting newtypes
-//! ([`ClientSecret`], [`AccessToken`], ...). Crypto goes through jsonwebtoken with the backend
+//! ([`ClientSecret`], [`AccessToken`], ...); an emitted request is logged through [`redacted`],
+//! never with `{:?}` (its body holds the code and credentials). Crypto goes through jsonwebtoken with the backend
 //! chosen by this crate's features (`aws-lc-rs`, default, or `rust-crypto`), passed explicitly.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -147,6 +150,7 @@ pub mod error;
 pub mod exchange;
 pub mod id_token;
 pub mod jwks;
+mod jws;
 pub mod metadata;
 pub mod refetch;
 pub mod registry;
@@ -165,7 +169,7 @@ pub use callback::CodeReceived;
 pub use client_auth::{ClientAssertionKey, ClientAuth};
 pub use discovery::{
     DiscoveryAnswer, DiscoveryExchange, DiscoveryOutcome, DiscoveryQuery, DiscoveryService, MccMnc,
-    SelectionReturn,
+    SelectionLeg, SelectionReturn,
 };
 pub use endpoint::Endpoint;
 pub use error::{
@@ -180,8 +184,9 @@ pub use metadata::{MetadataExchange, ProviderMetadata};
 pub use refetch::{KeyRefetch, Outcome, Verified};
 pub use registry::{Discovered, Endpoints, OperatorConfig, Policy, Profile, Registration};
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, Entropy, IdTokenJwt, Msisdn, Nonce, PkceVerifier,
-    RefreshToken, State, SubscriberId,
+    AccessToken, AuthorizationCode, ClientSecret, DataToBeSigned, Entropy, IdTokenJwt,
+    LoginHintToken, Msisdn, Nonce, PkceVerifier, RedactedRequest, RefreshToken, State,
+    SubscriberId, redacted,
 };
 pub use token::{TokenExchange, TokenResponse, Tokens};
 pub use userinfo::{UserInfo, UserInfoExchange};

@@ -7,8 +7,9 @@ use crate::error::Error;
 use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::wire::{self, lenient};
 
-/// The provider metadata an operator publishes. Unknown members are ignored; members of the
-/// wrong type are read leniently where operators are known to drift (booleans as `"1"`).
+/// The provider metadata an operator publishes. Unknown members are ignored; the members read
+/// are read leniently where operators are known to drift (booleans as `"1"`, a list as one
+/// string) and refused when present but unreadable (`wire::lenient`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ProviderMetadata {
@@ -57,7 +58,7 @@ pub struct ProviderMetadata {
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub authorization_response_iss_parameter_supported: Option<bool>,
     /// MC: list of one-entry objects mapping a scope string to a version.
-    #[serde(default, deserialize_with = "version_map")]
+    #[serde(default, deserialize_with = "lenient::version_map")]
     pub mobile_connect_version_supported: Vec<(String, String)>,
     /// MC: flat list of versions.
     #[serde(default, deserialize_with = "lenient::string_or_list")]
@@ -74,30 +75,6 @@ pub struct ProviderMetadata {
     /// MC: whether the `claims` parameter is supported.
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     pub mc_claims_parameter_supported: Option<bool>,
-}
-
-fn version_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
-    let value = Option::<serde_json::Value>::deserialize(d)?;
-    let mut out = Vec::new();
-    let mut push_object = |map: serde_json::Map<String, serde_json::Value>| {
-        for (scope, version) in map {
-            if let serde_json::Value::String(version) = version {
-                out.push((scope, version));
-            }
-        }
-    };
-    match value {
-        Some(serde_json::Value::Array(items)) => {
-            for item in items {
-                if let serde_json::Value::Object(map) = item {
-                    push_object(map);
-                }
-            }
-        }
-        Some(serde_json::Value::Object(map)) => push_object(map),
-        _ => {}
-    }
-    Ok(out)
 }
 
 impl ProviderMetadata {
@@ -140,15 +117,28 @@ impl ProviderMetadata {
     }
 }
 
-/// GET the provider metadata.
+/// GET the provider metadata, from `{issuer}/.well-known/openid-configuration` and nowhere
+/// else (OIDC Discovery 4.1 and 4.3): the document must name exactly the issuer it was fetched
+/// for, so that metadata served from another origin can never speak for an issuer (and name
+/// keys of its own).
 #[derive(Debug)]
 #[must_use]
 pub struct MetadataExchange {
     pub(crate) prepared: Prepared,
-    /// The issuer the document must name exactly (OIDC Discovery 4.3), when known.
-    pub(crate) expected_issuer: Option<String>,
+    /// The issuer the document must name exactly (OIDC Discovery 4.3).
+    pub(crate) expected_issuer: String,
     /// The operator it is fetched for, when configured (for tracing spans).
     pub(crate) operator: Option<String>,
+}
+
+/// Where an issuer's metadata is: the issuer with any terminating `/` removed, then
+/// `/.well-known/openid-configuration` (OIDC Discovery 4.1).
+#[must_use]
+pub fn metadata_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
 }
 
 impl MetadataExchange {
@@ -156,21 +146,23 @@ impl MetadataExchange {
     /// OpenID Provider); build the context with [`crate::OperatorConfig::with_metadata`] (or
     /// use [`crate::OperatorConfig::metadata_exchange`] once the issuer is configured). The
     /// answer must name exactly this issuer ([`crate::ProtocolError::MetadataIssuerMismatch`]
-    /// otherwise).
+    /// otherwise). The issuer must be `https`, or plain `http` on a loopback address.
     ///
     /// # Errors
-    /// [`crate::MisuseError::InvalidUrl`] for an unusable issuer.
+    /// [`crate::MisuseError::InvalidUrl`] for an unusable issuer,
+    /// [`crate::MisuseError::PlainHttp`] for plain `http` to another host (a registry entry
+    /// that opts in uses [`crate::OperatorConfig::metadata_exchange`]).
     pub fn for_issuer(issuer: &str) -> Result<Self, Error> {
-        let url = wire::parse_url(
-            &format!(
-                "{}/.well-known/openid-configuration",
-                issuer.trim_end_matches('/')
-            ),
-            "openid-configuration",
-        )?;
+        Self::for_issuer_with(issuer, false)
+    }
+
+    pub(crate) fn for_issuer_with(issuer: &str, allow_plain_http: bool) -> Result<Self, Error> {
+        let what = "openid-configuration";
+        let url = wire::parse_url(&metadata_url(issuer), what)?;
+        wire::check_plain_http(&url, what, allow_plain_http)?;
         Ok(Self {
-            prepared: wire::get(&url, "openid-configuration", "application/json")?,
-            expected_issuer: Some(issuer.to_owned()),
+            prepared: wire::get(&url, what, "application/json")?,
+            expected_issuer: issuer.to_owned(),
             operator: None,
         })
     }
@@ -197,15 +189,14 @@ impl Exchange for MetadataExchange {
         _now: UnixTime,
     ) -> Result<ProviderMetadata, Error> {
         let metadata: ProviderMetadata = wire::expect_json(Endpoint::Metadata, &response)?;
-        match self.expected_issuer {
-            Some(expected) if expected != metadata.issuer => {
-                Err(crate::ProtocolError::MetadataIssuerMismatch {
-                    expected,
-                    found: metadata.issuer,
-                }
-                .into())
+        if metadata.issuer == self.expected_issuer {
+            Ok(metadata)
+        } else {
+            Err(crate::ProtocolError::MetadataIssuerMismatch {
+                expected: self.expected_issuer,
+                found: metadata.issuer,
             }
-            _ => Ok(metadata),
+            .into())
         }
     }
 }

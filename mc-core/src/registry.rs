@@ -21,7 +21,8 @@ use crate::wire::{self, BasicAuthEncoding};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Policy {
-    /// Clock leeway for `exp`, `nbf`, `iat` and `auth_time`, in seconds (default 30).
+    /// Clock leeway for `exp`, `nbf`, `iat` and `auth_time`, in seconds (default 30; at most
+    /// [`MAX_LEEWAY_SECS`], enforced by [`OperatorConfig::build`]).
     pub leeway_secs: u64,
     /// Signature algorithms accepted (default RS256/384/512, PS256/384/512, ES256/384).
     /// `none` is never accepted; HS256/384/512 only when listed here, and then keyed by the
@@ -31,14 +32,28 @@ pub struct Policy {
     pub max_token_age_secs: Option<u64>,
     /// Reject callbacks for logins started longer ago than this (default 600 s).
     pub login_timeout_secs: u64,
-    /// A JWKS fetched less than this many seconds ago is not refetched for an unknown `kid`
-    /// (default 0: one refetch per verification, never more).
+    /// The spacing of JWKS refetches, in seconds (default 60): a token naming an unknown `kid`
+    /// less than this long after the current key set was stored (by a refetch or
+    /// [`Discovered::set_jwks`]) is refused with [`crate::IdTokenError::UnknownKeyId`] (or
+    /// `NoUsableKey`) without a request, so that a fresh unknown `kid` in every login costs at
+    /// most one fetch per interval, never one per login. A context that has stored no key set
+    /// yet (none, or only keys given to [`OperatorConfig::keys`]) may always fetch, and a
+    /// verification never refetches twice. 0 allows a refetch for every verification that meets
+    /// an unknown `kid`: for test operators that rotate keys between logins seconds apart.
     pub jwks_min_refetch_secs: u64,
     /// How client credentials go into HTTP Basic.
     pub basic_auth: BasicAuthEncoding,
     /// Require RFC 9207 `iss` in callbacks even when the metadata does not announce it.
     pub require_callback_iss: bool,
+    /// Refuse userinfo and premium info answers that are not signed JWTs
+    /// ([`crate::ProtocolError::UserInfoNotSigned`]), for an operator registered with
+    /// `userinfo_signed_response_alg` (default off: plain JSON over TLS is accepted).
+    pub require_signed_userinfo: bool,
 }
+
+/// The largest [`Policy::leeway_secs`] accepted (5 minutes): a wider window would let expired
+/// tokens and stale logins through, and hides a host clock that needs fixing.
+pub const MAX_LEEWAY_SECS: u64 = 300;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -56,14 +71,27 @@ impl Default for Policy {
             ],
             max_token_age_secs: None,
             login_timeout_secs: 600,
-            jwks_min_refetch_secs: 0,
+            jwks_min_refetch_secs: 60,
             basic_auth: BasicAuthEncoding::default(),
             require_callback_iss: false,
+            require_signed_userinfo: false,
         }
     }
 }
 
 impl Policy {
+    /// The bounds of the settings: refused when the operator context is built.
+    fn check_bounds(&self) -> Result<(), MisuseError> {
+        if self.leeway_secs > MAX_LEEWAY_SECS {
+            return Err(MisuseError::PolicyOutOfBounds {
+                setting: "leeway_secs",
+                value: self.leeway_secs,
+                limit: MAX_LEEWAY_SECS,
+            });
+        }
+        Ok(())
+    }
+
     /// Whether an algorithm other than HMAC is allowed, so that the operator's keys are needed.
     fn needs_operator_keys(&self) -> bool {
         self.allowed_algorithms
@@ -128,10 +156,8 @@ pub struct Endpoints {
     pub userinfo: Option<Url>,
     /// Premium info endpoint.
     pub premiuminfo: Option<Url>,
-    /// JWKS.
+    /// JWKS: from the metadata's `jwks_uri` alone when the metadata was applied.
     pub jwks: Option<Url>,
-    /// Provider metadata (`.well-known/openid-configuration`).
-    pub metadata: Option<Url>,
     /// Token revocation.
     pub revocation: Option<Url>,
     /// Token refresh (defaults to the token endpoint).
@@ -144,6 +170,11 @@ pub struct Endpoints {
 /// its endpoints (given one by one, or all at once from its metadata), and the per-operator
 /// choices (profile, policy, client authentication). [`OperatorConfig::build`] refuses a
 /// context that could not finish a login, before any browser is sent away.
+///
+/// Every endpoint is `https`, or plain `http` on a loopback address (127.0.0.0/8, `::1`, where
+/// a sandbox runs), unless the entry opts in with [`OperatorConfig::allow_plain_http`]. The
+/// provider metadata is only fetched from `{issuer}/.well-known/openid-configuration`, and once
+/// applied it alone says where the keys are.
 ///
 /// ```
 /// use mc_core::{ClientSecret, OperatorConfig, Registration};
@@ -175,7 +206,7 @@ pub struct OperatorConfig {
     userinfo: Option<Url>,
     premiuminfo: Option<Url>,
     jwks: Option<Url>,
-    metadata_url: Option<Url>,
+    allow_plain_http: bool,
     revocation: Option<Url>,
     refresh: Option<Url>,
     si_authorization: Option<Url>,
@@ -205,7 +236,7 @@ impl OperatorConfig {
             userinfo: None,
             premiuminfo: None,
             jwks: None,
-            metadata_url: None,
+            allow_plain_http: false,
             revocation: None,
             refresh: None,
             si_authorization: None,
@@ -285,14 +316,17 @@ impl OperatorConfig {
         self
     }
 
-    /// Where the provider metadata is, when it is not `{issuer}/.well-known/openid-configuration`
-    /// (a discovery answer's `openid-configuration` link).
-    ///
-    /// # Errors
-    /// [`MisuseError::InvalidUrl`].
-    pub fn metadata_url(mut self, url: &str) -> Result<Self, Error> {
-        self.metadata_url = Some(wire::parse_url(url, "openid-configuration")?);
-        Ok(self)
+    /// Accept plain `http://` URLs for this operator's endpoints and metadata, whatever their
+    /// host (default `false`: https only, except on a loopback address, 127.0.0.0/8 or `::1`,
+    /// where a sandbox runs; the name `localhost` does not count, since its address is the
+    /// resolver's choice). Over plain HTTP the client secret, the code, the PKCE verifier and
+    /// the operator's keys cross the network in clear, where anyone on the path can read them
+    /// or swap in keys of their own: only for an operator on a test network. Set it before
+    /// [`OperatorConfig::with_metadata`], which judges the document's URLs by it. The adapters
+    /// refuse such requests as well unless their `TransportConfig::allow_plain_http` is set.
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
     }
 
     /// The revocation endpoint.
@@ -343,27 +377,18 @@ impl OperatorConfig {
         self
     }
 
-    /// The exchange that fetches this operator's provider metadata: from the configured
-    /// metadata URL, else from `{issuer}/.well-known/openid-configuration`. The answer must name
-    /// the configured issuer exactly.
+    /// The exchange that fetches this operator's provider metadata, from
+    /// `{issuer}/.well-known/openid-configuration` and nowhere else (OIDC Discovery 4.3); the
+    /// answer must name the configured issuer exactly.
     ///
     /// # Errors
-    /// [`MisuseError::MissingEndpoint`] when neither a metadata URL nor an issuer is known.
+    /// [`MisuseError::MissingEndpoint`] when no issuer is known; [`MisuseError::InvalidUrl`]
+    /// or [`MisuseError::PlainHttp`] for an issuer that gives no usable metadata URL.
     pub fn metadata_exchange(&self) -> Result<MetadataExchange, Error> {
-        let mut exchange = match (&self.metadata_url, &self.issuer) {
-            (Some(url), issuer) => MetadataExchange {
-                prepared: wire::get(url, "openid-configuration", "application/json")?,
-                expected_issuer: issuer.clone(),
-                operator: None,
-            },
-            (None, Some(issuer)) => MetadataExchange::for_issuer(issuer)?,
-            (None, None) => {
-                return Err(MisuseError::MissingEndpoint {
-                    endpoint: "openid-configuration",
-                }
-                .into());
-            }
-        };
+        let issuer = self.issuer.as_deref().ok_or(MisuseError::MissingEndpoint {
+            endpoint: "openid-configuration",
+        })?;
+        let mut exchange = MetadataExchange::for_issuer_with(issuer, self.allow_plain_http)?;
         exchange.operator = Some(self.id.clone());
         Ok(exchange)
     }
@@ -375,9 +400,17 @@ impl OperatorConfig {
     /// versions shape the authorization request, and its Mobile Connect members choose the
     /// default [`Profile`].
     ///
+    /// The keys' location comes from the document alone: its `jwks_uri` replaces a configured
+    /// or discovered JWKS URL, and a document without one leaves none (keys handed over with
+    /// [`OperatorConfig::keys`] stay). Pass the document [`OperatorConfig::metadata_exchange`]
+    /// fetched from the issuer's own `/.well-known/openid-configuration`; a document from
+    /// anywhere else is configuration the host vouches for.
+    ///
     /// # Errors
-    /// [`ProtocolError::MetadataIssuerMismatch`], or [`MisuseError::InvalidUrl`] for an
-    /// unusable endpoint URL in the document.
+    /// [`ProtocolError::MetadataIssuerMismatch`]; [`ProtocolError::PlainHttp`] for a plain
+    /// `http` endpoint on a host that is not a loopback address (unless
+    /// [`OperatorConfig::allow_plain_http`]); [`MisuseError::InvalidUrl`] for an unusable
+    /// endpoint URL in the document.
     pub fn with_metadata(mut self, metadata: ProviderMetadata) -> Result<Self, Error> {
         match &self.issuer {
             Some(expected) if *expected != metadata.issuer => {
@@ -406,7 +439,6 @@ impl OperatorConfig {
                 "premiuminfo endpoint",
                 &mut self.premiuminfo,
             ),
-            (&metadata.jwks_uri, "jwks", &mut self.jwks),
             (
                 &metadata.revocation_endpoint,
                 "tokenrevoke",
@@ -418,11 +450,31 @@ impl OperatorConfig {
                 &mut self.si_authorization,
             ),
         ];
+        let allow_plain_http = self.allow_plain_http;
+        let checked = |value: &str, what: &'static str| -> Result<Url, Error> {
+            let url = wire::parse_url(value, what)?;
+            match wire::refused_plain_http(&url, allow_plain_http) {
+                Some(host) => Err(ProtocolError::PlainHttp {
+                    endpoint: crate::Endpoint::Metadata,
+                    field: what,
+                    host,
+                }
+                .into()),
+                None => Ok(url),
+            }
+        };
         for (value, what, slot) in slots {
             if let Some(value) = value {
-                *slot = Some(wire::parse_url(value, what)?);
+                *slot = Some(checked(value, what)?);
             }
         }
+        // The keys are where the document says, or nowhere: a JWKS link from a registry entry
+        // or a discovery answer never outlives the operator's own metadata.
+        self.jwks = metadata
+            .jwks_uri
+            .as_deref()
+            .map(|value| checked(value, "jwks_uri"))
+            .transpose()?;
         self.metadata = Some(metadata);
         Ok(self)
     }
@@ -431,8 +483,14 @@ impl OperatorConfig {
     ///
     /// # Errors
     /// [`MisuseError::IncompleteOperator`] without an issuer, an authorization or token
-    /// endpoint, or (when the policy allows an asymmetric algorithm) a JWKS URL or keys.
+    /// endpoint, or (when the policy allows an asymmetric algorithm) a JWKS URL or keys;
+    /// [`MisuseError::PlainHttp`] for a plain `http` endpoint on a host that is not a loopback
+    /// address, unless [`OperatorConfig::allow_plain_http`];
+    /// [`MisuseError::PolicyOutOfBounds`] for a [`Policy::leeway_secs`] over
+    /// [`MAX_LEEWAY_SECS`].
     pub fn build(self) -> Result<Discovered, Error> {
+        self.check_plain_http()?;
+        self.policy.check_bounds()?;
         let incomplete = |missing| MisuseError::IncompleteOperator {
             operator: self.id.clone(),
             missing,
@@ -469,7 +527,6 @@ impl OperatorConfig {
                     userinfo: self.userinfo,
                     premiuminfo: self.premiuminfo,
                     jwks: self.jwks,
-                    metadata: self.metadata_url,
                     revocation: self.revocation,
                     refresh: self.refresh,
                     si_authorization: self.si_authorization,
@@ -483,6 +540,28 @@ impl OperatorConfig {
                 keys: KeyStore::new(keys),
             }),
         })
+    }
+
+    /// Every URL the context would send a request (or the browser) to is `https`, or plain
+    /// `http` on a loopback address, or the entry opted in. Checked when the context is built,
+    /// whatever order the builder was called in.
+    fn check_plain_http(&self) -> Result<(), MisuseError> {
+        let urls = [
+            (&self.authorization, "authorization endpoint"),
+            (&self.token, "token endpoint"),
+            (&self.userinfo, "userinfo endpoint"),
+            (&self.premiuminfo, "premiuminfo endpoint"),
+            (&self.jwks, "jwks"),
+            (&self.revocation, "tokenrevoke"),
+            (&self.refresh, "tokenrefresh"),
+            (&self.si_authorization, "si_authorization_endpoint"),
+        ];
+        for (url, what) in urls {
+            if let Some(url) = url {
+                wire::check_plain_http(url, what, self.allow_plain_http)?;
+            }
+        }
+        Ok(())
     }
 }
 

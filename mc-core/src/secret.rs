@@ -1,9 +1,22 @@
-//! Redacting newtypes for every secret the flow handles, and the injected source of randomness.
+//! Redacting newtypes for every secret the flow handles, a loggable view of outgoing requests,
+//! and the injected source of randomness.
 //!
 //! Debug and Display of these types print the type name and `[redacted]`, never the value; the
 //! value is reachable only through an explicit `expose_secret()`. Equality between secrets is
 //! constant time. Serde passes the value through unchanged, because per-login state has to survive
 //! the browser round trip; the host keeps that state encrypted or server-side.
+//!
+//! # Logging requests
+//!
+//! An [`crate::Exchange::request`] is a plain `http::Request`, and `http`'s `Debug` prints the
+//! body bytes: the token request's body holds the authorization code and the PKCE verifier, and
+//! with `client_secret_post` the client secret (with `private_key_jwt`, a signed client
+//! assertion); a discovery query or body holds the MSISDN or the end user's IP. The rule: **never
+//! format a request with `{:?}`; log [`redacted`]`(&request)`**, which prints the method, the
+//! URL without userinfo and with each query value replaced, the harmless headers' values
+//! (`accept`, `content-type`, `content-length`) and every other header's name only, and the
+//! body's length (and, for a form body, its parameter names). Responses are not printed either:
+//! their bodies carry tokens.
 
 use std::fmt;
 
@@ -118,6 +131,171 @@ secret_string!(
     /// An encrypted MSISDN from discovery (`subscriber_id`), usable as `ENCR_MSISDN:` login hint.
     SubscriberId
 );
+
+secret_string!(
+    /// A `login_hint_token` (an operator- or SP-issued token naming the user).
+    LoginHintToken
+);
+secret_string!(
+    /// `dtbs`, the data to be signed on the handset (a contract digest, a payment order).
+    DataToBeSigned
+);
+
+/// Placeholder printed for a value that must not be logged.
+pub(crate) struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A view of an HTTP request that is safe to log; see [the module's rule](self#logging-requests).
+///
+/// ```
+/// # fn main() -> Result<(), http::Error> {
+/// let request = http::Request::post("https://op.example/token?tenant=acme")
+///     .header("content-type", "application/x-www-form-urlencoded")
+///     .header("authorization", "Basic Y2xpZW50OnNlY3JldA==")
+///     .body(b"grant_type=authorization_code&code=c0de-5ecret&code_verifier=v3rifier".to_vec())?;
+/// let logged = format!("{}", mc_core::secret::redacted(&request));
+/// assert_eq!(
+///     logged,
+///     "POST https://op.example/token?tenant=[redacted] \
+///      (headers: content-type: application/x-www-form-urlencoded, authorization: [redacted]; \
+///      body: 69 bytes, form: grant_type, code, code_verifier)"
+/// );
+/// assert!(!format!("{:?}", mc_core::secret::redacted(&request)).contains("c0de-5ecret"));
+/// # Ok(()) }
+/// ```
+pub struct RedactedRequest<'a, B> {
+    request: &'a http::Request<B>,
+}
+
+/// The loggable view of `request`: never the body, query values or sensitive headers.
+#[must_use]
+pub fn redacted<B: AsRef<[u8]>>(request: &http::Request<B>) -> RedactedRequest<'_, B> {
+    RedactedRequest { request }
+}
+
+/// Headers whose values are printed; every other header shows its name only.
+fn header_is_harmless(name: &http::HeaderName) -> bool {
+    [
+        http::header::ACCEPT,
+        http::header::CONTENT_TYPE,
+        http::header::CONTENT_LENGTH,
+    ]
+    .contains(name)
+}
+
+impl<B: AsRef<[u8]>> RedactedRequest<'_, B> {
+    /// `scheme://host[:port]/path`, then each query parameter with its value replaced.
+    fn write_url(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.request.uri();
+        if let Some(scheme) = uri.scheme_str() {
+            write!(f, "{scheme}://")?;
+        }
+        if let Some(authority) = uri.authority() {
+            // Without any `user:password@`.
+            f.write_str(authority.host())?;
+            if let Some(port) = authority.port() {
+                write!(f, ":{port}")?;
+            }
+        }
+        f.write_str(uri.path())?;
+        if let Some(query) = uri.query() {
+            let mut separator = '?';
+            for (name, _) in url::form_urlencoded::parse(query.as_bytes()) {
+                write!(f, "{separator}{name}=[redacted]")?;
+                separator = '&';
+            }
+        }
+        Ok(())
+    }
+
+    fn is_form(&self) -> bool {
+        self.request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            })
+    }
+
+    fn form_names(&self) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
+        let body: &[u8] = if self.is_form() {
+            self.request.body().as_ref()
+        } else {
+            &[]
+        };
+        url::form_urlencoded::parse(body).map(|(name, _)| name)
+    }
+}
+
+impl<B: AsRef<[u8]>> fmt::Display for RedactedRequest<'_, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ", self.request.method())?;
+        self.write_url(f)?;
+        f.write_str(" (headers: ")?;
+        for (i, (name, value)) in self.request.headers().iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match value.to_str() {
+                Ok(value) if header_is_harmless(name) && !value.is_empty() => {
+                    write!(f, "{name}: {value}")?;
+                }
+                _ => write!(f, "{name}: [redacted]")?,
+            }
+        }
+        write!(f, "; body: {} bytes", self.request.body().as_ref().len())?;
+        let mut names = self.form_names().peekable();
+        if names.peek().is_some() {
+            f.write_str(", form: ")?;
+            for (i, name) in names.enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                f.write_str(&name)?;
+            }
+        }
+        f.write_str(")")
+    }
+}
+
+impl<B: AsRef<[u8]>> fmt::Debug for RedactedRequest<'_, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Url<'r, 'a, B>(&'r RedactedRequest<'a, B>);
+        impl<B: AsRef<[u8]>> fmt::Debug for Url<'_, '_, B> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write_url(f)
+            }
+        }
+        struct Headers<'a>(&'a http::HeaderMap);
+        impl fmt::Debug for Headers<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut map = f.debug_map();
+                for (name, value) in self.0 {
+                    match value.to_str() {
+                        Ok(value) if header_is_harmless(name) => map.entry(name, &value),
+                        _ => map.entry(name, &Redacted),
+                    };
+                }
+                map.finish()
+            }
+        }
+        f.debug_struct("RedactedRequest")
+            .field("method", self.request.method())
+            .field("url", &Url(self))
+            .field("headers", &Headers(self.request.headers()))
+            .field("body_len", &self.request.body().as_ref().len())
+            .field("form", &self.form_names().collect::<Vec<_>>())
+            .finish()
+    }
+}
 
 /// A source of cryptographically secure random bytes, injected by the host.
 ///

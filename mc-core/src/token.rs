@@ -9,11 +9,13 @@ use crate::callback::CodeReceived;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, IdTokenError, ProtocolError};
 use crate::exchange::{Exchange, Prepared, UnixTime};
-use crate::id_token::{self, Expectations, IdToken, Signed};
+use crate::id_token::{self, Expectations, IdToken};
 use crate::jwks::Jwks;
+use crate::jws::Signed;
 use crate::refetch::{Paused, Verified, pause_or_refuse};
 use crate::registry::Discovered;
 use crate::secret::{AccessToken, IdTokenJwt, RefreshToken};
+use crate::wire::lenient::{Invalid, Read, Seconds};
 use crate::wire::{self, lenient};
 
 /// A token endpoint answer, before the id_token is verified.
@@ -24,8 +26,9 @@ pub struct TokenResponse {
     access_token: Option<AccessToken>,
     #[serde(default)]
     token_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_u64")]
-    expires_in: Option<u64>,
+    /// Kept with its verdict: [`TokenResponse::parse`] refuses an unreadable one by name.
+    #[serde(default, deserialize_with = "lenient::member::<_, Seconds>")]
+    expires_in: Option<Read<u64>>,
     #[serde(default)]
     id_token: Option<IdTokenJwt>,
     #[serde(default)]
@@ -41,7 +44,7 @@ impl fmt::Debug for TokenResponse {
         f.debug_struct("TokenResponse")
             .field("access_token", &self.access_token)
             .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
+            .field("expires_in", &self.expires_in())
             .field("id_token", &self.id_token)
             .field("refresh_token", &self.refresh_token)
             .field("scope", &self.scope)
@@ -51,12 +54,15 @@ impl fmt::Debug for TokenResponse {
 }
 
 impl TokenResponse {
-    /// Parse a 200 token response body: `access_token` is required, `token_type` must be
-    /// Bearer when present (case-insensitive), `expires_in` may be a string, `refresh_token`
-    /// may be `null`.
+    /// Parse a 200 token response body: `access_token` and `token_type` are required
+    /// (RFC 6749 5.1), the type `Bearer` in any case; `expires_in`, when present, a number of
+    /// seconds below 2^64 (an integer, a float, or a string of either: never silently "no
+    /// expiry"); `refresh_token` may be `null`.
     ///
     /// # Errors
-    /// [`ProtocolError`] for malformed JSON, a missing `access_token` or a non-Bearer type.
+    /// [`ProtocolError`] for malformed JSON, a missing `access_token` or `token_type`, a
+    /// non-Bearer type, or an unreadable `expires_in`
+    /// ([`ProtocolError::InvalidField`]).
     pub fn parse(body: &[u8]) -> Result<Self, ProtocolError> {
         let parsed: Self = wire::json(Endpoint::Token, body)?;
         if parsed
@@ -69,14 +75,33 @@ impl TokenResponse {
                 field: "access_token",
             });
         }
-        if let Some(token_type) = &parsed.token_type
-            && !token_type.eq_ignore_ascii_case("bearer")
-        {
+        let token_type = parsed
+            .token_type
+            .as_deref()
+            .ok_or(ProtocolError::MissingField {
+                endpoint: Endpoint::Token,
+                field: "token_type",
+            })?;
+        if !token_type.eq_ignore_ascii_case("bearer") {
             return Err(ProtocolError::TokenTypeNotBearer {
-                found: token_type.clone(),
+                found: token_type.to_owned(),
+            });
+        }
+        if let Some(Err(Invalid(reason))) = parsed.expires_in {
+            return Err(ProtocolError::InvalidField {
+                endpoint: Endpoint::Token,
+                field: "expires_in",
+                reason,
             });
         }
         Ok(parsed)
+    }
+
+    /// `expires_in`, in seconds, if the operator said.
+    #[must_use]
+    pub fn expires_in(&self) -> Option<u64> {
+        // `parse` refused an unreadable one; a value built by serde alone keeps none.
+        self.expires_in.and_then(Result::ok)
     }
 
     /// The access token.
@@ -299,10 +324,11 @@ fn tokens(
     id_token: IdToken,
     now: UnixTime,
 ) -> Result<Tokens, Error> {
+    let expires_at = response.expires_in().map(|s| now.plus(s));
     Ok(Tokens {
         operator: flow.flow.op,
         access_token: response.access_token.ok_or_else(missing_access_token)?,
-        expires_at: response.expires_in.map(|s| now.plus(s)),
+        expires_at,
         refresh_token: response.refresh_token,
         scope: response.scope,
         correlation_id: response.correlation_id,

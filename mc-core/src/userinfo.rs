@@ -7,8 +7,9 @@ use http::header::WWW_AUTHENTICATE;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, IdTokenError, JwtPart, MisuseError, OperatorError, ProtocolError};
 use crate::exchange::{Exchange, Prepared, UnixTime};
-use crate::id_token::{self, Signed};
+use crate::id_token::{self, Presence};
 use crate::jwks::Jwks;
+use crate::jws::{self, Purpose, Signed};
 use crate::refetch::{Paused, Verified, pause_or_refuse};
 use crate::registry::Discovered;
 use crate::token::Tokens;
@@ -162,9 +163,9 @@ impl Paused<UserInfo> for PausedUserInfo {
         self: Box<Self>,
         operator: &Discovered,
         keys: &Jwks,
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<UserInfo, Error> {
-        match verify_jwt(operator, &self.sub, self.endpoint, &self.jwt, keys)? {
+        match verify_jwt(operator, &self.sub, self.endpoint, &self.jwt, keys, now)? {
             Signed::Verified(info) => Ok(info),
             Signed::KeyMissing(error) => Err(error.into()),
         }
@@ -241,52 +242,66 @@ fn looks_like_jwt(body: &[u8]) -> bool {
     body.starts_with(b"eyJ") && body.iter().filter(|b| **b == b'.').count() == 2
 }
 
+/// The claims only an id_token carries: a signed answer holding one is an id_token served as
+/// userinfo (same signer, same keys, same `typ` of `JWT`), refused.
+const ID_TOKEN_ONLY_CLAIMS: [&str; 3] = ["nonce", "at_hash", "c_hash"];
+
+/// A signed userinfo answer: the JWS verified for its purpose (`typ` absent, `JWT` or
+/// `userinfo+jwt`), then the claims: no id_token-only claim, each registered claim of its type,
+/// `iss`, `aud`/`azp`, `exp`, `nbf` and `iat` checked when present, with the id_token's rules.
 fn verify_jwt(
     operator: &Discovered,
     sub: &str,
     endpoint: Endpoint,
     jwt: &str,
     keys: &Jwks,
+    now: UnixTime,
 ) -> Result<Signed<UserInfo>, Error> {
     let inner = &operator.inner;
-    let signed = match id_token::verify_signature(jwt, keys, &inner.client_secret, &inner.policy)? {
+    let signed = match jws::verify(
+        jwt,
+        keys,
+        &inner.client_secret,
+        &inner.policy,
+        Purpose::UserInfo,
+    )? {
         Signed::Verified(signed) => signed,
         Signed::KeyMissing(error) => return Ok(Signed::KeyMissing(error)),
     };
+    let registered = id_token::read_claims(&signed.claims_json)?;
     let claims: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&signed.claims_json).map_err(|e| IdTokenError::Malformed {
             part: JwtPart::Claims,
             reason: wire::describe_json_error(&e),
         })?;
+    if let Some(claim) = ID_TOKEN_ONLY_CLAIMS
+        .into_iter()
+        .find(|claim| claims.contains_key(*claim))
+    {
+        return Err(IdTokenError::IdTokenAsUserInfo { claim }.into());
+    }
     // OIDC Core 5.3.2: a signed userinfo response should carry iss and aud; when present they
-    // must be the operator's issuer and our client.
-    if let Some(iss) = claims.get("iss") {
-        let expected = operator.issuer();
-        if iss.as_str() != Some(expected) {
-            return Err(IdTokenError::IssuerMismatch {
-                expected: expected.to_owned(),
-                found: iss.as_str().map_or_else(|| iss.to_string(), str::to_owned),
-            }
-            .into());
+    // must be the operator's issuer and our client (an empty `aud` list names no one, and is
+    // not "no aud"). The time claims bind it too (RFC 7519).
+    if registered.aud.is_empty() && claims.contains_key("aud") {
+        return Err(IdTokenError::AudienceMismatch {
+            client_id: operator.client_id().to_owned(),
+            found: Vec::new(),
         }
+        .into());
     }
-    if let Some(aud) = claims.get("aud") {
-        let audiences: Vec<String> = match aud {
-            serde_json::Value::String(s) => vec![s.clone()],
-            serde_json::Value::Array(items) => items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
-        if !audiences.iter().any(|a| a == operator.client_id()) {
-            return Err(IdTokenError::AudienceMismatch {
-                client_id: operator.client_id().to_owned(),
-                found: audiences,
-            }
-            .into());
-        }
-    }
+    id_token::check_issuer_and_audience(
+        &registered,
+        operator.issuer(),
+        operator.client_id(),
+        Presence::WhenPresent,
+    )?;
+    id_token::check_validity(
+        &registered,
+        now.as_secs(),
+        inner.policy.leeway_secs,
+        Presence::WhenPresent,
+    )?;
     finish(operator, sub, endpoint, claims, true).map(Signed::Verified)
 }
 
@@ -297,14 +312,23 @@ fn finish(
     claims: serde_json::Map<String, serde_json::Value>,
     signed: bool,
 ) -> Result<UserInfo, Error> {
-    match claims.get("sub").and_then(serde_json::Value::as_str) {
+    // `sub` is a JSON string: a number could lose digits and match another subject.
+    match claims.get("sub").map(serde_json::Value::as_str) {
         None => Err(ProtocolError::MissingField {
             endpoint,
             field: "sub",
         }
         .into()),
-        Some(found) if found != sub => Err(ProtocolError::SubjectMismatch { endpoint }.into()),
-        Some(_) => Ok(UserInfo {
+        Some(None) => Err(ProtocolError::InvalidField {
+            endpoint,
+            field: "sub",
+            reason: "not a string",
+        }
+        .into()),
+        Some(Some(found)) if found != sub => {
+            Err(ProtocolError::SubjectMismatch { endpoint }.into())
+        }
+        Some(Some(_)) => Ok(UserInfo {
             operator: operator.id().to_owned(),
             sub: sub.to_owned(),
             endpoint,
@@ -368,6 +392,7 @@ impl Exchange for UserInfoExchange {
                 self.endpoint,
                 &jwt,
                 &snapshot.jwks,
+                now,
             )? {
                 Signed::Verified(info) => Ok(Verified::Done(info)),
                 Signed::KeyMissing(missing) => {
@@ -383,6 +408,12 @@ impl Exchange for UserInfoExchange {
         }
         if let Some(error) = wire::parse_error_body(self.endpoint, Some(status), body) {
             return Err(error.into());
+        }
+        if self.operator.policy().require_signed_userinfo {
+            return Err(ProtocolError::UserInfoNotSigned {
+                endpoint: self.endpoint,
+            }
+            .into());
         }
         let claims: serde_json::Map<String, serde_json::Value> = wire::json(self.endpoint, body)?;
         finish(&self.operator, &self.sub, self.endpoint, claims, false).map(Verified::Done)

@@ -6,10 +6,10 @@ use base64::engine::general_purpose::STANDARD;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 use serde::Deserialize;
-use serde::de::{DeserializeOwned, Deserializer};
+use serde::de::DeserializeOwned;
 
 use crate::endpoint::Endpoint;
-use crate::error::{Error, MisuseError, OperatorError, ProtocolError};
+use crate::error::{Error, IdTokenError, JwtPart, MisuseError, OperatorError, ProtocolError};
 use crate::exchange::Prepared;
 use crate::secret::ClientSecret;
 
@@ -90,7 +90,42 @@ pub(crate) fn parse_url(value: &str, what: &'static str) -> Result<url::Url, Err
     Ok(url)
 }
 
+/// Whether `host` (a URL's host; an IPv6 address with or without brackets) is a loopback IP
+/// literal: 127.0.0.0/8 or `::1`. A name is not, `localhost` included: what a name resolves to
+/// is decided by the resolver and the hosts file at the time of the request, not by the URL
+/// (RFC 8252 8.3 prefers the literal for the same reason), so only a literal proves that the
+/// request stays on this machine.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The host of a plain `http://` URL that must be refused: not a loopback literal, and
+/// `allow_plain_http` not set. `None` for https, loopback, or when plain HTTP is allowed.
+pub(crate) fn refused_plain_http(url: &url::Url, allow_plain_http: bool) -> Option<String> {
+    let host = url.host_str().unwrap_or_default();
+    (url.scheme() == "http" && !allow_plain_http && !is_loopback_host(host))
+        .then(|| host.to_owned())
+}
+
+/// [`refused_plain_http`] as the host's misuse (a URL it configured).
+pub(crate) fn check_plain_http(
+    url: &url::Url,
+    what: &'static str,
+    allow_plain_http: bool,
+) -> Result<(), MisuseError> {
+    match refused_plain_http(url, allow_plain_http) {
+        Some(host) => Err(MisuseError::PlainHttp { what, host }),
+        None => Ok(()),
+    }
+}
+
 /// Endpoints must be absolute http(s) URLs without a fragment that `http::Uri` accepts.
+/// (Whether plain `http` is acceptable is the caller's decision: [`refused_plain_http`].)
 fn check_url(url: &url::Url, what: &'static str) -> Result<(), Error> {
     if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
         return Err(MisuseError::InvalidUrl {
@@ -189,7 +224,19 @@ pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
     let category = match e.classify() {
         serde_json::error::Category::Io => "I/O error",
         serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "unexpected shape",
+        // A member the lenient reader refused: its reason names no value, so say it.
+        serde_json::error::Category::Data => {
+            let message = e.to_string();
+            lenient::REASONS
+                .iter()
+                .find(|reason| {
+                    message
+                        .strip_prefix(**reason)
+                        .is_some_and(|rest| rest.starts_with(" at line "))
+                })
+                .copied()
+                .unwrap_or("unexpected shape")
+        }
         serde_json::error::Category::Eof => "unexpected end",
     };
     format!("{category} at line {} column {}", e.line(), e.column())
@@ -200,32 +247,107 @@ pub(crate) fn is_json_object(json: &[u8]) -> bool {
     json.trim_ascii_start().first() == Some(&b'{')
 }
 
-/// Whether a JSON object repeats a top-level member name (RFC 8725 2.6 / RFC 7515 5.2: refuse
-/// rather than let the last one win). `None` when the text is not a JSON object.
-pub(crate) fn has_duplicate_members(json: &[u8]) -> Option<bool> {
+/// Most members a JOSE header may have. RFC 7515 and 7518 register fewer than twenty and a
+/// Mobile Connect operator sends three or four; the bound keeps a hostile header (a 32 KiB JWT
+/// holds thousands of members) from costing more than a few dozen names before the signature
+/// check.
+pub const MAX_HEADER_MEMBERS: usize = 32;
+/// Most claims a JWT (id_token or signed userinfo) may carry: a Mobile Connect id_token has
+/// about fifteen, a signed premium-info answer a few dozen.
+pub const MAX_CLAIMS: usize = 256;
+
+/// What [`check_members`] found in a JSON text's top-level member names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Members {
+    /// A JSON object of at most `limit` members, no name repeated.
+    Distinct,
+    /// A JSON object of at most `limit` members with a name repeated (RFC 8725 2.6 /
+    /// RFC 7515 5.2: refused, never "the last one wins").
+    Duplicate,
+    /// More than `limit` members: reading stopped at the first one over the bound.
+    TooMany,
+    /// Not a JSON object, or not valid JSON before reading stopped.
+    NotAnObject,
+}
+
+/// The top-level member names of a JSON object: more than `limit` of them (reading stops at
+/// the first one over), a name repeated, or neither. Linear in the text (the names, at most
+/// `limit`, are sorted once), because it runs on a JOSE header before its signature is checked.
+/// Names are compared after JSON unescaping (`"a"` and `"\u0061"` are the same member).
+#[must_use]
+pub fn check_members(json: &[u8], limit: usize) -> Members {
     use serde::de::{IgnoredAny, MapAccess, Visitor};
-    struct Check;
-    impl<'de> Visitor<'de> for Check {
-        type Value = bool;
+    use std::borrow::Cow;
+
+    struct Check<'a> {
+        limit: usize,
+        too_many: &'a mut bool,
+    }
+    impl<'de> Visitor<'de> for Check<'_> {
+        type Value = Members;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("a JSON object")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-            let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::new();
-            let mut duplicate = false;
-            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                let _: IgnoredAny = map.next_value()?;
-                if seen.contains(&key) {
-                    duplicate = true;
-                } else {
-                    seen.push(key);
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+            let mut names: Vec<Cow<'de, str>> = Vec::new();
+            while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+                if names.len() == self.limit {
+                    // Stop reading here: serde_json only lets a visitor leave a map early
+                    // through an error.
+                    *self.too_many = true;
+                    return Err(serde::de::Error::custom("too many members"));
                 }
+                let _: IgnoredAny = map.next_value()?;
+                names.push(name);
             }
-            Ok(duplicate)
+            names.sort_unstable();
+            let repeated = names.windows(2).any(|pair| pair.first() == pair.last());
+            Ok(if repeated {
+                Members::Duplicate
+            } else {
+                Members::Distinct
+            })
         }
     }
+    let mut too_many = false;
     let mut de = serde_json::Deserializer::from_slice(json);
-    serde::Deserializer::deserialize_map(&mut de, Check).ok()
+    let check = Check {
+        limit,
+        too_many: &mut too_many,
+    };
+    // A complete object must be all the text holds (whitespace aside).
+    let members = serde::Deserializer::deserialize_map(&mut de, check)
+        .and_then(|members| de.end().map(|()| members));
+    match members {
+        _ if too_many => Members::TooMany,
+        Ok(members) => members,
+        Err(_) => Members::NotAnObject,
+    }
+}
+
+/// The member rules of a JOSE header or claim set, with the part's bound
+/// ([`MAX_HEADER_MEMBERS`], [`MAX_CLAIMS`]): over it, [`IdTokenError::TooManyMembers`]; a name
+/// repeated, [`IdTokenError::Malformed`]. Text that is not a JSON object passes: the part's
+/// parser refuses it with its own reason.
+pub(crate) fn check_jose_members(json: &[u8], part: JwtPart) -> Result<(), IdTokenError> {
+    let limit = match part {
+        JwtPart::Header => MAX_HEADER_MEMBERS,
+        _ => MAX_CLAIMS,
+    };
+    match check_members(json, limit) {
+        Members::TooMany => Err(IdTokenError::TooManyMembers { part, limit }),
+        Members::Duplicate => Err(IdTokenError::Malformed {
+            part,
+            reason: if part == JwtPart::Header {
+                "duplicate member"
+            } else {
+                "duplicate claim"
+            }
+            .to_owned(),
+        }),
+        Members::Distinct | Members::NotAnObject => Ok(()),
+    }
 }
 
 /// The media type of a response (lower-case, parameters stripped), if any.
@@ -328,10 +450,12 @@ pub(crate) fn query_pairs(
 ) -> Result<Vec<(String, String)>, crate::error::CallbackError> {
     use crate::error::CallbackError;
     // A whole redirect URL is accepted too: keep what follows its `?`, without any fragment.
+    // The fragment starts at the first `#` (RFC 3986 3.5), even before a `?`: a `?` after it
+    // belongs to the fragment, which a server never receives and the attacker writes freely.
+    let query = query.split_once('#').map_or(query, |(before, _)| before);
     let lower = query.get(..8).unwrap_or(query).to_ascii_lowercase();
     let query = if lower.starts_with("http://") || lower.starts_with("https://") {
-        let after = query.split_once('?').map_or("", |(_, q)| q);
-        after.split_once('#').map_or(after, |(q, _)| q)
+        query.split_once('?').map_or("", |(_, q)| q)
     } else {
         query.strip_prefix('?').unwrap_or(query)
     };
@@ -362,84 +486,5 @@ pub(crate) fn take(pairs: &mut Vec<(String, String)>, name: &str) -> Option<Stri
     Some(pairs.swap_remove(index).1)
 }
 
-/// Lenient shapes seen in real payloads.
-pub(crate) mod lenient {
-    use super::{Deserialize, Deserializer};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumberOrString {
-        Unsigned(u64),
-        Float(f64),
-        Text(String),
-    }
-
-    fn number(value: NumberOrString) -> Option<u64> {
-        match value {
-            NumberOrString::Unsigned(n) => Some(n),
-            NumberOrString::Float(f) if f.is_finite() && (0.0..1.8e19).contains(&f) =>
-            {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                Some(f.trunc() as u64)
-            }
-            NumberOrString::Float(_) => None,
-            NumberOrString::Text(s) => {
-                let s = s.trim();
-                s.parse::<u64>().ok().or_else(|| {
-                    s.parse::<f64>()
-                        .ok()
-                        .and_then(|f| number(NumberOrString::Float(f)))
-                })
-            }
-        }
-    }
-
-    /// A non-negative number that may come as a float or a string; anything else is `None`.
-    pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        let value = Option::<serde_json::Value>::deserialize(d)?;
-        Ok(value
-            .and_then(|v| NumberOrString::deserialize(v).ok())
-            .and_then(number))
-    }
-
-    /// A boolean that may come as `true`, `"true"`, `"1"` or `1`.
-    pub(crate) fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        let value = Option::<serde_json::Value>::deserialize(d)?;
-        Ok(match value {
-            Some(serde_json::Value::Bool(b)) => Some(b),
-            Some(serde_json::Value::Number(n)) => n.as_u64().map(|n| n != 0),
-            Some(serde_json::Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => Some(true),
-                "false" | "0" | "no" => Some(false),
-                _ => None,
-            },
-            _ => None,
-        })
-    }
-
-    /// One string or an array of strings (`aud`, `amr`); non-strings in an array are dropped.
-    pub(crate) fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-        let value = Option::<serde_json::Value>::deserialize(d)?;
-        Ok(match value {
-            Some(serde_json::Value::String(s)) => vec![s],
-            Some(serde_json::Value::Array(items)) => items
-                .into_iter()
-                .filter_map(|v| match v {
-                    serde_json::Value::String(s) => Some(s),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        })
-    }
-
-    /// A string, or a number rendered as a string (`acr` sent as 2 instead of "2").
-    pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        let value = Option::<serde_json::Value>::deserialize(d)?;
-        Ok(match value {
-            Some(serde_json::Value::String(s)) => Some(s),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        })
-    }
-}
+/// The one lenient JSON reader (its own file: `wire/lenient.rs`).
+pub(crate) mod lenient;

@@ -17,8 +17,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mc_core::userinfo::parse_www_authenticate;
 use mc_core::{
     Algorithm, AuthorizeOptions, ClientSecret, Discovered, DiscoveryAnswer, DiscoveryOutcome,
-    Endpoint, Error, Exchange as _, IdTokenError, Jwks, KeyType, MisuseError, OperatorConfig,
-    ProtocolError, ProviderMetadata, Registration, SelectionReturn, TokenResponse, Verified, wire,
+    DiscoveryQuery, DiscoveryService, Endpoint, Error, Exchange as _, IdTokenError, Jwks, KeyType,
+    MisuseError, OperatorConfig, ProtocolError, ProviderMetadata, Registration, SelectionReturn,
+    TokenResponse, Verified, wire,
 };
 use serde_json::{Value, json};
 
@@ -247,9 +248,31 @@ fn expected_expiry(ttl: Option<&Value>) -> u64 {
     secs.clamp(NOW + 300, NOW + 180 * 24 * 3600)
 }
 
+/// A 200 discovery answer read through a discovery service that allows plain `http://` (the
+/// captures are from sandboxes that served their links over plain HTTP).
+fn discover_allowing_http(body: &[u8]) -> Result<DiscoveryOutcome, Error> {
+    DiscoveryService::new(
+        "https://discovery.example/v2/discovery",
+        "discovery-client",
+        ClientSecret::new("discovery-secret"),
+        "https://sp.example/discovered",
+    )
+    .unwrap()
+    .allow_plain_http(true)
+    .discover(&DiscoveryQuery::by_ip_or_selection(), &mut entropy())
+    .unwrap()
+    .respond(raw_response(200, "application/json", body), now())
+}
+
+/// Whether a URL is refused by default: plain `http` on a host other than a loopback address.
+fn plain_http(href: &str) -> bool {
+    let url = url::Url::parse(href).unwrap();
+    url.scheme() == "http" && !matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+}
+
 fn check_discovery(fixture: &Fixture) {
     let doc = fixture.json();
-    let outcome = DiscoveryAnswer::parse(&fixture.body, now());
+    let outcome = DiscoveryAnswer::parse(&fixture.body, &mut entropy(), now());
     if fixture.name.starts_with("operator-selection") {
         let href = doc["links"]
             .as_array()
@@ -258,9 +281,26 @@ fn check_discovery(fixture: &Fixture) {
             .find(|l| l["rel"] == "operatorSelection")
             .and_then(|l| l["href"].as_str())
             .unwrap();
-        match outcome {
-            Ok(DiscoveryOutcome::OperatorSelection { url }) => {
-                assert_eq!(url.as_str(), url::Url::parse(href).unwrap().as_str());
+        // Every captured selection page was on plain HTTP: refused unless the service opts in.
+        assert!(plain_http(href));
+        assert!(
+            matches!(
+                outcome,
+                Err(Error::Protocol(ProtocolError::PlainHttp {
+                    endpoint: Endpoint::Discovery,
+                    field: "operatorSelection",
+                    ..
+                }))
+            ),
+            "expected PlainHttp, got {outcome:?}"
+        );
+        match discover_allowing_http(&fixture.body) {
+            Ok(DiscoveryOutcome::OperatorSelection { url, leg }) => {
+                // The link as sent, plus the selection leg's `state`.
+                let mut sent = url::Url::parse(href).unwrap();
+                sent.query_pairs_mut()
+                    .append_pair("state", leg.state().expose_secret());
+                assert_eq!(url, sent);
                 assert!(url.query().unwrap().contains("session_id="));
             }
             other => panic!("expected OperatorSelection, got {other:?}"),
@@ -337,17 +377,60 @@ fn check_discovery(fixture: &Fixture) {
         _ => {}
     }
 
+    // An answer with plain-HTTP endpoints (most sandbox captures) is refused by default, and
+    // taken from a discovery service that opts in.
+    let url_rels = [
+        "authorization",
+        "token",
+        "userinfo",
+        "premiuminfo",
+        "jwks",
+        "tokenrevoke",
+        "tokenrefresh",
+    ];
+    let strict = OperatorConfig::from_discovery(&answer, "fixture-operator", REDIRECT_URI);
+    let answer = if url_rels
+        .iter()
+        .filter_map(|rel| answer.link(rel))
+        .any(plain_http)
+    {
+        assert!(
+            matches!(
+                strict,
+                Err(Error::Protocol(ProtocolError::PlainHttp {
+                    endpoint: Endpoint::Discovery,
+                    ..
+                }))
+            ),
+            "expected PlainHttp, got {strict:?}"
+        );
+        match discover_allowing_http(&fixture.body) {
+            Ok(DiscoveryOutcome::Found(answer)) => answer,
+            other => panic!("expected Found, got {other:?}"),
+        }
+    } else {
+        answer
+    };
+
     // The answer becomes an operator context with exactly the links it carries.
     let config = OperatorConfig::from_discovery(&answer, "fixture-operator", REDIRECT_URI)
         .unwrap_or_else(|e| panic!("from_discovery failed: {e}"));
-    // Without an issuer link or a JWKS link the context cannot judge an id_token: it is refused
+    // The issuer: the issuer link, or the one whose metadata URL the openid-configuration link
+    // is exactly (a link of another form, like the reference operator's `discovery.php/...`,
+    // names none).
+    let named_issuer = answer.link("issuer").or_else(|| {
+        answer
+            .link("openid-configuration")
+            .and_then(|l| l.strip_suffix("/.well-known/openid-configuration"))
+    });
+    // Without an issuer or a JWKS link the context cannot judge an id_token: it is refused
     // until the host supplies what is missing (here by hand; usually from the metadata).
-    let issuer = answer.link("issuer").unwrap_or(ISSUER).to_owned();
+    let issuer = named_issuer.unwrap_or(ISSUER).to_owned();
     let op = match config.clone().build() {
         Ok(op) => op,
         Err(Error::Misuse(MisuseError::IncompleteOperator { missing, .. })) => {
             assert!(
-                answer.link("issuer").is_none() || answer.link("jwks").is_none(),
+                named_issuer.is_none() || answer.link("jwks").is_none(),
                 "refused with both an issuer and a JWKS link: {missing}"
             );
             config
@@ -369,7 +452,6 @@ fn check_discovery(fixture: &Fixture) {
     assert_eq!(endpoints.userinfo, url_of("userinfo"));
     assert_eq!(endpoints.premiuminfo, url_of("premiuminfo"));
     assert_eq!(endpoints.jwks, url_of("jwks"));
-    assert_eq!(endpoints.metadata, url_of("openid-configuration"));
     assert_eq!(endpoints.revocation, url_of("tokenrevoke"));
     if fixture.name == "operator-found-reference-uk-no-userinfo.json" {
         assert!(endpoints.userinfo.is_none());
@@ -403,7 +485,8 @@ fn str_links(response: &Value) -> Vec<(String, String)> {
 
 fn check_discovery_redirect(fixture: &Fixture) {
     let text = fixture.text();
-    let result = SelectionReturn::parse(text);
+    // The captured returns carry no `state`: a browser with its selection leg is enough.
+    let result = SelectionReturn::parse(text, selection_leg(), now());
     let is_hex_512 = |s: &str| s.len() == 512 && s.bytes().all(|b| b.is_ascii_hexdigit());
     match fixture.name.as_str() {
         "java-mcc-mnc-only.txt" => {
@@ -997,7 +1080,7 @@ fn check_error(fixture: &Fixture) {
     }
 
     // Served with 200 by discovery: still the operator's refusal.
-    match DiscoveryAnswer::parse(&fixture.body, now()) {
+    match DiscoveryAnswer::parse(&fixture.body, &mut entropy(), now()) {
         Err(Error::Refused(refused)) => {
             assert_eq!(refused.error, code);
             assert_eq!(refused.description.as_deref(), description);

@@ -913,7 +913,7 @@ fn ignores_jku_and_x5u_headers() {
 #[test]
 fn ignores_jku_header_naming_a_new_kid() {
     // An unknown kid with a jku: one refetch of the operator's own JWKS, never the jku.
-    let op = operator();
+    let op = operator_refetching_at_once();
     let outcome = exchange(&op, AuthorizeOptions::new(), |claims| {
         let header = json!({
             "alg": "RS256",
@@ -1017,7 +1017,7 @@ fn rejects_kid_absent_with_no_key_of_the_type() {
 
 #[test]
 fn unknown_kid_asks_for_jwks_then_accepts_the_rotated_key() {
-    let op = operator();
+    let op = operator_refetching_at_once();
     let outcome = exchange(&op, AuthorizeOptions::new(), |claims| {
         sign(&claims, Algorithm::RS256, TestKey::RsaB, Some("kid-b"))
     })
@@ -1040,7 +1040,7 @@ fn unknown_kid_asks_for_jwks_then_accepts_the_rotated_key() {
 
 #[test]
 fn unknown_kid_still_unknown_after_refetch_is_unknown_key_id() {
-    let op = operator();
+    let op = operator_refetching_at_once();
     let outcome = exchange(&op, AuthorizeOptions::new(), |claims| {
         sign(&claims, Algorithm::RS256, TestKey::RsaB, Some("kid-b"))
     })
@@ -1539,10 +1539,14 @@ fn rejects_missing_exp() {
 fn rejects_unparseable_exp() {
     let op = operator();
     let e = rejected(verify_claims(&op, |c| c["exp"] = json!("tomorrow")));
+    // Present but unreadable: refused as such, never read as absent (review finding 3).
     assert!(
         matches!(
             e,
-            Error::IdToken(IdTokenError::MissingClaim { claim: "exp" })
+            Error::IdToken(IdTokenError::InvalidClaim {
+                claim: "exp",
+                reason: "not a number"
+            })
         ),
         "{e:?}"
     );
@@ -1666,13 +1670,20 @@ fn rejects_iat_older_than_max_token_age() {
 #[test]
 fn accepts_iat_within_max_token_age_and_leeway() {
     let op = operator_with_policy(|p| p.max_token_age_secs = Some(60));
-    assert_accepted(verify_claims(&op, |c| c["iat"] = json!(NOW - 90)));
+    // The user authenticated no later than the token was issued.
+    assert_accepted(verify_claims(&op, |c| {
+        c["iat"] = json!(NOW - 90);
+        c["auth_time"] = json!(NOW - 90);
+    }));
 }
 
 #[test]
 fn accepts_old_iat_without_max_token_age() {
     let op = operator();
-    assert_accepted(verify_claims(&op, |c| c["iat"] = json!(NOW - 86_400)));
+    assert_accepted(verify_claims(&op, |c| {
+        c["iat"] = json!(NOW - 86_400);
+        c["auth_time"] = json!(NOW - 86_400);
+    }));
 }
 
 #[test]
@@ -1802,7 +1813,7 @@ fn rejects_unparseable_acr() {
     let op = operator();
     let e = rejected(verify_claims(&op, |c| c["acr"] = json!("loa2")));
     assert!(
-        matches!(&e, Error::IdToken(IdTokenError::AcrTooLow { requested: 2, found }) if found == "loa2"),
+        matches!(&e, Error::IdToken(IdTokenError::AcrUnknown { found }) if found == "loa2"),
         "{e:?}"
     );
 }
@@ -1963,7 +1974,7 @@ fn rejects_expired_date_given_as_string() {
 
 #[test]
 fn rejected_id_token_yields_no_tokens() {
-    let op = operator();
+    let op = operator_refetching_at_once();
     // A bad signature: respond errs, with no Tokens and no pending state.
     let outcome = exchange(&op, AuthorizeOptions::new(), |claims| {
         sign(&claims, Algorithm::RS256, TestKey::RsaB, Some("kid-a"))

@@ -129,7 +129,12 @@ fn declined_on_the_handset_is_access_denied() {
 #[test]
 fn key_rotation_between_logins_costs_one_refetch() {
     let mut fake = FakeOperator::new();
-    let op = fresh_operator(&mut fake);
+    // The rotation comes at once (a fixed clock): no refetch spacing, unlike the default.
+    let mut policy = mc_core::Policy::default();
+    policy.jwks_min_refetch_secs = 0;
+    let config = operator_config().policy(policy);
+    let metadata = run(&mut fake, config.metadata_exchange().unwrap()).unwrap();
+    let op = config.with_metadata(metadata).unwrap().build().unwrap();
     let _first = login(&mut fake, &op, AuthorizeOptions::new()).unwrap();
     fake.key = TestKey::RsaB;
     fake.kid = "kid-b".to_owned();

@@ -77,12 +77,13 @@ fn token_outcome(
 }
 
 /// A fake operator that rotated to RSA B (`kid-b`), and a context still holding the old keys:
-/// a login against it pauses for the JWKS.
+/// a login against it pauses for the JWKS. The keys were stored at the fixed "now", so the
+/// context has no refetch spacing (the default would refuse `kid-b` for 60 s).
 fn rotated() -> (FakeOperator, Discovered) {
     let mut fake = FakeOperator::new();
     fake.key = TestKey::RsaB;
     fake.kid = "kid-b".to_owned();
-    (fake, operator())
+    (fake, operator_refetching_at_once())
 }
 
 fn paused(fake: &mut FakeOperator, op: &Discovered, seed: u8) -> KeyRefetch<Tokens> {
@@ -526,12 +527,15 @@ fn metadata_of_another_issuer_is_refused_by_exact_comparison() {
 
 #[test]
 fn the_profile_follows_the_metadata_unless_set() {
-    let plain = metadata(&json!({ "issuer": ISSUER }));
+    // (Each names its keys: the metadata alone says where they are.)
+    let jwks = "https://op.example/jwks";
+    let plain = metadata(&json!({ "issuer": ISSUER, "jwks_uri": jwks }));
     let versions = metadata(&json!({
         "issuer": ISSUER,
+        "jwks_uri": jwks,
         "mobile_connect_version_supported": [{ "openid mc_authn": "mc_v1.2" }],
     }));
-    let flat = metadata(&json!({ "issuer": ISSUER, "mc_version": ["mc_v1.1"] }));
+    let flat = metadata(&json!({ "issuer": ISSUER, "jwks_uri": jwks, "mc_version": ["mc_v1.1"] }));
     let cases = [
         ("no metadata", None, None, Profile::MobileConnect),
         ("plain metadata", Some(&plain), None, Profile::OpenIdConnect),

@@ -80,7 +80,7 @@ fn discovery_service_awkward_secret() -> DiscoveryService {
 }
 
 fn discovery(service: &DiscoveryService, query: &DiscoveryQuery) -> String {
-    transcript(&service.discover(query).unwrap().request())
+    transcript(&service.discover(query, &mut entropy()).unwrap().request())
 }
 
 fn msisdn() -> Msisdn {
@@ -150,7 +150,10 @@ fn kyc_claims() -> serde_json::Value {
 #[test]
 fn discovery_by_msisdn_is_a_form_post() {
     let request = discovery_service()
-        .discover(&DiscoveryQuery::msisdn(Msisdn::new("+447700900301")))
+        .discover(
+            &DiscoveryQuery::msisdn(Msisdn::new("+447700900301")),
+            &mut entropy(),
+        )
         .unwrap()
         .request();
     assert_eq!(request.method(), http::Method::POST);
@@ -166,7 +169,10 @@ fn discovery_by_msisdn_with_hints() {
     let query = DiscoveryQuery::msisdn(msisdn())
         .source_ip("203.0.113.7")
         .correlation_id("corr-disc-1");
-    let request = discovery_service().discover(&query).unwrap().request();
+    let request = discovery_service()
+        .discover(&query, &mut entropy())
+        .unwrap()
+        .request();
     assert!(!request.uri().to_string().contains("447700900301"));
     insta::assert_snapshot!("discovery_msisdn_with_hints", transcript(&request));
 }
@@ -191,7 +197,12 @@ fn discovery_by_selected_mcc_mnc() {
 
 #[test]
 fn discovery_after_selection_return() {
-    let back = mc_core::SelectionReturn::parse("mcc_mnc=901_01&subscriber_id=abc123").unwrap();
+    let back = mc_core::SelectionReturn::parse(
+        "mcc_mnc=901_01&subscriber_id=abc123",
+        selection_leg(),
+        now(),
+    )
+    .unwrap();
     let query = back.discovery_query().unwrap();
     insta::assert_snapshot!(
         "discovery_selection_return",
@@ -461,6 +472,7 @@ fn authorize_version_from_metadata() {
                 ProviderMetadata::parse(
                     br#"{
                         "issuer": "https://op.example",
+                        "jwks_uri": "https://op.example/jwks",
                         "mobile_connect_version_supported": [
                             {"openid mc_authn": "mc_v1.2"},
                             {"openid mc_identity_phonenumber": "mc_di_v3.0"}
@@ -636,14 +648,18 @@ fn request_twice_is_byte_identical() {
     let op = operator();
     twice(
         &discovery_service()
-            .discover(&DiscoveryQuery::msisdn(msisdn()).source_ip("203.0.113.7"))
+            .discover(
+                &DiscoveryQuery::msisdn(msisdn()).source_ip("203.0.113.7"),
+                &mut entropy(),
+            )
             .unwrap(),
     );
     twice(
         &discovery_service()
-            .discover(&DiscoveryQuery::identified(
-                MccMnc::new("234", "15").unwrap(),
-            ))
+            .discover(
+                &DiscoveryQuery::identified(MccMnc::new("234", "15").unwrap()),
+                &mut entropy(),
+            )
             .unwrap(),
     );
     twice(&operator_config().metadata_exchange().unwrap());

@@ -85,7 +85,7 @@ fn callback_without_iss_is_refused_when_the_operator_announces_rfc9207() {
     let op = built_with_keys(
         operator_config()
             .with_metadata(
-                ProviderMetadata::parse(br#"{"issuer":"https://op.example","authorization_response_iss_parameter_supported":true}"#)
+                ProviderMetadata::parse(br#"{"issuer":"https://op.example","jwks_uri":"https://op.example/jwks","authorization_response_iss_parameter_supported":true}"#)
                     .unwrap(),
             )
             .unwrap(),
@@ -207,7 +207,7 @@ fn a_discovered_operator_without_an_issuer_is_refused_before_the_redirect() {
         {"rel": "jwks", "href": "https://op.example/jwks"}
     ]);
     let DiscoveryOutcome::Found(answer) =
-        DiscoveryAnswer::parse(&serde_json::to_vec(&body).unwrap(), now()).unwrap()
+        DiscoveryAnswer::parse(&serde_json::to_vec(&body).unwrap(), &mut entropy(), now()).unwrap()
     else {
         panic!("expected an operator");
     };
@@ -222,8 +222,9 @@ fn a_discovered_operator_without_an_issuer_is_refused_before_the_redirect() {
         "{err:?}"
     );
     assert_eq!(err.class(), mc_core::ErrorClass::Misuse);
+    let metadata = br#"{"issuer":"https://op.example","jwks_uri":"https://op.example/jwks"}"#;
     let op = config
-        .with_metadata(ProviderMetadata::parse(br#"{"issuer":"https://op.example"}"#).unwrap())
+        .with_metadata(ProviderMetadata::parse(metadata).unwrap())
         .unwrap()
         .build()
         .unwrap();
@@ -262,7 +263,10 @@ fn discovery_service() -> DiscoveryService {
 
 fn discover(response: http::Response<Vec<u8>>) -> Result<DiscoveryOutcome, Error> {
     let exchange = discovery_service()
-        .discover(&DiscoveryQuery::msisdn(Msisdn::new("447700900301")))
+        .discover(
+            &DiscoveryQuery::msisdn(Msisdn::new("447700900301")),
+            &mut entropy(),
+        )
         .unwrap();
     exchange.respond(response, now())
 }
@@ -275,7 +279,7 @@ fn discovery_302_is_operator_selection() {
         .body(Vec::new())
         .unwrap();
     match discover(response).unwrap() {
-        DiscoveryOutcome::OperatorSelection { url } => assert_eq!(url.path(), "/select"),
+        DiscoveryOutcome::OperatorSelection { url, .. } => assert_eq!(url.path(), "/select"),
         other => panic!("{other:?}"),
     }
 }
@@ -412,7 +416,7 @@ fn discovery_answer_without_a_token_link_cannot_make_an_operator() {
     body["response"]["apis"]["operatorid"]["link"] =
         json!([{"rel": "authorization", "href": "https://op.example/authorize"}]);
     let DiscoveryOutcome::Found(answer) =
-        DiscoveryAnswer::parse(&serde_json::to_vec(&body).unwrap(), now()).unwrap()
+        DiscoveryAnswer::parse(&serde_json::to_vec(&body).unwrap(), &mut entropy(), now()).unwrap()
     else {
         panic!()
     };
@@ -429,34 +433,49 @@ fn discovery_answer_without_a_token_link_cannot_make_an_operator() {
 
 #[test]
 fn selection_return_gives_the_next_query() {
-    let ret = SelectionReturn::parse("mcc_mnc=234_015&subscriber_id=abc123").unwrap();
+    let ret = SelectionReturn::parse(
+        "mcc_mnc=234_015&subscriber_id=abc123",
+        selection_leg(),
+        now(),
+    )
+    .unwrap();
     assert_eq!(ret.mcc_mnc, Some(MccMnc::new("234", "015").unwrap()));
     assert_eq!(
         ret.subscriber_id.as_ref().unwrap().expose_secret(),
         "abc123"
     );
     assert!(ret.discovery_query().is_some());
-    let ret =
-        SelectionReturn::parse("https://sp.example/discovered?subscriber_id_token=t").unwrap();
+    let ret = SelectionReturn::parse(
+        "https://sp.example/discovered?subscriber_id_token=t",
+        selection_leg(),
+        now(),
+    )
+    .unwrap();
     assert_eq!(ret.mcc_mnc, None);
     assert!(ret.discovery_query().is_none());
 }
 
 #[test]
 fn selection_return_errors_are_refusals() {
-    let err = SelectionReturn::parse("err_msg=MSISDNNotFound")
+    let err = SelectionReturn::parse("err_msg=MSISDNNotFound", selection_leg(), now())
         .err()
         .unwrap();
     assert!(err.operator_error().unwrap().is("MSISDNNotFound"));
-    let err = SelectionReturn::parse("error=invalid_request&description=bad")
-        .err()
-        .unwrap();
+    let err = SelectionReturn::parse(
+        "error=invalid_request&description=bad",
+        selection_leg(),
+        now(),
+    )
+    .err()
+    .unwrap();
     assert_eq!(
         err.operator_error().unwrap().description.as_deref(),
         Some("bad")
     );
     assert!(matches!(
-        SelectionReturn::parse("mcc_mnc=23415").err().unwrap(),
+        SelectionReturn::parse("mcc_mnc=23415", selection_leg(), now())
+            .err()
+            .unwrap(),
         Error::Protocol(ProtocolError::InvalidField {
             field: "mcc_mnc",
             ..
@@ -539,7 +558,12 @@ fn an_unknown_issuer_is_learned_from_metadata() {
     .unwrap();
     assert!(config.metadata_exchange().is_err());
     let config = config
-        .with_metadata(ProviderMetadata::parse(br#"{"issuer":"https://o.example"}"#).unwrap())
+        .with_metadata(
+            ProviderMetadata::parse(
+                br#"{"issuer":"https://o.example","jwks_uri":"https://o.example/jwks"}"#,
+            )
+            .unwrap(),
+        )
         .unwrap();
     let req = config.metadata_exchange().unwrap().request();
     assert_eq!(
@@ -782,7 +806,8 @@ fn signed_userinfo_rejections() {
 
 #[test]
 fn signed_userinfo_with_an_unknown_kid_asks_for_keys_once() {
-    let op = operator();
+    // Keys stored at the fixed "now" and a new kid at once: no refetch spacing.
+    let op = operator_refetching_at_once();
     let refetch = match tokens()
         .userinfo(&op)
         .unwrap()

@@ -21,8 +21,8 @@ fn main() -> Result<()> {
     // 1. Discovery by MSISDN: which operator serves +44 7700 900001?
     let msisdn = "447700900001";
     let service = sandbox.discovery_service()?;
-    let DiscoveryOutcome::Found(answer) =
-        client.execute(service.discover(&DiscoveryQuery::msisdn(Msisdn::new(msisdn)))?)?
+    let DiscoveryOutcome::Found(answer) = client
+        .execute(service.discover(&DiscoveryQuery::msisdn(Msisdn::new(msisdn)), &mut OsEntropy)?)?
     else {
         return Err("discovery wanted the operator selection page".into());
     };

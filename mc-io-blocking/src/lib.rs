@@ -4,6 +4,21 @@
 //! One [`Client::execute`] call per step, the operator's key refetch included. The same shape as
 //! `mc-io-tokio` (constructors, [`Config`], [`Error`], `execute`, `send`), without `.await`.
 //!
+//! # Transport security
+//! Requests go out over https only; plain `http://` only to a loopback address (127.0.0.0/8,
+//! `::1`, where a sandbox runs), unless [`Config::allow_plain_http`] is set
+//! ([`Error::SchemeRefused`] otherwise, before anything is sent).
+//!
+//! Server certificates are verified by the platform's verifier
+//! ([rustls-platform-verifier](https://docs.rs/rustls-platform-verifier)), the same policy as
+//! `mc-io-tokio`: the operating system's trust store (on Linux the system CA bundle, which
+//! `SSL_CERT_FILE` / `SSL_CERT_DIR` can replace; on macOS and Windows the system verifier,
+//! with its revocation checks). One root store for both adapters, so that switching adapters
+//! never changes which operators a host can reach, and the one the host's administrators
+//! already manage: a CA the OS distrusts is distrusted here with the next OS update, without
+//! rebuilding. A host without a system trust store (a bare container) reaches no https server
+//! at all (fail closed): install the CA certificates package.
+//!
 //! A whole login against the loopback sandbox operator (package `mc-tests`; its simulated
 //! handset approves the number):
 //!
@@ -91,6 +106,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The request's URL is not `https` (nor plain `http` to a loopback address, nor plain
+    /// `http` with [`Config::allow_plain_http`]); nothing was sent.
+    #[error("{endpoint} request to a {scheme}:// URL refused: https only (or loopback)")]
+    SchemeRefused {
+        /// The step ([`Endpoint::Authorization`] for a raw [`Client::send`]).
+        endpoint: Endpoint,
+        /// The URL's scheme (empty when it has none).
+        scheme: String,
+    },
 }
 
 impl Error {
@@ -101,7 +125,7 @@ impl Error {
         match self {
             Self::Core(e) => e.class().as_str(),
             Self::BodyTooLarge { .. } => "misbehaving",
-            Self::Setup { .. } => "misuse",
+            Self::Setup { .. } | Self::SchemeRefused { .. } => "misuse",
             Self::Timeout { .. } | Self::Transport { .. } => "transport",
         }
     }
@@ -122,7 +146,9 @@ struct RefetchTurn {
 ///
 /// It follows no redirect, hands 4xx and 5xx responses to the core (their bodies carry the
 /// operator's OAuth error), never retries, ignores proxy environment variables, bounds every
-/// request by a total timeout and every response body by a cap, and speaks TLS with rustls.
+/// request by a total timeout and every response body by a cap, refuses plain `http` except to
+/// loopback addresses (unless configured), and speaks TLS with rustls and the platform's
+/// certificate verifier (see the crate docs).
 #[derive(Clone, Debug)]
 pub struct Client {
     agent: ureq::Agent,
@@ -145,7 +171,13 @@ impl Client {
     /// # Errors
     /// As [`Client::new`].
     pub fn with_config(config: Config) -> Result<Self, Error> {
+        // The platform's verifier, as in mc-io-tokio (reqwest's rustls default): one root store
+        // policy for both adapters, never ureq's bundled webpki-roots.
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .max_redirects(0)
             .http_status_as_error(false)
             .proxy(None)
@@ -174,7 +206,8 @@ impl Client {
     /// reached without one (the browser's redirect); use [`Client::execute`] for the other steps.
     ///
     /// # Errors
-    /// [`Error::Timeout`], [`Error::BodyTooLarge`] or [`Error::Transport`].
+    /// [`Error::SchemeRefused`], [`Error::Timeout`], [`Error::BodyTooLarge`] or
+    /// [`Error::Transport`].
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
         self.send_for(Endpoint::Authorization, request)
     }
@@ -258,6 +291,13 @@ impl Client {
         endpoint: Endpoint,
         request: Request<Vec<u8>>,
     ) -> Result<Response<Vec<u8>>, Error> {
+        if !self.config.permits(request.uri()) {
+            tracing::debug!("request scheme refused");
+            return Err(Error::SchemeRefused {
+                endpoint,
+                scheme: request.uri().scheme_str().unwrap_or_default().to_owned(),
+            });
+        }
         // A bodiless method goes out without a `Content-Length: 0`.
         let sent = if request.body().is_empty()
             && !matches!(

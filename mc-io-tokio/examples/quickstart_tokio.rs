@@ -23,7 +23,7 @@ async fn main() -> Result<()> {
     let msisdn = "447700900001";
     let service = sandbox.discovery_service()?;
     let DiscoveryOutcome::Found(answer) = client
-        .execute(service.discover(&DiscoveryQuery::msisdn(Msisdn::new(msisdn)))?)
+        .execute(service.discover(&DiscoveryQuery::msisdn(Msisdn::new(msisdn)), &mut OsEntropy)?)
         .await?
     else {
         return Err("discovery wanted the operator selection page".into());

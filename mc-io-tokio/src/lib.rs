@@ -8,6 +8,21 @@
 //! keeps one per operator in its shared state and hands it to every request; logins never wait on
 //! each other, and logins paused by one key rotation fetch the keys once.
 //!
+//! # Transport security
+//! Requests go out over https only; plain `http://` only to a loopback address (127.0.0.0/8,
+//! `::1`, where a sandbox runs), unless [`Config::allow_plain_http`] is set
+//! ([`Error::SchemeRefused`] otherwise, before anything is sent).
+//!
+//! Server certificates are verified by the platform's verifier
+//! ([rustls-platform-verifier](https://docs.rs/rustls-platform-verifier)), the same policy as
+//! `mc-io-blocking`: the operating system's trust store (on Linux the system CA bundle, which
+//! `SSL_CERT_FILE` / `SSL_CERT_DIR` can replace; on macOS and Windows the system verifier,
+//! with its revocation checks). One root store for both adapters, so that switching adapters
+//! never changes which operators a host can reach, and the one the host's administrators
+//! already manage: a CA the OS distrusts is distrusted here with the next OS update, without
+//! rebuilding. A host without a system trust store (a bare container) cannot build a
+//! [`Client`] ([`Error::Setup`]): install the CA certificates package.
+//!
 //! A whole login against the loopback sandbox operator (package `mc-tests`; its simulated
 //! handset approves the number):
 //!
@@ -97,6 +112,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The request's URL is not `https` (nor plain `http` to a loopback address, nor plain
+    /// `http` with [`Config::allow_plain_http`]); nothing was sent.
+    #[error("{endpoint} request to a {scheme}:// URL refused: https only (or loopback)")]
+    SchemeRefused {
+        /// The endpoint called ([`Endpoint::Authorization`] for a raw [`Client::send`]).
+        endpoint: Endpoint,
+        /// The URL's scheme (empty when it has none).
+        scheme: String,
+    },
 }
 
 impl Error {
@@ -107,7 +131,7 @@ impl Error {
         match self {
             Self::Core(e) => e.class().as_str(),
             Self::BodyTooLarge { .. } => "misbehaving",
-            Self::Setup { .. } => "misuse",
+            Self::Setup { .. } | Self::SchemeRefused { .. } => "misuse",
             Self::Timeout { .. } | Self::Transport { .. } => "transport",
         }
     }
@@ -124,8 +148,10 @@ struct RefetchTurn {
     attempts: AtomicU64,
 }
 
-/// An HTTP client that runs exchanges: one connection pool, no redirects, no proxies, no retries.
-/// Cheap to clone; clones share the pool and the key-refetch coordination.
+/// An HTTP client that runs exchanges: one connection pool, no redirects, no proxies, no retries,
+/// https only (plain `http` to loopback addresses, or when configured), TLS with rustls and the
+/// platform's certificate verifier (see the crate docs). Cheap to clone; clones share the pool
+/// and the key-refetch coordination.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
@@ -147,6 +173,9 @@ impl Client {
     /// # Errors
     /// [`Error::Setup`] when the TLS stack cannot be initialised.
     pub fn with_config(config: Config) -> Result<Self, Error> {
+        // reqwest's rustls backend verifies with rustls-platform-verifier when no root is
+        // added: the same policy as mc-io-blocking. Add no roots here (`tls_certs_only` would
+        // switch to a root store of its own).
         let http = reqwest::Client::builder()
             .tls_backend_rustls()
             .redirect(reqwest::redirect::Policy::none())
@@ -179,7 +208,8 @@ impl Client {
     /// reached without one (the browser's redirect); use [`Client::execute`] for the other steps.
     ///
     /// # Errors
-    /// [`Error::Timeout`], [`Error::BodyTooLarge`] or [`Error::Transport`].
+    /// [`Error::SchemeRefused`], [`Error::Timeout`], [`Error::BodyTooLarge`] or
+    /// [`Error::Transport`].
     pub async fn send(
         &self,
         request: http::Request<Vec<u8>>,
@@ -267,6 +297,13 @@ impl Client {
         endpoint: Endpoint,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, Error> {
+        if !self.config.permits(request.uri()) {
+            tracing::debug!("request scheme refused");
+            return Err(Error::SchemeRefused {
+                endpoint,
+                scheme: request.uri().scheme_str().unwrap_or_default().to_owned(),
+            });
+        }
         let limit = self.config.body_limit;
         let transport = |e: reqwest::Error| self.transport(endpoint, &e);
         let request = reqwest::Request::try_from(request).map_err(transport)?;

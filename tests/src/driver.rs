@@ -93,14 +93,17 @@ impl Blocking {
     /// With a timeout and body cap.
     #[must_use]
     pub fn new(timeout: Duration, body_limit: usize) -> Self {
-        Self(
-            mc_io_blocking::Client::with_config(
-                mc_io_blocking::Config::default()
-                    .with_timeout(timeout)
-                    .with_body_limit(body_limit),
-            )
-            .expect("a ureq agent always builds"),
+        Self::with_config(
+            mc_io_blocking::Config::default()
+                .with_timeout(timeout)
+                .with_body_limit(body_limit),
         )
+    }
+
+    /// With these transport settings.
+    #[must_use]
+    pub fn with_config(config: mc_core::TransportConfig) -> Self {
+        Self(mc_io_blocking::Client::with_config(config).expect("a ureq agent always builds"))
     }
 }
 
@@ -136,16 +139,24 @@ impl Tokio {
     /// # Errors
     /// When the runtime or the client cannot be built.
     pub fn new(timeout: Duration, body_limit: usize) -> Result<Self, Failure> {
+        Self::with_config(
+            mc_io_tokio::Config::default()
+                .with_timeout(timeout)
+                .with_body_limit(body_limit),
+        )
+    }
+
+    /// With these transport settings.
+    ///
+    /// # Errors
+    /// When the runtime or the client cannot be built.
+    pub fn with_config(config: mc_core::TransportConfig) -> Result<Self, Failure> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| Failure::Transport(e.to_string()))?;
-        let client = mc_io_tokio::Client::with_config(
-            mc_io_tokio::Config::default()
-                .with_timeout(timeout)
-                .with_body_limit(body_limit),
-        )?;
+        let client = mc_io_tokio::Client::with_config(config)?;
         Ok(Self { runtime, client })
     }
 
@@ -257,7 +268,7 @@ pub fn discover<D: Driver>(
     query: &DiscoveryQuery,
     id: &str,
 ) -> Result<(OperatorConfig, Option<LoginHint>), Failure> {
-    match driver.execute(service.discover(query)?)? {
+    match driver.execute(service.discover(query, &mut entropy())?)? {
         DiscoveryOutcome::Found(answer) => {
             let operator =
                 OperatorConfig::from_discovery(&answer, id, crate::sandbox::SP_REDIRECT_URI)?;
@@ -266,7 +277,7 @@ pub fn discover<D: Driver>(
                 answer.subscriber_id.map(LoginHint::EncryptedMsisdn),
             ))
         }
-        DiscoveryOutcome::OperatorSelection { url } => {
+        DiscoveryOutcome::OperatorSelection { url, .. } => {
             Err(Failure::Browser(format!("operator selection at {url}")))
         }
         _ => Err(Failure::Browser("unknown discovery outcome".to_owned())),

@@ -809,8 +809,7 @@ impl Sandbox {
         .token(&format!("{issuer}/token"))?
         .jwks(&format!("{issuer}/jwks"))?
         .userinfo(&format!("{issuer}/userinfo"))?
-        .premiuminfo(&format!("{issuer}/premiuminfo"))?
-        .metadata_url(&format!("{issuer}/.well-known/openid-configuration"))
+        .premiuminfo(&format!("{issuer}/premiuminfo"))
         .map(|c| c.client_name("Sandbox Shop"))
     }
 
@@ -1143,10 +1142,16 @@ impl Sandbox {
         )
     }
 
+    /// The selection page. Like an OAuth authorization page, it sends the SP's `state` back
+    /// with the choice (the GSMA pages did not: mc-core accepts either).
     fn selection_page(&self, request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
         let p = params(request);
         let back = param(&p, "Redirect_URL").unwrap_or(SP_DISCOVERY_REDIRECT);
-        let back_enc: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+        let mut back_enc: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+        if let Some(state) = param(&p, "state") {
+            back_enc.push_str("&amp;state=");
+            back_enc.extend(url::form_urlencoded::byte_serialize(state.as_bytes()));
+        }
         let mut html = String::from(
             "<!doctype html><title>Choose your operator</title><h1>Choose your mobile operator</h1><ul>",
         );
@@ -1164,6 +1169,12 @@ impl Sandbox {
     fn selection_choice(&self, request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
         let p = params(request);
         let back = param(&p, "Redirect_URL").unwrap_or(SP_DISCOVERY_REDIRECT);
+        let mut back = back.to_owned();
+        if let Some(state) = param(&p, "state") {
+            back.push(if back.contains('?') { '&' } else { '?' });
+            back.push_str("state=");
+            back.extend(url::form_urlencoded::byte_serialize(state.as_bytes()));
+        }
         let sep = if back.contains('?') { '&' } else { '?' };
         let Some(mcc_mnc) = param(&p, "mcc_mnc") else {
             return redirect(&format!(

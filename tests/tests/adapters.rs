@@ -59,6 +59,7 @@ mc_tests::through_both_adapters!(
     execute_finishes_a_token_exchange_with_one_jwks_refetch,
     proxy_environment_is_ignored,
     each_execute_leaves_one_span_and_no_secret,
+    review_adapter_refuses_plain_http_to_non_loopback,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -82,6 +83,10 @@ enum Kind {
         reason: String,
     },
     Setup,
+    SchemeRefused {
+        endpoint: Endpoint,
+        scheme: String,
+    },
 }
 
 /// An adapter error with what the host sees of it.
@@ -112,6 +117,9 @@ macro_rules! mirror_error {
                         Kind::Transport { endpoint, reason }
                     }
                     $adapter::Error::Setup { .. } => Kind::Setup,
+                    $adapter::Error::SchemeRefused { endpoint, scheme } => {
+                        Kind::SchemeRefused { endpoint, scheme }
+                    }
                     other => panic!("a variant the other adapter lacks: {other:?}"),
                 };
                 Self { kind, class, shown }
@@ -179,7 +187,7 @@ impl Adapter for Tokio {
 
     fn with_config(config: TransportConfig) -> Self {
         recorder::install();
-        Tokio::new(config.timeout, config.body_limit).unwrap()
+        Tokio::with_config(config).unwrap()
     }
 
     fn config(&self) -> TransportConfig {
@@ -225,8 +233,6 @@ fn config(server: &CannedServer, id: &str, secret: &str) -> OperatorConfig {
     .token(&server.url("/token"))
     .unwrap()
     .jwks(&server.url("/jwks"))
-    .unwrap()
-    .metadata_url(&server.url("/.well-known/openid-configuration"))
     .unwrap()
 }
 
@@ -462,6 +468,68 @@ fn a_redirect_is_not_followed<D: Adapter>(driver: &D) {
     let requests = server.requests();
     assert_eq!(requests.len(), 6, "{requests:?}");
     assert!(server.requests_to("/elsewhere").is_empty(), "{requests:?}");
+}
+
+/// Plain `http://` goes out only to a loopback IP literal (the canned server), unless the
+/// adapter's `Config::allow_plain_http` is set: anywhere else it is refused before anything is
+/// sent, even where the core let it through (an operator that opted in). `localhost` is a name,
+/// not a literal: refused, although here it resolves to the canned server, which proves that
+/// nothing was sent. (issue 10, finding 1)
+fn review_adapter_refuses_plain_http_to_non_loopback<D: Adapter>(driver: &D) {
+    let server = CannedServer::start().unwrap();
+    server.route("/jwks", Reply::json(200, r#"{"keys":[]}"#));
+    let by_name = format!("http://localhost:{}/jwks", server.addr().port());
+    let refused = |result: Result<_, AdapterError>, endpoint: Endpoint| match result {
+        Err(AdapterError {
+            kind:
+                Kind::SchemeRefused {
+                    endpoint: seen,
+                    scheme,
+                },
+            class,
+            shown,
+        }) => {
+            assert_eq!((seen, scheme.as_str(), class), (endpoint, "http", "misuse"));
+            assert!(!shown.contains("localhost"), "{shown}");
+        }
+        other => panic!("expected SchemeRefused, got {other:?}"),
+    };
+    // An operator whose registry entry allows plain HTTP: the core builds the request, the
+    // adapter refuses it.
+    let operator = config(&server, "plain", CLIENT_SECRET)
+        .jwks(&by_name)
+        .unwrap()
+        .allow_plain_http(true)
+        .build()
+        .unwrap();
+    refused(
+        driver.run(operator.jwks_exchange().unwrap()).map(|_| ()),
+        Endpoint::Jwks,
+    );
+    // A raw request too, and any scheme other than http(s).
+    refused(
+        driver.raw(get(&by_name)).map(|_| ()),
+        Endpoint::Authorization,
+    );
+    assert!(matches!(
+        driver.raw(get(&format!(
+            "ftp://127.0.0.1:{}/jwks",
+            server.addr().port()
+        ))),
+        Err(AdapterError {
+            kind: Kind::SchemeRefused { .. },
+            ..
+        })
+    ));
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+
+    // A loopback literal is a sandbox: allowed.
+    driver.raw(get(&server.url("/jwks"))).unwrap();
+    assert_eq!(server.requests().len(), 1);
+    // An adapter configured for a test network sends plain HTTP anywhere.
+    let lab = D::with_config(driver.config().with_plain_http(true));
+    lab.run(operator.jwks_exchange().unwrap()).unwrap();
+    assert_eq!(server.requests_to("/jwks").len(), 2);
 }
 
 /// A server that does not answer hits the total timeout: `Timeout` naming the step and the
@@ -760,17 +828,12 @@ fn transport_errors_name_no_url_and_no_secret<D: Adapter>(driver: &D) {
         ("broken answer", server.url("/broken?code=hunter2")),
     ];
     for (case, url) in targets {
-        let config = OperatorConfig::new(Registration {
-            operator_id: "transport".to_owned(),
-            client_id: CLIENT_ID.to_owned(),
-            client_secret: ClientSecret::new(CLIENT_SECRET),
-            redirect_uri: REDIRECT_URI.to_owned(),
-        })
-        .unwrap()
-        .issuer(server.url(""))
-        .metadata_url(&url)
-        .unwrap();
-        let result = driver.run(config.metadata_exchange().unwrap());
+        let operator = config(&server, "transport", CLIENT_SECRET)
+            .jwks(&url)
+            .unwrap()
+            .build()
+            .unwrap();
+        let result = driver.run(operator.jwks_exchange().unwrap());
         let Err(AdapterError {
             kind: Kind::Transport { endpoint, reason },
             class,
@@ -779,7 +842,7 @@ fn transport_errors_name_no_url_and_no_secret<D: Adapter>(driver: &D) {
         else {
             panic!("{case}: expected a transport error, got {result:?}");
         };
-        assert_eq!(endpoint, Endpoint::Metadata, "{case}");
+        assert_eq!(endpoint, Endpoint::Jwks, "{case}");
         assert_eq!(class, "transport", "{case}");
         assert!(!reason.is_empty(), "{case}");
         for text in [&reason, &shown] {
@@ -912,8 +975,13 @@ fn connections_are_reused<D: Adapter>(driver: &D) {
 fn execute_finishes_a_token_exchange_with_one_jwks_refetch<D: Adapter>(driver: &D) {
     let server = CannedServer::start().unwrap();
     let (first, second, third) = (key(0, "kid-1"), key(1, "kid-2"), key(2, "kid-3"));
+    // No refetch spacing: the third round meets an unknown kid right after the second fetched
+    // (the default spacing would refuse it without a request).
+    let mut policy = mc_core::Policy::default();
+    policy.jwks_min_refetch_secs = 0;
     let operator = config(&server, "canned", CLIENT_SECRET)
         .keys(jwks(&[&first]))
+        .policy(policy)
         .build()
         .unwrap();
     server.route("/jwks", Reply::json(200, jwks_json(&[&first, &second])));
@@ -1413,4 +1481,117 @@ mod recorder {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The root store policy (issue 10, finding 14)
+
+/// A test CA (its key is not kept) and a server certificate it issued for 127.0.0.1.
+const TEST_CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/keys/tls/ca.pem");
+const TEST_SERVER_CERT: &str = include_str!("../keys/tls/server.pem");
+const TEST_SERVER_KEY: &str = include_str!("../keys/tls/server.key");
+
+/// A TLS server on 127.0.0.1 with the test CA's certificate: it answers `200 ok` to each of
+/// `connections` connections (a failed handshake counts as one), then stops.
+fn tls_server(connections: usize) -> std::net::SocketAddr {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{Read as _, Write as _};
+
+    let chain = vec![CertificateDer::from_pem_slice(TEST_SERVER_CERT.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(TEST_SERVER_KEY.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(TIMEOUT));
+            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(connection, stream);
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+                match tls.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            if head.ends_with(b"\r\n\r\n") {
+                let _ = tls.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+        }
+    });
+    addr
+}
+
+/// Both adapters verify server certificates with the platform's verifier: the operating
+/// system's trust store, which on Linux `SSL_CERT_FILE` replaces. In a child process whose
+/// `SSL_CERT_FILE` names only the test CA, both reach a server with a certificate of that CA
+/// (a bundled root store, such as ureq's webpki-roots, would refuse it); here, with the system
+/// store, both refuse it. Either way the two adapters agree.
+#[test]
+fn review_adapters_share_one_root_store_policy() {
+    const CHILD: &str = "MC_ADAPTERS_ROOT_STORE_CHILD";
+    let trusts_test_ca = std::env::var_os(CHILD).is_some();
+    let addr = tls_server(2);
+    let url = format!("https://127.0.0.1:{}/probe", addr.port());
+    let outcomes = [
+        ("blocking", blocking().raw(get(&url))),
+        ("tokio", tokio().raw(get(&url))),
+    ];
+    for (adapter, outcome) in outcomes {
+        match outcome {
+            Ok(response) if trusts_test_ca => {
+                assert_eq!(response.status(), 200, "{adapter}");
+                assert_eq!(response.body(), b"ok", "{adapter}");
+            }
+            Err(AdapterError {
+                kind: Kind::Transport { reason, .. },
+                ..
+            }) if !trusts_test_ca => {
+                assert!(
+                    reason.to_lowercase().contains("certificate")
+                        || reason.to_lowercase().contains("issuer"),
+                    "{adapter}: {reason}"
+                );
+            }
+            other => panic!(
+                "{adapter} {} the test CA's server: {other:?}",
+                if trusts_test_ca { "refused" } else { "reached" }
+            ),
+        }
+    }
+    if trusts_test_ca {
+        return;
+    }
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "review_adapters_share_one_root_store_policy",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env("SSL_CERT_FILE", TEST_CA)
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "the child that trusts only the test CA failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

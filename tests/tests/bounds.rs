@@ -23,10 +23,10 @@ use mc_core::wire::{
 use mc_core::{
     AuthorizeOptions, CallbackError, ClientSecret, Discovered, DiscoveryAnswer, DiscoveryQuery,
     Endpoint, Error, Exchange, IdTokenError, Jwks, JwtPart, LoginHint, Msisdn, OperatorConfig,
-    Outcome, ProtocolError, ProviderMetadata, Registration, SelectionReturn, TokenResponse,
-    UnixTime, Verified,
+    Outcome, ProtocolError, ProviderMetadata, Registration, SelectionLeg, SelectionReturn,
+    TokenResponse, UnixTime, Verified,
 };
-use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio};
+use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, entropy};
 use mc_tests::sandbox::{CallbackMutation, IdTokenMutation, JwksMutation, RawBody};
 use mc_tests::{Fault, Handset, OPERATORS, Sandbox, SandboxServer, Target};
 
@@ -34,6 +34,11 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 const TEN_MB: usize = 10 * 1024 * 1024;
 const RAISED_CAP: usize = 16 * 1024 * 1024;
 const NESTING: usize = 100_000;
+
+/// The operator selection leg of the browser, started at the fixed time of these checks.
+fn selection_leg() -> SelectionLeg {
+    SelectionLeg::new(&mut entropy(), UnixTime::from_secs(1_790_000_000), 600)
+}
 
 fn default_cap() -> usize {
     mc_io_blocking::Config::default().body_limit
@@ -101,7 +106,8 @@ fn core_parsers_refuse_oversized_bodies() {
         assert!(is_body_too_large(&e, Endpoint::Token, size), "{e:?}");
         let e = ProviderMetadata::parse(&body).unwrap_err();
         assert!(is_body_too_large(&e, Endpoint::Metadata, size), "{e:?}");
-        let e = DiscoveryAnswer::parse(&body, UnixTime::from_secs(1_790_000_000)).unwrap_err();
+        let e = DiscoveryAnswer::parse(&body, &mut entropy(), UnixTime::from_secs(1_790_000_000))
+            .unwrap_err();
         assert!(
             matches!(&e, Error::Protocol(p) if is_body_too_large(p, Endpoint::Discovery, size)),
             "{e:?}"
@@ -180,7 +186,8 @@ fn core_parsers_refuse_deep_nesting() {
         assert!(is_malformed(&e, Endpoint::Token), "{e:?}");
         let e = ProviderMetadata::parse(&body).unwrap_err();
         assert!(is_malformed(&e, Endpoint::Metadata), "{e:?}");
-        let e = DiscoveryAnswer::parse(&body, UnixTime::from_secs(1_790_000_000)).unwrap_err();
+        let e = DiscoveryAnswer::parse(&body, &mut entropy(), UnixTime::from_secs(1_790_000_000))
+            .unwrap_err();
         assert!(
             matches!(&e, Error::Protocol(p) if is_malformed(p, Endpoint::Discovery)),
             "{e:?}"
@@ -238,7 +245,7 @@ fn core_callback_and_selection_return_bound_the_query() {
             matches!(&e, Error::Callback(CallbackError::TooLarge { limit: l }) if *l == limit),
             "{e:?}"
         );
-        let e = SelectionReturn::parse(&query).unwrap_err();
+        let e = SelectionReturn::parse(&query, selection_leg(), now).unwrap_err();
         assert!(
             matches!(&e, Error::Callback(CallbackError::TooLarge { limit: l }) if *l == limit),
             "{e:?}"
@@ -249,7 +256,12 @@ fn core_callback_and_selection_return_bound_the_query() {
     let state = flow.state().expose_secret().to_owned();
     let query = many_params(&format!("code=c&state={state}"), MAX_QUERY_PARAMS - 2);
     let _ = flow.callback(&op, &query, now).unwrap();
-    let e = SelectionReturn::parse(&many_params("mcc_mnc=234_15", MAX_QUERY_PARAMS)).unwrap_err();
+    let e = SelectionReturn::parse(
+        &many_params("mcc_mnc=234_15", MAX_QUERY_PARAMS),
+        selection_leg(),
+        now,
+    )
+    .unwrap_err();
     assert!(
         matches!(
             e,
@@ -420,7 +432,10 @@ impl<D: Driver> Run<D> {
         let service = self.sandbox().discovery_service().unwrap();
         self.d.execute(
             service
-                .discover(&DiscoveryQuery::msisdn(Msisdn::new(self.msisdn())))
+                .discover(
+                    &DiscoveryQuery::msisdn(Msisdn::new(self.msisdn())),
+                    &mut entropy(),
+                )
                 .unwrap(),
         )
     }

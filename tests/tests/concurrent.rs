@@ -31,6 +31,19 @@ fn options() -> AuthorizeOptions {
     AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new(MSISDN)))
 }
 
+/// The sandbox's registry entry for [`OPERATOR`] with no JWKS refetch spacing: each phase starts
+/// right after a rotation, seconds after the previous fetch, which the default spacing (60 s)
+/// would refuse.
+fn rotating_registry_entry(server: &SandboxServer) -> mc_core::OperatorConfig {
+    let mut policy = mc_core::Policy::default();
+    policy.jwks_min_refetch_secs = 0;
+    server
+        .sandbox()
+        .registry_entry(OPERATOR)
+        .unwrap()
+        .policy(policy)
+}
+
 fn jwks_fetches(server: &SandboxServer) -> usize {
     let request = format!("GET /op/{OPERATOR}/jwks");
     server
@@ -122,7 +135,7 @@ fn tokio_64_concurrent_logins_on_one_context_fetch_the_keys_once_per_rotation() 
         let client =
             mc_io_tokio::Client::with_config(mc_io_tokio::Config::default().with_timeout(TIMEOUT))
                 .unwrap();
-        let config = server.sandbox().registry_entry(OPERATOR).unwrap();
+        let config = rotating_registry_entry(&server);
         let metadata = client
             .execute(config.metadata_exchange().unwrap())
             .await
@@ -209,7 +222,7 @@ fn blocking_16_threads_on_one_context_fetch_the_keys_once_per_rotation() {
         mc_io_blocking::Config::default().with_timeout(TIMEOUT),
     )
     .unwrap();
-    let config = server.sandbox().registry_entry(OPERATOR).unwrap();
+    let config = rotating_registry_entry(&server);
     let metadata = client.execute(config.metadata_exchange().unwrap()).unwrap();
     let operator = config.with_metadata(metadata).unwrap().build().unwrap();
     assert!(

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use mc_core::{
-    AuthorizeOptions, Discovered, DiscoveryOutcome, DiscoveryQuery, Endpoint, Error, IdTokenError,
-    LoginHint, MccMnc, Msisdn, OperatorConfig, ProtocolError, SelectionReturn,
+    AuthorizeOptions, CallbackError, Discovered, DiscoveryOutcome, DiscoveryQuery, Endpoint, Error,
+    IdTokenError, LoginHint, MccMnc, Msisdn, OperatorConfig, Policy, ProtocolError, SelectionLeg,
+    SelectionReturn,
 };
 use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, browser_follow, login, userinfo};
 use mc_tests::{Fault, Handset, OPERATORS, SandboxServer, Target};
@@ -145,17 +146,29 @@ fn ip_discovery_login<D: Driver>(d: &D) {
 
 fn operator_selection_discovery_login<D: Driver>(d: &D) {
     let server = sandbox();
-    let service = server.sandbox().discovery_service().unwrap();
-    let DiscoveryOutcome::OperatorSelection { url } = d
+    // The sandbox's selection page sends the leg's `state` back, so the SP requires it.
+    let service = server
+        .sandbox()
+        .discovery_service()
+        .unwrap()
+        .require_selection_state(true);
+    let DiscoveryOutcome::OperatorSelection { url, leg } = d
         .execute(
             service
-                .discover(&DiscoveryQuery::by_ip_or_selection())
+                .discover(
+                    &DiscoveryQuery::by_ip_or_selection(),
+                    &mut driver::entropy(),
+                )
                 .unwrap(),
         )
         .unwrap()
     else {
         panic!("expected the operator selection page");
     };
+    // The host binds the leg to this browser (here: what an encrypted cookie would hold).
+    let cookie = serde_json::to_string(&leg).unwrap();
+    assert!(cookie.len() < 200, "{} bytes", cookie.len());
+    let from_cookie = || serde_json::from_str::<SelectionLeg>(&cookie).unwrap();
     // The user picks Alpha and types the number on the selection page.
     let msisdn = subscriber(0, Handset::Approve);
     let mut choose = url.clone();
@@ -165,7 +178,16 @@ fn operator_selection_discovery_login<D: Driver>(d: &D) {
         .append_pair("mcc_mnc", "234_15")
         .append_pair("msisdn", msisdn);
     let back = browser_follow(d, choose.as_str()).unwrap();
-    let selected = SelectionReturn::parse(&back).unwrap();
+    // An attacker's own return, planted in this browser while it is on the selection page, is
+    // refused: it cannot carry the leg's state (RFC 6749 10.12).
+    let planted = "mcc_mnc=234_15&subscriber_id=ATTACKER";
+    let error = SelectionReturn::parse(planted, from_cookie(), d.now()).unwrap_err();
+    assert!(
+        matches!(error, Error::Callback(CallbackError::SelectionStateMissing)),
+        "{error:?}"
+    );
+    // The browser's own return, with its leg taken out of the store once.
+    let selected = SelectionReturn::parse(&back, from_cookie(), d.now()).unwrap();
     let hint = selected
         .subscriber_id
         .clone()
@@ -235,7 +257,13 @@ fn approve_at_loa2_when_loa3_was_required_is_acr_too_low<D: Driver>(d: &D) {
 
 fn key_rotation_is_absorbed_by_one_refetch<D: Driver>(d: &D) {
     let server = sandbox();
-    let op = registry_operator(d, &server, "alpha");
+    // The rotation comes seconds after the first fetch: this context has no refetch spacing.
+    // (A context with the default spacing refuses the new kid until 60 s after it last stored
+    // keys: see the end of this test.)
+    let mut policy = Policy::default();
+    policy.jwks_min_refetch_secs = 0;
+    let op = driver::with_metadata(d, registry_entry(&server, "alpha").policy(policy)).unwrap();
+    let spaced = registry_operator(d, &server, "alpha");
     let msisdn = subscriber(0, Handset::Approve);
     // The context starts without keys: the first login fetches them once.
     assert!(op.jwks().is_empty());
@@ -252,6 +280,18 @@ fn key_rotation_is_absorbed_by_one_refetch<D: Driver>(d: &D) {
     let third = login(d, &shared, msisdn_hint(msisdn)).unwrap();
     assert_eq!(third.id_token().kid(), second.id_token().kid());
     assert_eq!(count(&server, "/op/alpha/jwks"), jwks_before + 1);
+
+    // With the default spacing: the first login of a context without keys fetches them; right
+    // after a rotation, the new kid is refused without a fetch.
+    let _ = login(d, &spaced, msisdn_hint(msisdn)).unwrap();
+    assert_eq!(count(&server, "/op/alpha/jwks"), jwks_before + 2);
+    server.sandbox().rotate_keys("alpha");
+    let err = core(login(d, &spaced, msisdn_hint(msisdn)).unwrap_err());
+    assert!(
+        matches!(err, Error::IdToken(IdTokenError::UnknownKeyId { .. })),
+        "{err:?}"
+    );
+    assert_eq!(count(&server, "/op/alpha/jwks"), jwks_before + 2);
 }
 
 fn count(server: &SandboxServer, path: &str) -> usize {

@@ -37,7 +37,10 @@ fn a_whole_login_in_memory_at_a_fixed_time() {
     let DiscoveryOutcome::Found(answer) = run(
         &sandbox,
         service
-            .discover(&DiscoveryQuery::msisdn(Msisdn::new("4915100000003")))
+            .discover(
+                &DiscoveryQuery::msisdn(Msisdn::new("4915100000003")),
+                &mut |buf: &mut [u8]| buf.fill(8),
+            )
             .unwrap(),
     )
     .unwrap() else {

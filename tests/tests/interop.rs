@@ -256,10 +256,17 @@ fn pcr_login_hint_finds_the_same_subscriber<D: Driver>(d: &D, peer: &Peer) {
 }
 
 fn key_rotation_is_absorbed_by_one_jwks_refetch<D: Driver>(d: &D, peer: &Peer) {
+    // The provider rotates seconds after the first fetch: no refetch spacing for these
+    // contexts (the default refuses a new kid for 60 s after the last stored key set).
+    let mut policy = mc_core::Policy::default();
+    policy.jwks_min_refetch_secs = 0;
     let ops: Vec<_> = ALGORITHMS
         .iter()
         .map(|alg| {
-            peer.operator_for(d, PeerClient::new(AuthMethod::Basic, *alg))
+            peer.config_for(d, PeerClient::new(AuthMethod::Basic, *alg))
+                .unwrap()
+                .policy(policy.clone())
+                .build()
                 .unwrap()
         })
         .collect();

@@ -5,8 +5,11 @@
 //! one, `{}`; none of the outputs may contain the client secret (raw, form-encoded or inside the
 //! Basic credentials), the discovery secret, the code, the access or refresh token, the id_token
 //! (or its payload or signature), the nonce, the state, the PKCE verifier, the MSISDN or its
-//! encrypted form. The adapters' own errors (transport failure, timeout) of a token request are
-//! checked the same way.
+//! encrypted form. Every request the login emits (discovery, metadata, token with each client
+//! authentication, JWKS and its refetch, userinfo) is printed through `mc_core::redacted`, the
+//! one way a request may be logged, and `AuthorizeOptions` carrying an `id_token_hint`, a
+//! `login_hint_token`, `dtbs` and a KYC `claims` request is printed too. The adapters' own
+//! errors (transport failure, timeout) of a token request are checked the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fmt::{Debug, Display};
@@ -15,9 +18,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mc_core::{
-    AccessToken, AuthorizationCode, AuthorizeOptions, ClientSecret, Discovered, DiscoveryOutcome,
-    DiscoveryQuery, Exchange, IdTokenJwt, LoginHint, Msisdn, Nonce, OperatorConfig, PkceVerifier,
-    RefreshToken, Registration, SelectionReturn, State, SubscriberId, TokenResponse, Verified,
+    AccessToken, AuthorizationCode, AuthorizeOptions, ClientAuth, ClientSecret, DataToBeSigned,
+    Discovered, DiscoveryOutcome, DiscoveryQuery, Exchange, IdTokenJwt, LoginHint, LoginHintToken,
+    Msisdn, Nonce, OperatorConfig, PkceVerifier, RefreshToken, Registration, SelectionLeg,
+    SelectionReturn, State, SubscriberId, TokenResponse, Verified, redacted,
 };
 use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, browser_follow};
 use mc_tests::sandbox::{
@@ -29,6 +33,9 @@ use serde_json::{Value, json};
 const TIMEOUT: Duration = Duration::from_secs(5);
 const BODY_LIMIT: usize = 256 * 1024;
 const REFRESH_TOKEN: &str = "rt-4f1d2a9b8c7e6d5f4a3b2c1d0e9f8a7b";
+const LOGIN_HINT_TOKEN: &str = "lht-0a9b8c7d6e5f4a3b";
+const DTBS: &str = "dtbs-contract-sha256-7e6d5c4b";
+const KYC_NAME: &str = "Kycmatch-Given-Name";
 
 fn blocking() -> Blocking {
     Blocking::new(TIMEOUT, BODY_LIMIT)
@@ -47,6 +54,7 @@ through_both_adapters!(no_secret_in_any_formatted_value_after_a_login);
 struct Audit {
     printed: Vec<(String, String)>,
     secrets: Vec<(&'static str, String)>,
+    requests: usize,
 }
 
 impl Audit {
@@ -67,6 +75,12 @@ impl Audit {
         self.debug(label, value);
         self.printed
             .push((format!("{label} {{}}"), format!("{value}")));
+    }
+
+    /// A request as it may be logged: through `mc_core::redacted` only.
+    fn request(&mut self, label: &str, request: &http::Request<Vec<u8>>) {
+        self.requests += 1;
+        self.both(&format!("redacted request ({label})"), &redacted(request));
     }
 
     #[track_caller]
@@ -129,8 +143,9 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         audit.debug("DiscoveryService", &service);
         let query = DiscoveryQuery::msisdn(Msisdn::new(msisdn)).correlation_id("corr-1");
         audit.debug("DiscoveryQuery", &query);
-        let exchange = service.discover(&query).unwrap();
+        let exchange = service.discover(&query, &mut driver::entropy()).unwrap();
         audit.debug("DiscoveryExchange", &exchange);
+        audit.request("discovery", &exchange.request());
         let outcome = d.execute(exchange).unwrap();
         audit.debug("DiscoveryOutcome", &outcome);
         let DiscoveryOutcome::Found(answer) = outcome else {
@@ -140,12 +155,19 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         let subscriber_id = answer.subscriber_id.clone().unwrap();
         audit.secret("encrypted MSISDN", subscriber_id.expose_secret());
         audit.both("SubscriberId", &subscriber_id);
-        let selection = SelectionReturn::parse(&format!(
-            "mcc_mnc={}_{}&subscriber_id={}",
-            info.mcc,
-            info.mnc,
-            subscriber_id.expose_secret()
-        ))
+        let leg = SelectionLeg::new(&mut driver::entropy(), d.now(), 600);
+        audit.secret("selection state", leg.state().expose_secret());
+        audit.debug("SelectionLeg", &leg);
+        let selection = SelectionReturn::parse(
+            &format!(
+                "mcc_mnc={}_{}&subscriber_id={}",
+                info.mcc,
+                info.mnc,
+                subscriber_id.expose_secret()
+            ),
+            leg,
+            d.now(),
+        )
         .unwrap();
         audit.debug("SelectionReturn", &selection);
 
@@ -155,11 +177,16 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         audit.debug("OperatorConfig (from discovery)", &discovered);
         let metadata_exchange = discovered.metadata_exchange().unwrap();
         audit.debug("MetadataExchange", &metadata_exchange);
+        audit.request("metadata", &metadata_exchange.request());
         let metadata = d.execute(metadata_exchange).unwrap();
         audit.debug("ProviderMetadata", &metadata);
         let discovered = discovered.with_metadata(metadata).unwrap();
         audit.debug("OperatorConfig (with metadata)", &discovered);
-        let op = discovered.build().unwrap();
+        // No JWKS refetch spacing: the signed-userinfo operator rotates its key seconds after
+        // the token step fetched the keys (below), so that its refetch is printed too.
+        let mut policy = mc_core::Policy::default();
+        policy.jwks_min_refetch_secs = 0;
+        let op = discovered.policy(policy).build().unwrap();
         let config: OperatorConfig = sandbox.registry_entry(info.name).unwrap();
         audit.debug("OperatorConfig", &config);
 
@@ -202,12 +229,14 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         // refetch. Run by hand, so that the paused value can be printed too.
         let exchange = received.token_exchange(&op, d.now()).unwrap();
         audit.debug("TokenExchange", &exchange);
+        audit.request("token", &exchange.request());
         let step = step_by_hand(d, exchange);
         audit.debug("Verified<Tokens>", &step);
         let Verified::NeedJwks(refetch) = step else {
             panic!("the first login pauses for the JWKS");
         };
         audit.debug("KeyRefetch<Tokens>", &refetch);
+        audit.request("JWKS refetch", &refetch.request());
         let tokens = d.execute(refetch).unwrap();
         let access_token = tokens.access_token().expose_secret().to_owned();
         let id_token = tokens.id_token().jwt().expose_secret().to_owned();
@@ -228,6 +257,7 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         audit.debug("Discovered", &op);
         audit.debug("Jwks", &op.jwks());
         audit.debug("JwksExchange", &op.jwks_exchange().unwrap());
+        audit.request("JWKS", &op.jwks_exchange().unwrap().request());
         let response = TokenResponse::parse(
             json!({
                 "access_token": access_token,
@@ -249,6 +279,7 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         }
         let exchange = tokens.userinfo(&op).unwrap();
         audit.debug("UserInfoExchange", &exchange);
+        audit.request("userinfo", &exchange.request());
         let step = step_by_hand(d, exchange);
         audit.debug("Verified<UserInfo>", &step);
         assert_eq!(info.signed_userinfo, matches!(step, Verified::NeedJwks(_)));
@@ -256,10 +287,64 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
             Verified::Done(userinfo) => userinfo,
             Verified::NeedJwks(refetch) => {
                 audit.debug("KeyRefetch<UserInfo>", &refetch);
+                audit.request("JWKS refetch (userinfo)", &refetch.request());
                 d.execute(refetch).unwrap()
             }
         };
         audit.debug("UserInfo", &userinfo);
+        audit.request("premiuminfo", &tokens.premiuminfo(&op).unwrap().request());
+
+        // The token request under the other client authentications (built, not sent): the
+        // secret in the body with client_secret_post, a signed assertion with private_key_jwt.
+        for (label, auth) in [
+            ("token, client_secret_post", ClientAuth::SecretPost),
+            (
+                "token, private_key_jwt",
+                ClientAuth::PrivateKeyJwt(mc_tests::interop::sp_key()),
+            ),
+        ] {
+            let other = config.clone().client_auth(auth).build().unwrap();
+            let (_, flow) = other
+                .authorize(AuthorizeOptions::new(), &mut driver::entropy(), d.now())
+                .unwrap();
+            let flow_json = serde_json::to_value(&flow).unwrap();
+            audit.secret(
+                "PKCE verifier (other login)",
+                flow_json["pkce"].as_str().unwrap(),
+            );
+            let query = format!(
+                "code={}&state={}&iss={}",
+                form_encoded(&code),
+                flow_json["state"].as_str().unwrap(),
+                form_encoded(&sandbox.issuer(info.name))
+            );
+            let request = flow
+                .callback(&other, &query, d.now())
+                .unwrap()
+                .token_exchange(&other, d.now())
+                .unwrap()
+                .request();
+            if let Some((_, assertion)) = url::form_urlencoded::parse(request.body())
+                .find(|(name, _)| name == "client_assertion")
+            {
+                audit.secret("client assertion", assertion.into_owned());
+            }
+            audit.request(label, &request);
+        }
+
+        // Authorization options carrying secrets and personal data.
+        audit.secret("login_hint_token", LOGIN_HINT_TOKEN);
+        audit.secret("dtbs", DTBS);
+        audit.secret("KYC value", KYC_NAME);
+        let secret_options = AuthorizeOptions::new()
+            .login_hint(LoginHint::Msisdn(Msisdn::new(msisdn)))
+            .id_token_hint(id_token.clone())
+            .login_hint_token(LOGIN_HINT_TOKEN)
+            .dtbs(DTBS)
+            .claims(json!({ "premiuminfo": { "given_name": { "value": KYC_NAME } } }));
+        audit.debug("AuthorizeOptions (hints, dtbs, claims)", &secret_options);
+        audit.both("LoginHintToken", &LoginHintToken::new(LOGIN_HINT_TOKEN));
+        audit.both("DataToBeSigned", &DataToBeSigned::new(DTBS));
 
         // Errors raised around these secrets.
         sandbox.set_operator_fault(info.name, Target::UserInfo, Fault::SubjectMismatch);
@@ -307,6 +392,13 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         audit.both("RefreshToken", &RefreshToken::new(REFRESH_TOKEN));
         audit.both("IdTokenJwt (new)", &IdTokenJwt::new(id_token.clone()));
 
+        // Discovery, metadata, token (three client authentications), JWKS, its refetch,
+        // userinfo, premium info, and the refetch of signed userinfo.
+        assert_eq!(
+            audit.requests,
+            9 + usize::from(info.signed_userinfo),
+            "every request of the login is printed"
+        );
         audit.check();
     }
 }

@@ -15,7 +15,7 @@ use mc_core::{
 };
 use serde_json::{Value, json};
 
-/// The fixed "now" of every test: 2026-09-21T13:46:40Z.
+/// The fixed "now" of every test: 2026-09-21T14:13:20Z.
 pub const NOW: u64 = 1_790_000_000;
 pub const ISSUER: &str = "https://op.example";
 pub const CLIENT_ID: &str = "client-123";
@@ -37,6 +37,12 @@ pub fn entropy() -> impl FnMut(&mut [u8]) {
             *b = counter;
         }
     }
+}
+
+/// A selection leg of the browser started at [`NOW`], valid for 600 s (the state its returns
+/// carry, if any: `selection_leg().state()`).
+pub fn selection_leg() -> mc_core::SelectionLeg {
+    mc_core::SelectionLeg::new(&mut entropy(), now(), 600)
 }
 
 pub const RSA_A: &str = include_str!("../keys/rsa-a.pem");
@@ -175,8 +181,6 @@ pub fn operator_config() -> OperatorConfig {
         .unwrap()
         .premiuminfo("https://op.example/premiuminfo")
         .unwrap()
-        .metadata_url("https://op.example/.well-known/openid-configuration")
-        .unwrap()
         .client_name("Test Shop")
 }
 
@@ -198,6 +202,12 @@ pub fn operator_with_policy(edit: impl FnOnce(&mut Policy)) -> Discovered {
     let mut policy = Policy::default();
     edit(&mut policy);
     built_with_keys(operator_config().policy(policy))
+}
+
+/// The operator with no spacing between JWKS refetches, for tests that rotate keys right after
+/// the context stored its key set (the default policy refuses an unknown `kid` for 60 s then).
+pub fn operator_refetching_at_once() -> Discovered {
+    operator_with_policy(|p| p.jwks_min_refetch_secs = 0)
 }
 
 /// The URL without its query, then one decoded `k=v` per line, then the raw URL (to show the
