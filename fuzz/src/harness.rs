@@ -1261,9 +1261,20 @@ fn run_oauth_error(data: &[u8]) -> bool {
         (Endpoint::UserInfo, None),
     ] {
         if let Some(error) = mc_core::wire::parse_error_body(endpoint, status, data) {
-            // KNOWN FINDING F2: a JSON array is read by position (`["invalid_grant"]`), and
-            // invalid UTF-8 in ignored members passes (F1): the oracle judges clean objects only.
-            if let Ok(value @ Value::Object(_)) = serde_json::from_slice::<Value>(data) {
+            // F2 (fixed): only a JSON object is an error body, never an array read by position.
+            assert_eq!(
+                data.trim_ascii_start().first(),
+                Some(&b'{'),
+                "read an error body that is not a JSON object"
+            );
+            // The reference reading is serde_json's `Value`, which also refuses what the error
+            // reader skips unread (invalid UTF-8 inside an ignored member, deep nesting): it
+            // judges the bodies it can read.
+            if let Ok(value) = serde_json::from_slice::<Value>(data) {
+                assert!(
+                    value.is_object(),
+                    "read an error body that is not an object"
+                );
                 assert_eq!(
                     value.get("error").and_then(Value::as_str),
                     Some(error.error.as_str()),
