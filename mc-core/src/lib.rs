@@ -107,6 +107,15 @@
 //! # }
 //! ```
 //!
+//! # Discovery and the operator selection page
+//! [`DiscoveryService::discover`] answers `Found` (a [`DiscoveryAnswer`], whose
+//! [`OperatorConfig::from_discovery`] feeds the same builder) or `OperatorSelection { url, leg }`:
+//! send the browser to `url` and keep `leg` ([`SelectionLeg`]) for that browser only, like the
+//! per-login state; [`SelectionReturn::parse`] requires it (once, before it expires), so an
+//! unsolicited return cannot plant another subscriber's `subscriber_id` in this browser's login.
+//! Every URL from discovery, metadata and `Location` must be https (or a loopback IP literal)
+//! unless the entry opts in with `allow_plain_http`.
+//!
 //! # Layout
 //! One module per protocol step (`registry`, `discovery`, `metadata`, `jwks`, `authorize`,
 //! `callback`, `token`, `id_token`, `userinfo`, `refetch`), plus `jws` (compact JWS: header
@@ -120,8 +129,9 @@
 //! It opens no socket, reads no clock, environment or file, and draws no randomness of its own
 //! (clippy's `disallowed-methods` enforces this). Secrets live in redacting newtypes
 //! ([`ClientSecret`], [`AccessToken`], ...); an emitted request is logged through [`redacted`],
-//! never with `{:?}` (its body holds the code and credentials). Crypto goes through jsonwebtoken with the backend
-//! chosen by this crate's features (`aws-lc-rs`, default, or `rust-crypto`), passed explicitly.
+//! never with `{:?}` (its body holds the code and credentials). Crypto goes through jsonwebtoken
+//! with the backend chosen by this crate's features (`aws-lc-rs`, default, or `rust-crypto`),
+//! passed explicitly.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(
