@@ -10,9 +10,10 @@
 //! A failed assertion is a finding, exactly like a panic inside mc-core.
 //!
 //! Fixed findings keep their `crash-f*` seeds and a strict test in `mc-core/tests/fuzz_seeds.rs`
-//! (F1: a JOSE header holding invalid UTF-8 was accepted; F2: JSON arrays were read by position
-//! where an object is required). The oracle here no longer tolerates either: a regression is a
-//! failed assertion.
+//! (F1: invalid UTF-8 was accepted where serde skips a member unread, in a JOSE header and in
+//! the ignored members of a JSON body such as an OAuth error body; F2: JSON arrays were read by
+//! position where an object is required). The oracle here no longer tolerates either: a
+//! regression is a failed assertion.
 #![allow(unreachable_pub, dead_code)]
 
 use std::sync::OnceLock;
@@ -1267,20 +1268,21 @@ fn run_oauth_error(data: &[u8]) -> bool {
                 Some(&b'{'),
                 "read an error body that is not a JSON object"
             );
-            // The reference reading is serde_json's `Value`, which also refuses what the error
-            // reader skips unread (invalid UTF-8 inside an ignored member, deep nesting): it
-            // judges the bodies it can read.
-            if let Ok(value) = serde_json::from_slice::<Value>(data) {
-                assert!(
-                    value.is_object(),
-                    "read an error body that is not an object"
-                );
-                assert_eq!(
-                    value.get("error").and_then(Value::as_str),
-                    Some(error.error.as_str()),
-                    "the error code read is not the one sent"
-                );
-            }
+            // An accepted error body is valid UTF-8 as a whole (RFC 8259 8.1), nested within
+            // the core's bound, so serde_json's `Value` reads all of it: it must be an object
+            // whose `error` member is the code read.
+            let text = std::str::from_utf8(data).expect("read an error body that is not UTF-8");
+            let value: Value =
+                serde_json::from_str(text).expect("read an error body that is not valid JSON");
+            assert!(
+                value.is_object(),
+                "read an error body that is not an object"
+            );
+            assert_eq!(
+                value.get("error").and_then(Value::as_str),
+                Some(error.error.as_str()),
+                "the error code read is not the one sent"
+            );
             assert_eq!(error.endpoint, endpoint);
             assert_eq!(error.status, status);
             let _ = error.to_string();

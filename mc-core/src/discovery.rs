@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use http::header::{HeaderName, HeaderValue, LOCATION};
+use http::header::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -14,7 +14,7 @@ use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::metadata::metadata_url;
 use crate::registry::{OperatorConfig, Registration};
 use crate::secret::{ClientSecret, Entropy, Msisdn, State, SubscriberId, random_token};
-use crate::wire::{self, BasicAuthEncoding, lenient};
+use crate::wire::{self, BasicAuthEncoding, Classified, lenient};
 
 /// A mobile country code and network code pair (MCC 3 digits, MNC 2 or 3 digits).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -582,6 +582,9 @@ impl DiscoveryAnswer {
             require_state: false,
             timeout_secs: SELECTION_TIMEOUT_SECS,
         };
+        if let Some(error) = wire::parse_error_body(Endpoint::Discovery, Some(200), body) {
+            return Err(error.into());
+        }
         Self::parse_with(body, false, leg, now)
     }
 
@@ -591,9 +594,6 @@ impl DiscoveryAnswer {
         leg: PendingLeg,
         now: UnixTime,
     ) -> Result<DiscoveryOutcome, Error> {
-        if let Some(error) = wire::parse_error_body(Endpoint::Discovery, Some(200), body) {
-            return Err(error.into());
-        }
         let raw: RawAnswer = wire::json(Endpoint::Discovery, body)?;
         if let Some(url) = selection_link(&raw.links, allow_plain_http)? {
             return Ok(leg.start(url, now));
@@ -679,27 +679,12 @@ impl Exchange for DiscoveryExchange {
         response: http::Response<Vec<u8>>,
         now: UnixTime,
     ) -> Result<DiscoveryOutcome, Error> {
-        let status = response.status().as_u16();
-        let body = response.body();
-        if response.status().is_redirection() {
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(ProtocolError::MissingField {
-                    endpoint: Endpoint::Discovery,
-                    field: "Location",
-                })?;
-            let url = discovered_url(location, "Location", self.allow_plain_http)?;
-            return Ok(self.selection.start(url, now));
-        }
-        match status {
-            200 => DiscoveryAnswer::parse_with(body, self.allow_plain_http, self.selection, now),
-            202 => {
-                if let Some(error) = wire::parse_error_body(Endpoint::Discovery, Some(status), body)
-                {
-                    return Err(error.into());
-                }
+        match wire::classify(Endpoint::Discovery, &response)? {
+            Classified::Redirect { location } => {
+                let url = discovered_url(location, "Location", self.allow_plain_http)?;
+                Ok(self.selection.start(url, now))
+            }
+            Classified::Json { status: 202, body } => {
                 let raw: RawAnswer = wire::json(Endpoint::Discovery, body)?;
                 let url = selection_link(&raw.links, self.allow_plain_http)?.ok_or(
                     ProtocolError::MissingField {
@@ -709,16 +694,15 @@ impl Exchange for DiscoveryExchange {
                 )?;
                 Ok(self.selection.start(url, now))
             }
-            _ => Err(
-                match wire::parse_error_body(Endpoint::Discovery, Some(status), body) {
-                    Some(error) => error.into(),
-                    None => ProtocolError::UnexpectedStatus {
-                        endpoint: Endpoint::Discovery,
-                        status,
-                    }
-                    .into(),
-                },
-            ),
+            Classified::Json { body, .. } => {
+                DiscoveryAnswer::parse_with(body, self.allow_plain_http, self.selection, now)
+            }
+            // Not in the discovery row (`wire::Accepts`).
+            Classified::Jwt(_) => Err(ProtocolError::UnexpectedStatus {
+                endpoint: Endpoint::Discovery,
+                status: response.status().as_u16(),
+            }
+            .into()),
         }
     }
 }

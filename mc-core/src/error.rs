@@ -245,14 +245,6 @@ pub enum ProtocolError {
         /// Why.
         reason: &'static str,
     },
-    /// A body of a content type this step cannot read.
-    #[error("{endpoint} sent content type {found:?}")]
-    UnexpectedContentType {
-        /// Endpoint.
-        endpoint: Endpoint,
-        /// The `Content-Type` received.
-        found: String,
-    },
     /// The provider metadata names another issuer than the one configured or discovered.
     #[error("provider metadata issuer {found:?} differs from the expected {expected:?}")]
     MetadataIssuerMismatch {

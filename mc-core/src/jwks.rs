@@ -317,17 +317,9 @@ impl KeyStore {
     }
 }
 
-/// A JWKS response: 200 and a parsable key set.
+/// A JWKS response: a success ([`wire::classify`]'s JWKS row) and a parsable key set.
 pub(crate) fn parse_response(response: &http::Response<Vec<u8>>) -> Result<Jwks, Error> {
-    let status = response.status().as_u16();
-    if status != 200 {
-        return Err(ProtocolError::UnexpectedStatus {
-            endpoint: Endpoint::Jwks,
-            status,
-        }
-        .into());
-    }
-    Ok(Jwks::parse(response.body())?)
+    Ok(Jwks::parse(wire::json_body(Endpoint::Jwks, response)?)?)
 }
 
 /// GET the operator's JWKS.

@@ -356,19 +356,7 @@ impl Exchange for TokenExchange {
         response: http::Response<Vec<u8>>,
         now: UnixTime,
     ) -> Result<Self::Output, Error> {
-        let status = response.status().as_u16();
-        if let Some(error) = wire::parse_error_body(Endpoint::Token, Some(status), response.body())
-        {
-            return Err(error.into());
-        }
-        if status != 200 {
-            return Err(ProtocolError::UnexpectedStatus {
-                endpoint: Endpoint::Token,
-                status,
-            }
-            .into());
-        }
-        let parsed = TokenResponse::parse(response.body())?;
+        let parsed = TokenResponse::parse(wire::json_body(Endpoint::Token, &response)?)?;
         let snapshot = self.operator.key_snapshot();
         match verify(&self.operator, &self.flow, &parsed, &snapshot.jwks, now)? {
             Signed::Verified(id_token) => {

@@ -2,10 +2,8 @@
 
 use std::fmt;
 
-use http::header::WWW_AUTHENTICATE;
-
 use crate::endpoint::Endpoint;
-use crate::error::{Error, IdTokenError, JwtPart, MisuseError, OperatorError, ProtocolError};
+use crate::error::{Error, IdTokenError, JwtPart, MisuseError, ProtocolError};
 use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::id_token::{self, Presence};
 use crate::jwks::Jwks;
@@ -13,7 +11,9 @@ use crate::jws::{self, Purpose, Signed};
 use crate::refetch::{Paused, Verified, pause_or_refuse};
 use crate::registry::Discovered;
 use crate::token::Tokens;
-use crate::wire;
+use crate::wire::{self, Classified};
+
+pub use crate::wire::parse_www_authenticate;
 
 /// The claims from userinfo or premium info.
 #[must_use]
@@ -172,76 +172,6 @@ impl Paused<UserInfo> for PausedUserInfo {
     }
 }
 
-/// Parse a `WWW-Authenticate: Bearer error="...", error_description="..."` value tolerantly
-/// (spaces around `=`, unquoted values).
-#[must_use]
-pub fn parse_www_authenticate(
-    endpoint: Endpoint,
-    status: u16,
-    value: &str,
-) -> Option<OperatorError> {
-    let rest = value.trim();
-    let rest = rest
-        .get(..6)
-        .filter(|s| s.eq_ignore_ascii_case("bearer"))
-        .and_then(|_| rest.get(6..))
-        .filter(|r| r.is_empty() || r.starts_with(' '))?;
-    let mut params: Vec<(String, String)> = Vec::new();
-    let mut chars = rest.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
-            chars.next();
-        }
-        let name: String = chars
-            .by_ref()
-            .take_while(|c| *c != '=')
-            .collect::<String>()
-            .trim()
-            .to_owned();
-        if name.is_empty() {
-            break;
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next()),
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-        } else {
-            value = chars
-                .by_ref()
-                .take_while(|c| *c != ',')
-                .collect::<String>()
-                .trim()
-                .to_owned();
-        }
-        params.push((name, value));
-        if params.len() > 16 {
-            break;
-        }
-    }
-    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    Some(OperatorError {
-        endpoint,
-        status: Some(status),
-        error: get("error")?,
-        description: get("error_description"),
-        uri: get("error_uri"),
-        correlation_id: None,
-    })
-}
-
-fn looks_like_jwt(body: &[u8]) -> bool {
-    body.starts_with(b"eyJ") && body.iter().filter(|b| **b == b'.').count() == 2
-}
-
 /// The claims only an id_token carries: a signed answer holding one is an id_token served as
 /// userinfo (same signer, same keys, same `typ` of `JWT`), refused.
 const ID_TOKEN_ONLY_CLAIMS: [&str; 3] = ["nonce", "at_hash", "c_hash"];
@@ -358,57 +288,39 @@ impl Exchange for UserInfoExchange {
         response: http::Response<Vec<u8>>,
         now: UnixTime,
     ) -> Result<Self::Output, Error> {
-        let status = response.status().as_u16();
-        if status != 200 {
-            let from_header = response
-                .headers()
-                .get(WWW_AUTHENTICATE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_www_authenticate(self.endpoint, status, v));
-            let from_body = || wire::parse_error_body(self.endpoint, Some(status), response.body());
-            return Err(match from_header.or_else(from_body) {
-                Some(error) => error.into(),
-                None => ProtocolError::UnexpectedStatus {
-                    endpoint: self.endpoint,
-                    status,
-                }
-                .into(),
-            });
-        }
-        let body = response.body();
-        let is_jwt = wire::media_type(&response).as_deref() == Some("application/jwt")
-            || looks_like_jwt(body.trim_ascii());
-        if is_jwt {
-            let jwt = std::str::from_utf8(body.trim_ascii())
-                .map_err(|_| IdTokenError::Malformed {
-                    part: JwtPart::Structure,
-                    reason: "not UTF-8".to_owned(),
-                })?
-                .to_owned();
-            let snapshot = self.operator.key_snapshot();
-            return match verify_jwt(
-                &self.operator,
-                &self.sub,
-                self.endpoint,
-                &jwt,
-                &snapshot.jwks,
-                now,
-            )? {
-                Signed::Verified(info) => Ok(Verified::Done(info)),
-                Signed::KeyMissing(missing) => {
-                    pause_or_refuse(&self.operator, &snapshot, now, missing, || {
-                        Box::new(PausedUserInfo {
-                            sub: self.sub,
-                            endpoint: self.endpoint,
-                            jwt,
+        let body = match wire::classify(self.endpoint, &response)? {
+            Classified::Jwt(jwt) => {
+                let jwt = jwt.to_owned();
+                let snapshot = self.operator.key_snapshot();
+                return match verify_jwt(
+                    &self.operator,
+                    &self.sub,
+                    self.endpoint,
+                    &jwt,
+                    &snapshot.jwks,
+                    now,
+                )? {
+                    Signed::Verified(info) => Ok(Verified::Done(info)),
+                    Signed::KeyMissing(missing) => {
+                        pause_or_refuse(&self.operator, &snapshot, now, missing, || {
+                            Box::new(PausedUserInfo {
+                                sub: self.sub,
+                                endpoint: self.endpoint,
+                                jwt,
+                            })
                         })
-                    })
+                    }
+                };
+            }
+            Classified::Json { body, .. } => body,
+            Classified::Redirect { .. } => {
+                return Err(ProtocolError::UnexpectedStatus {
+                    endpoint: self.endpoint,
+                    status: response.status().as_u16(),
                 }
-            };
-        }
-        if let Some(error) = wire::parse_error_body(self.endpoint, Some(status), body) {
-            return Err(error.into());
-        }
+                .into());
+            }
+        };
         if self.operator.policy().require_signed_userinfo {
             return Err(ProtocolError::UserInfoNotSigned {
                 endpoint: self.endpoint,

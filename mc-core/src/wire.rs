@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -194,12 +194,17 @@ pub(crate) fn with_authorization(prepared: Prepared, value: HeaderValue) -> Prep
     prepared.header(AUTHORIZATION, value)
 }
 
-/// Parse a bounded JSON body. The error names serde's category and position, never the content,
-/// because the body may hold tokens.
-pub(crate) fn json<T: DeserializeOwned>(
-    endpoint: Endpoint,
-    body: &[u8],
-) -> Result<T, ProtocolError> {
+/// Deepest nesting of arrays and objects a JSON body may have. A protocol document nests four
+/// or five levels; serde_json refuses more than 128 only where it builds values, and skips an
+/// ignored member of any depth unread, so the bound is the core's own (DESIGN rule 5).
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// The one gate every JSON body the core reads passes (token, discovery, metadata, JWKS,
+/// userinfo, OAuth error bodies): at most [`MAX_JSON_BYTES`], an object, valid UTF-8 as a
+/// whole (RFC 8259 8.1: serde's `IgnoredAny` skips an ignored member without validating it, so
+/// the text is checked once here), and nested at most [`MAX_JSON_DEPTH`] deep.
+pub(crate) fn json_text(endpoint: Endpoint, body: &[u8]) -> Result<&str, ProtocolError> {
+    let malformed = |reason: String| ProtocolError::MalformedJson { endpoint, reason };
     if body.len() > MAX_JSON_BYTES {
         return Err(ProtocolError::BodyTooLarge {
             endpoint,
@@ -209,12 +214,48 @@ pub(crate) fn json<T: DeserializeOwned>(
     }
     if !is_json_object(body) {
         // serde's derived structs would also read an array by position.
-        return Err(ProtocolError::MalformedJson {
-            endpoint,
-            reason: "not a JSON object".to_owned(),
-        });
+        return Err(malformed("not a JSON object".to_owned()));
     }
-    serde_json::from_slice(body).map_err(|e| ProtocolError::MalformedJson {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| malformed(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+    if nested_too_deep(text.as_bytes(), MAX_JSON_DEPTH) {
+        return Err(malformed(format!("nested deeper than {MAX_JSON_DEPTH}")));
+    }
+    Ok(text)
+}
+
+/// Whether arrays and objects nest deeper than `limit` outside strings. Linear; a body with
+/// at most `limit` brackets (every protocol document) is only counted, not walked.
+fn nested_too_deep(json: &[u8], limit: usize) -> bool {
+    if json.iter().filter(|b| matches!(b, b'[' | b'{')).count() <= limit {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for byte in json {
+        match (in_string, escaped, byte) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Parse a bounded JSON body ([`json_text`]). The error names serde's category and position,
+/// never the content, because the body may hold tokens.
+pub(crate) fn json<T: DeserializeOwned>(
+    endpoint: Endpoint,
+    body: &[u8],
+) -> Result<T, ProtocolError> {
+    serde_json::from_str(json_text(endpoint, body)?).map_err(|e| ProtocolError::MalformedJson {
         endpoint,
         reason: describe_json_error(&e),
     })
@@ -371,7 +412,9 @@ struct ErrorBody {
     correlation_id: Option<String>,
 }
 
-/// Read an OAuth error body, whatever the status (MC discovery served errors with 200).
+/// Read an OAuth error body, whatever the status (MC discovery served errors with 200): a JSON
+/// object of at most [`MAX_JSON_BYTES`], valid UTF-8 throughout (RFC 8259 8.1) and nested at
+/// most [`MAX_JSON_DEPTH`] deep, with a string `error`.
 #[must_use]
 pub fn parse_error_body(
     endpoint: Endpoint,
@@ -381,7 +424,7 @@ pub fn parse_error_body(
     if body.len() > MAX_JSON_BYTES || !is_json_object(body) || !may_hold_error_member(body) {
         return None;
     }
-    let parsed: ErrorBody = serde_json::from_slice(body).ok()?;
+    let parsed: ErrorBody = serde_json::from_str(json_text(endpoint, body).ok()?).ok()?;
     Some(OperatorError {
         endpoint,
         status,
@@ -427,21 +470,236 @@ fn may_hold_error_member(body: &[u8]) -> bool {
     (at..at + chunks.remainder().len()).any(suspicious)
 }
 
-/// The common handling of a JSON answer: 200 with JSON is the payload; an OAuth error body (any
-/// status) is the operator's refusal; anything else is a protocol error.
+/// One endpoint's row in the response classifier's table: what [`classify`] accepts from it.
+///
+/// | endpoint                | success  | 3xx + `Location` | signed body | error body at success | `WWW-Authenticate` |
+/// |-------------------------|----------|------------------|-------------|-----------------------|--------------------|
+/// | discovery               | 200, 202 | selection page   | no          | refusal               | no                 |
+/// | metadata                | 200      | no               | no          | refusal               | no                 |
+/// | JWKS                    | 200      | no               | no          | not read              | no                 |
+/// | token                   | 200      | no               | no          | refusal               | no                 |
+/// | userinfo, premium info  | 200      | no               | JWT         | refusal               | read first         |
+///
+/// Rules for every row: at a status that is not a success, an OAuth error body (and, where
+/// read, a `Bearer` challenge) is the operator's refusal, anything else
+/// [`ProtocolError::UnexpectedStatus`]. The `Content-Type` never refuses a body: operators send
+/// JSON as `text/plain`, `text/html` (PHP's default) or without a type, and the body's own
+/// syntax is checked strictly anyway ([`json_text`]). It decides one thing only, where a row
+/// accepts a signed body: `application/jwt` (or a body shaped like a compact JWS) is the signed
+/// answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Accepts {
+    /// Statuses whose body is the step's answer.
+    pub(crate) success: &'static [u16],
+    /// A 3xx names the next step in `Location` (discovery's operator selection page).
+    pub(crate) redirect: bool,
+    /// A success body may be a signed JWT (OIDC Core 5.3.2).
+    pub(crate) signed: bool,
+    /// An OAuth error body at a success status is a refusal (MC discovery answered errors
+    /// with 200; token, metadata and userinfo bodies never carry an `error` member).
+    pub(crate) error_at_success: bool,
+    /// A `WWW-Authenticate: Bearer error=..` challenge is read before the body (RFC 6750 3).
+    pub(crate) www_authenticate: bool,
+}
+
+impl Accepts {
+    /// The row of `endpoint` (the authorization endpoint answers the browser, never the
+    /// core: it gets the strictest row).
+    pub(crate) const fn of(endpoint: Endpoint) -> Self {
+        const STRICT: Accepts = Accepts {
+            success: &[200],
+            redirect: false,
+            signed: false,
+            error_at_success: true,
+            www_authenticate: false,
+        };
+        match endpoint {
+            Endpoint::Discovery => Self {
+                success: &[200, 202],
+                redirect: true,
+                ..STRICT
+            },
+            Endpoint::Jwks => Self {
+                error_at_success: false,
+                ..STRICT
+            },
+            Endpoint::UserInfo | Endpoint::PremiumInfo => Self {
+                signed: true,
+                www_authenticate: true,
+                ..STRICT
+            },
+            Endpoint::Metadata | Endpoint::Token | Endpoint::Authorization => STRICT,
+        }
+    }
+}
+
+/// What a response is, once [`classify`] has read its status and headers.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Classified<'a> {
+    /// A success status and a body to read as JSON (with [`json`]).
+    Json {
+        /// The status (discovery's 200 and 202 mean different answers).
+        status: u16,
+        /// The body, unread.
+        body: &'a [u8],
+    },
+    /// A success status and a signed body: the compact JWS, trimmed, UTF-8.
+    Jwt(&'a str),
+    /// A redirect to `location` (unchecked: the step decides what a URL from there may be).
+    Redirect {
+        /// The `Location` header.
+        location: &'a str,
+    },
+}
+
+/// The one response classifier: status, `Location`, OAuth error body, `WWW-Authenticate` and
+/// content type, read the same way for every step by the step's row ([`Accepts::of`]). The
+/// operator's refusal ([`Error::Refused`]) and a status the step does not accept
+/// ([`ProtocolError::UnexpectedStatus`]) come back as errors, because every step stops there.
+pub(crate) fn classify(
+    endpoint: Endpoint,
+    response: &Response<Vec<u8>>,
+) -> Result<Classified<'_>, Error> {
+    let row = Accepts::of(endpoint);
+    let status = response.status().as_u16();
+    let body = response.body();
+    if row.redirect && response.status().is_redirection() {
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ProtocolError::MissingField {
+                endpoint,
+                field: "Location",
+            })?;
+        return Ok(Classified::Redirect { location });
+    }
+    if !row.success.contains(&status) {
+        let challenge = || {
+            response
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .filter(|_| row.www_authenticate)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_www_authenticate(endpoint, status, v))
+        };
+        return Err(
+            match challenge().or_else(|| parse_error_body(endpoint, Some(status), body)) {
+                Some(error) => error.into(),
+                None => ProtocolError::UnexpectedStatus { endpoint, status }.into(),
+            },
+        );
+    }
+    if row.signed {
+        let trimmed = body.trim_ascii();
+        if media_type(response).as_deref() == Some("application/jwt") || looks_like_jwt(trimmed) {
+            let jwt = std::str::from_utf8(trimmed).map_err(|_| IdTokenError::Malformed {
+                part: JwtPart::Structure,
+                reason: "not UTF-8".to_owned(),
+            })?;
+            return Ok(Classified::Jwt(jwt));
+        }
+    }
+    if row.error_at_success
+        && let Some(error) = parse_error_body(endpoint, Some(status), body)
+    {
+        return Err(error.into());
+    }
+    Ok(Classified::Json { status, body })
+}
+
+/// The JSON body of a success, for the steps whose row takes no redirect and no signed body
+/// (token, metadata, JWKS).
+pub(crate) fn json_body(endpoint: Endpoint, response: &Response<Vec<u8>>) -> Result<&[u8], Error> {
+    match classify(endpoint, response)? {
+        Classified::Json { body, .. } => Ok(body),
+        // Not in these rows (`Accepts::of`); a status the step does not take, never a panic.
+        Classified::Jwt(_) | Classified::Redirect { .. } => Err(ProtocolError::UnexpectedStatus {
+            endpoint,
+            status: response.status().as_u16(),
+        }
+        .into()),
+    }
+}
+
+/// [`json_body`] parsed with [`json`].
 pub(crate) fn expect_json<T: DeserializeOwned>(
     endpoint: Endpoint,
     response: &Response<Vec<u8>>,
 ) -> Result<T, Error> {
-    let status = response.status().as_u16();
-    let body = response.body();
-    if let Some(error) = parse_error_body(endpoint, Some(status), body) {
-        return Err(error.into());
+    Ok(json(endpoint, json_body(endpoint, response)?)?)
+}
+
+/// A body shaped like a compact JWS (what some operators send as userinfo without
+/// `application/jwt`).
+fn looks_like_jwt(body: &[u8]) -> bool {
+    body.starts_with(b"eyJ") && body.iter().filter(|b| **b == b'.').count() == 2
+}
+
+/// Parse a `WWW-Authenticate: Bearer error="...", error_description="..."` value tolerantly
+/// (spaces around `=`, unquoted values).
+#[must_use]
+pub fn parse_www_authenticate(
+    endpoint: Endpoint,
+    status: u16,
+    value: &str,
+) -> Option<OperatorError> {
+    let rest = value.trim();
+    let rest = rest
+        .get(..6)
+        .filter(|s| s.eq_ignore_ascii_case("bearer"))
+        .and_then(|_| rest.get(6..))
+        .filter(|r| r.is_empty() || r.starts_with(' '))?;
+    let mut params: Vec<(String, String)> = Vec::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
+            chars.next();
+        }
+        let name: String = chars
+            .by_ref()
+            .take_while(|c| *c != '=')
+            .collect::<String>()
+            .trim()
+            .to_owned();
+        if name.is_empty() {
+            break;
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            value = chars
+                .by_ref()
+                .take_while(|c| *c != ',')
+                .collect::<String>()
+                .trim()
+                .to_owned();
+        }
+        params.push((name, value));
+        if params.len() > 16 {
+            break;
+        }
     }
-    if status != 200 {
-        return Err(ProtocolError::UnexpectedStatus { endpoint, status }.into());
-    }
-    Ok(json(endpoint, body)?)
+    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    Some(OperatorError {
+        endpoint,
+        status: Some(status),
+        error: get("error")?,
+        description: get("error_description"),
+        uri: get("error_uri"),
+        correlation_id: None,
+    })
 }
 
 /// Parse a query string (with or without `?`, or a whole URL) into ordered pairs with bounds and duplicate rejection.

@@ -32,7 +32,8 @@ fn reference_error(body: &[u8]) -> Option<ErrorFields> {
     {
         return None;
     }
-    let parsed: ReferenceErrorBody = serde_json::from_slice(body).ok()?;
+    // RFC 8259 8.1: the whole text is UTF-8, ignored members included.
+    let parsed: ReferenceErrorBody = serde_json::from_str(std::str::from_utf8(body).ok()?).ok()?;
     Some((
         parsed.error,
         parsed.error_description.or(parsed.description),

@@ -167,7 +167,9 @@ fn list_accepted_seeds() {
 
 /// F1: RFC 7515 5.2 wants the JOSE header to be valid UTF-8 JSON; serde_json skips unknown
 /// string members without validating them, so `{"alg":"RS256","kid":"kid-a","typ":"\x95"}`
-/// (correctly signed) was accepted.
+/// (correctly signed) was accepted. The same gap in the ignored members of JSON bodies (an OAuth
+/// error body, a token answer) is closed in `wire::json_text` and pinned by
+/// `review_responses::review_json_bodies_must_be_utf8`.
 #[test]
 fn f1_header_with_invalid_utf8_is_refused() {
     use mc_core::{Algorithm, Error, IdTokenError, JwtPart};
