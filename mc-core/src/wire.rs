@@ -227,7 +227,7 @@ pub(crate) fn json_text(endpoint: Endpoint, body: &[u8]) -> Result<&str, Protoco
 /// Whether arrays and objects nest deeper than `limit` outside strings. Linear; a body with
 /// at most `limit` brackets (every protocol document) is only counted, not walked.
 fn nested_too_deep(json: &[u8], limit: usize) -> bool {
-    if json.iter().filter(|b| matches!(b, b'[' | b'{')).count() <= limit {
+    if !more_brackets_than(json, limit) {
         return false;
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
@@ -435,19 +435,40 @@ pub fn parse_error_body(
     })
 }
 
+/// Whether `word` (eight bytes) holds `byte`: the classic exact zero-byte test.
+fn has_byte(word: u64, byte: u8) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS != 0
+}
+
+/// Whether `json` holds more than `limit` opening brackets (inside strings or not), eight bytes
+/// at a time: a token response is mostly a JWT without a single bracket, so most words are
+/// skipped with two tests.
+fn more_brackets_than(json: &[u8], limit: usize) -> bool {
+    let count_in = |bytes: &[u8]| bytes.iter().filter(|b| matches!(b, b'[' | b'{')).count();
+    let mut count = 0;
+    let mut chunks = json.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let word = u64::from_ne_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
+        if has_byte(word, b'{') || has_byte(word, b'[') {
+            count += count_in(chunk);
+            if count > limit {
+                return true;
+            }
+        }
+    }
+    count + count_in(chunks.remainder()) > limit
+}
+
 /// False only when `body` certainly parses to no [`ErrorBody`]: a JSON object with neither a
 /// backslash (so every key is spelled literally) nor `"error"` anywhere, so it has no `error`
 /// member. Anything else (arrays, which serde would read by position, escapes, non-JSON) gets the
 /// full parse. A successful token or userinfo body is mostly a JWT: this scan is far cheaper
 /// than parsing it a second time.
 fn may_hold_error_member(body: &[u8]) -> bool {
-    // Eight bytes at a time: does any byte equal `byte`? (Exact: the classic zero-byte test.)
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    fn has_byte(word: u64, byte: u8) -> bool {
-        let x = word ^ (ONES * u64::from(byte));
-        x.wrapping_sub(ONES) & !x & HIGHS != 0
-    }
+    // Eight bytes at a time ([`has_byte`]).
     let suspicious = |at: usize| match body.get(at) {
         Some(b'\\') => true,
         Some(b'"') => body

@@ -453,3 +453,65 @@ fn lenient_claim_examples() {
         "{error}"
     );
 }
+
+/// The depth bound of the JSON gate (a word-at-a-time bracket count before the walk) against a
+/// plain reference: the nesting outside strings, byte by byte.
+fn reference_depth(json: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &byte in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+proptest! {
+    #[test]
+    fn json_depth_bound_agrees_with_the_reference(
+        depth in 0usize..140,
+        noise in proptest::collection::vec(
+            prop_oneof![Just("[1,"), Just("\"{[\\\"[\""), Just("{\"k\":"), Just("  ")],
+            0..40,
+        ),
+        open_in_string in any::<bool>(),
+    ) {
+        let mut body = String::from("{\"issuer\":\"https://op.example\",\"x\":");
+        let opens: String = (0..depth).map(|i| if i % 2 == 0 { '[' } else { '{' }).collect();
+        // Objects need keys: wrap each `{` level as `{"k":`.
+        let opens = opens.replace('{', "{\"k\":");
+        body.push_str(&opens);
+        if open_in_string {
+            body.push_str("\"[[[[{{{{\"");
+        } else {
+            body.push('1');
+        }
+        for part in &noise {
+            body.push_str(part);
+        }
+        let body = body.into_bytes();
+        let refused_for_depth = match mc_core::ProviderMetadata::parse(&body) {
+            Err(mc_core::ProtocolError::MalformedJson { reason, .. }) => {
+                reason.contains("nested deeper")
+            }
+            _ => false,
+        };
+        prop_assert_eq!(refused_for_depth, reference_depth(&body) > mc_core::wire::MAX_JSON_DEPTH);
+    }
+}
