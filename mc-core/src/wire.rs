@@ -100,7 +100,8 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    bare.parse::<std::net::IpAddr>()
+    // `core::net`: address syntax only (mc-core opens no sockets and resolves no names).
+    bare.parse::<core::net::IpAddr>()
         .is_ok_and(|ip| ip.is_loopback())
 }
 

@@ -1,4 +1,4 @@
-//! The relying-party conformance matrix (`/work/shared/protocol/RP-CONFORMANCE.md`): one test per
+//! The relying-party conformance matrix (`../shared/protocol/RP-CONFORMANCE.md`): one test per
 //! case marked `core` or `optional` that applies to a code-flow Mobile Connect SP, named after
 //! the case id (`rp-id_token-aud` -> `rp_id_token_aud`), plus `x_*` tests for the extra cases
 //! and attacks the document names (`x-id_token-expired`, `x-acr-downgrade`, RFC 9207, RFC 9700
