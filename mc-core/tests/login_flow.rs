@@ -219,15 +219,7 @@ fn an_injected_code_without_pkce_fails_the_nonce() {
 #[test]
 fn wrong_client_secret_is_invalid_client() {
     let mut fake = FakeOperator::new();
-    let op = mc_core::OperatorConfig::new(registration_with_secret("not-the-secret"))
-        .unwrap()
-        .issuer(ISSUER)
-        .authorization("https://op.example/authorize")
-        .unwrap()
-        .token("https://op.example/token")
-        .unwrap()
-        .jwks("https://op.example/jwks")
-        .unwrap()
+    let op = operator_config_for(registration_with_secret("not-the-secret"))
         .build()
         .unwrap();
     let err = login(&mut fake, &op, AuthorizeOptions::new())

@@ -104,15 +104,7 @@ fn token_request(op: &Discovered, options: AuthorizeOptions) -> http::Request<Ve
 fn operator_with_awkward_secret(encoding: BasicAuthEncoding) -> Discovered {
     let mut policy = mc_core::Policy::default();
     policy.basic_auth = encoding;
-    OperatorConfig::new(registration_with_secret("p+ss/w=rd: x"))
-        .unwrap()
-        .issuer(ISSUER)
-        .authorization("https://op.example/authorize")
-        .unwrap()
-        .token("https://op.example/token")
-        .unwrap()
-        .jwks("https://op.example/jwks")
-        .unwrap()
+    operator_config_for(registration_with_secret("p+ss/w=rd: x"))
         .policy(policy)
         .build()
         .unwrap()

@@ -168,7 +168,12 @@ pub fn registration_with_secret(secret: &str) -> Registration {
 
 /// The operator's registry entry (no metadata: the Mobile Connect profile).
 pub fn operator_config() -> OperatorConfig {
-    OperatorConfig::new(registration())
+    operator_config_for(registration())
+}
+
+/// The test operator's registry entry for another registration (e.g. another client secret).
+pub fn operator_config_for(registration: Registration) -> OperatorConfig {
+    OperatorConfig::new(registration)
         .unwrap()
         .issuer(ISSUER)
         .authorization("https://op.example/authorize")
