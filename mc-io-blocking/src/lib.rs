@@ -19,20 +19,32 @@
 //! rebuilding. A host without a system trust store (a bare container) reaches no https server
 //! at all (fail closed): install the CA certificates package.
 //!
-//! A whole login against the loopback sandbox operator (package `mc-tests`; its simulated
+//! A whole login against the loopback sandbox operator (package `mc-sandbox`; its simulated
 //! handset approves the number):
 //!
 //! ```
-//! use mc_core::{AuthorizeOptions, LoginHint, Msisdn};
+//! use mc_core::{AuthorizeOptions, ClientSecret, LoginHint, Msisdn, OperatorConfig, Registration};
 //! use mc_io_blocking::{Client, OsEntropy, now};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let server = mc_tests::SandboxServer::start()?;
+//! # let server = mc_sandbox::SandboxServer::start()?;
 //! # let sandbox = server.sandbox();
+//! # let (issuer, secret) = (sandbox.issuer("alpha"), sandbox.client_secret("alpha").unwrap_or_default());
 //! let client = Client::new()?;
-//! // The operator context, built once and shared by every login (here the sandbox's registry
-//! // entry for operator "alpha": issuer, endpoints, credentials).
-//! let operator = sandbox.registry_entry("alpha")?.build()?;
+//! // The operator context, built once and shared by every login, from the registry entry the
+//! // operator handed out (here the sandbox's operator "alpha": credentials, issuer, endpoints).
+//! let operator = OperatorConfig::new(Registration {
+//!     operator_id: "alpha".into(),
+//!     client_id: "alpha-client-id".into(),
+//!     client_secret: ClientSecret::new(secret),
+//!     redirect_uri: "https://sp.example/callback".into(),
+//! })?
+//! .issuer(issuer.clone())
+//! .authorization(&format!("{issuer}/authorize"))?
+//! .token(&format!("{issuer}/token"))?
+//! .jwks(&format!("{issuer}/jwks"))?
+//! .userinfo(&format!("{issuer}/userinfo"))?
+//! .build()?;
 //!
 //! let hint = LoginHint::Msisdn(Msisdn::new("447700900001"));
 //! let (redirect, flow) =

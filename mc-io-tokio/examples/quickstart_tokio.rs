@@ -1,14 +1,17 @@
 //! A whole Mobile Connect login against the local sandbox operator, step by step:
 //! `cargo run -p mc-io-tokio --example quickstart_tokio`.
 //!
-//! The sandbox (package mc-tests) plays the discovery service, the operator and the user's
+//! The sandbox (package mc-sandbox) plays the discovery service, the operator and the user's
 //! handset on 127.0.0.1; everything the Service Provider does goes through mc-core and this
 //! adapter exactly as it would against a real operator.
 #![allow(clippy::print_stdout)]
 
 use mc_core::{AuthorizeOptions, DiscoveryOutcome, DiscoveryQuery, Msisdn, OperatorConfig};
 use mc_io_tokio::{Client, OsEntropy, now};
-use mc_tests::SandboxServer;
+use mc_sandbox::SandboxServer;
+use mc_sandbox::sandbox::{
+    DISCOVERY_CLIENT_ID, DISCOVERY_CLIENT_SECRET, SP_DISCOVERY_REDIRECT, SP_REDIRECT_URI,
+};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -21,7 +24,12 @@ async fn main() -> Result<()> {
 
     // 1. Discovery by MSISDN: which operator serves +44 7700 900001?
     let msisdn = "447700900001";
-    let service = sandbox.discovery_service()?;
+    let service = mc_core::DiscoveryService::new(
+        &sandbox.discovery_url(),
+        DISCOVERY_CLIENT_ID,
+        mc_core::ClientSecret::new(DISCOVERY_CLIENT_SECRET),
+        SP_DISCOVERY_REDIRECT,
+    )?;
     let DiscoveryOutcome::Found(answer) = client
         .execute(service.discover(&DiscoveryQuery::msisdn(Msisdn::new(msisdn)), &mut OsEntropy)?)
         .await?
@@ -32,8 +40,7 @@ async fn main() -> Result<()> {
         "1. discovery: {} serves the number",
         answer.serving_operator.as_deref().unwrap_or("?")
     );
-    let config =
-        OperatorConfig::from_discovery(&answer, "234_15", mc_tests::sandbox::SP_REDIRECT_URI)?;
+    let config = OperatorConfig::from_discovery(&answer, "234_15", SP_REDIRECT_URI)?;
 
     // 2. Provider metadata (endpoints, versions, RFC 9207 support).
     //    The operator context is built from the discovery answer and the metadata, whole; it

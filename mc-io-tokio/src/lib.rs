@@ -23,7 +23,7 @@
 //! rebuilding. A host without a system trust store (a bare container) cannot build a
 //! [`Client`] ([`Error::Setup`]): install the CA certificates package.
 //!
-//! A whole login against the loopback sandbox operator (package `mc-tests`; its simulated
+//! A whole login against the loopback sandbox operator (package `mc-sandbox`; its simulated
 //! handset approves the number):
 //!
 //! ```
@@ -31,9 +31,21 @@
 //! use mc_io_tokio::{Client, OsEntropy, now};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let server = mc_tests::SandboxServer::start()?;
+//! # let server = mc_sandbox::SandboxServer::start()?;
 //! # let sandbox = server.sandbox();
-//! # let operator = sandbox.registry_entry("alpha")?.build()?;
+//! # let (issuer, secret) = (sandbox.issuer("alpha"), sandbox.client_secret("alpha").unwrap_or_default());
+//! # let operator = mc_core::OperatorConfig::new(mc_core::Registration {
+//! #     operator_id: "alpha".into(),
+//! #     client_id: "alpha-client-id".into(),
+//! #     client_secret: mc_core::ClientSecret::new(secret),
+//! #     redirect_uri: "https://sp.example/callback".into(),
+//! # })?
+//! # .issuer(issuer.clone())
+//! # .authorization(&format!("{issuer}/authorize"))?
+//! # .token(&format!("{issuer}/token"))?
+//! # .jwks(&format!("{issuer}/jwks"))?
+//! # .userinfo(&format!("{issuer}/userinfo"))?
+//! # .build()?;
 //! # let runtime = tokio::runtime::Runtime::new()?;
 //! # runtime.block_on(async {
 //! let client = Client::new()?;

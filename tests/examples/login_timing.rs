@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use mc_core::{AuthorizeOptions, LoginHint, Msisdn};
+use mc_tests::SandboxExt as _;
 use mc_tests::SandboxServer;
 use mc_tests::driver::{self, Blocking, Driver, Tokio, login, userinfo};
 

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use mc_core::{AuthorizeOptions, Discovered, LoginHint, Msisdn};
 use mc_io_tokio::{Client, OsEntropy, now};
+use mc_tests::SandboxExt as _;
 use mc_tests::SandboxServer;
 use mc_tests::sandbox::{SP_REDIRECT_URI, Sandbox};
 

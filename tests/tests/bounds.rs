@@ -26,6 +26,7 @@ use mc_core::{
     Outcome, ProtocolError, ProviderMetadata, Registration, SelectionLeg, SelectionReturn,
     TokenResponse, UnixTime, Verified,
 };
+use mc_tests::SandboxExt as _;
 use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, entropy};
 use mc_tests::sandbox::{CallbackMutation, IdTokenMutation, JwksMutation, RawBody};
 use mc_tests::{Fault, Handset, OPERATORS, Sandbox, SandboxServer, Target};

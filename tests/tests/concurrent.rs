@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mc_core::{AuthorizeOptions, Authorizing, CodeReceived, Discovered, LoginHint, Msisdn};
+use mc_tests::SandboxExt as _;
 use mc_tests::{Fault, SandboxServer, Target};
 
 const OPERATOR: &str = "alpha";

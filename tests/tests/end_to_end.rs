@@ -9,6 +9,7 @@ use mc_core::{
     IdTokenError, LoginHint, MccMnc, Msisdn, OperatorConfig, Policy, ProtocolError, SelectionLeg,
     SelectionReturn,
 };
+use mc_tests::SandboxExt as _;
 use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, browser_follow, login, userinfo};
 use mc_tests::{Fault, Handset, OPERATORS, SandboxServer, Target};
 

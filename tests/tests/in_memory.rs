@@ -9,6 +9,7 @@ use mc_core::{
     OperatorConfig, Outcome, UnixTime, Verified,
 };
 use mc_tests::Sandbox;
+use mc_tests::SandboxExt as _;
 
 const NOW: u64 = 1_790_000_000;
 

@@ -23,6 +23,7 @@ use mc_core::{
     Msisdn, Nonce, OperatorConfig, PkceVerifier, RefreshToken, Registration, SelectionLeg,
     SelectionReturn, State, SubscriberId, TokenResponse, Verified, redacted,
 };
+use mc_tests::SandboxExt as _;
 use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, browser_follow};
 use mc_tests::sandbox::{
     DISCOVERY_CLIENT_ID, DISCOVERY_CLIENT_SECRET, IdTokenMutation, SP_REDIRECT_URI,

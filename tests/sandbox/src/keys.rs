@@ -237,11 +237,19 @@ fn der(tag: u8, contents: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The signature of a JWS signing input with mc-core's crypto provider (empty if the backend
+/// The jsonwebtoken crypto provider the sandbox signs and hashes with: aws-lc-rs, named
+/// explicitly, so that neither jsonwebtoken's process-global default nor mc-core's backend
+/// choice is involved.
+#[must_use]
+pub fn provider() -> &'static jsonwebtoken::crypto::CryptoProvider {
+    &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER
+}
+
+/// The signature of a JWS signing input with the sandbox's crypto provider (empty if the backend
 /// refuses the key, which a test then sees as a bad signature).
 #[must_use]
 pub fn sign_input(input: &[u8], alg: Algorithm, key: &EncodingKey) -> Vec<u8> {
-    (mc_core::crypto::provider().signer_factory)(&alg, key)
+    (crate::keys::provider().signer_factory)(&alg, key)
         .and_then(|signer| signer.try_sign(input).map_err(Into::into))
         .unwrap_or_default()
 }
@@ -254,7 +262,7 @@ pub fn hmac_sha256(input: &[u8], secret: &[u8]) -> Vec<u8> {
 }
 
 /// Sign a JWS over exactly these header and claims values (also used for deliberately broken
-/// tokens). Uses mc-core's crypto provider, never jsonwebtoken's process-global default.
+/// tokens). Uses the sandbox's crypto provider, never jsonwebtoken's process-global default.
 #[must_use]
 pub fn sign_with(header: &Value, claims: &Value, alg: Algorithm, key: &EncodingKey) -> String {
     let input = format!(
@@ -266,14 +274,31 @@ pub fn sign_with(header: &Value, claims: &Value, alg: Algorithm, key: &EncodingK
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
-/// SHA-256 of `data` with mc-core's crypto provider.
+/// SHA-256 of `data` with the sandbox's crypto provider.
 #[must_use]
 pub fn sha256(data: &[u8]) -> Vec<u8> {
-    (mc_core::crypto::provider().key_utils.compute_digest)(
+    (crate::keys::provider().key_utils.compute_digest)(
         data,
         jsonwebtoken::jwk::ThumbprintHash::SHA256,
     )
     .unwrap_or_default()
+}
+
+/// The `at_hash` of an access token for a JWS algorithm (OIDC Core 3.1.3.6): the left half of
+/// the hash named by the algorithm, base64url. Computed here, independently of mc-core.
+#[must_use]
+pub fn at_hash(access_token: &str, alg: Algorithm) -> String {
+    use jsonwebtoken::jwk::ThumbprintHash;
+    let hash = match alg {
+        Algorithm::HS384 | Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 => {
+            ThumbprintHash::SHA384
+        }
+        Algorithm::HS512 | Algorithm::RS512 | Algorithm::PS512 => ThumbprintHash::SHA512,
+        _ => ThumbprintHash::SHA256,
+    };
+    let digest =
+        (provider().key_utils.compute_digest)(access_token.as_bytes(), hash).unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }
 
 #[cfg(test)]
@@ -296,8 +321,7 @@ mod tests {
             }
             .unwrap();
             let input = b"header.claims";
-            let verifier =
-                (mc_core::crypto::provider().verifier_factory)(&key.alg, &decoding).unwrap();
+            let verifier = (crate::keys::provider().verifier_factory)(&key.alg, &decoding).unwrap();
             assert!(verifier.verify(input, &key.signature(input)).is_ok());
             assert!(!key.private_pem().is_empty());
         }

@@ -1,7 +1,7 @@
-//! Serve the sandbox operator on loopback for hand testing: `cargo run -p mc-tests --bin mc-sandbox [port]`.
+//! Serve the sandbox operator on loopback for hand testing: `cargo run -p mc-sandbox [port]`.
 #![allow(clippy::print_stdout)]
 
-use mc_tests::{OPERATORS, SandboxServer};
+use mc_sandbox::{OPERATORS, SandboxServer};
 
 fn main() -> std::io::Result<()> {
     let port: u16 = std::env::args()
@@ -14,10 +14,13 @@ fn main() -> std::io::Result<()> {
     println!(
         "  discovery:  {}  (Basic {}:{})",
         sandbox.discovery_url(),
-        mc_tests::sandbox::DISCOVERY_CLIENT_ID,
-        mc_tests::sandbox::DISCOVERY_CLIENT_SECRET
+        mc_sandbox::sandbox::DISCOVERY_CLIENT_ID,
+        mc_sandbox::sandbox::DISCOVERY_CLIENT_SECRET
     );
-    println!("  SP redirect_uri: {}", mc_tests::sandbox::SP_REDIRECT_URI);
+    println!(
+        "  SP redirect_uri: {}",
+        mc_sandbox::sandbox::SP_REDIRECT_URI
+    );
     for op in &OPERATORS {
         println!(
             "\n  operator {} ({}, MCC {} MNC {})",

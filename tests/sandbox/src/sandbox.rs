@@ -783,49 +783,6 @@ impl Sandbox {
         OPERATORS.iter().find(|o| o.name == name)
     }
 
-    /// A registry entry for `operator` as an SP would configure it (issuer, all endpoints).
-    ///
-    /// # Errors
-    /// Never for the built-in operators; the type is mc-core's.
-    pub fn registry_entry(
-        &self,
-        operator: &str,
-    ) -> Result<mc_core::OperatorConfig, mc_core::Error> {
-        let info = Self::operator(operator).ok_or(mc_core::MisuseError::InvalidParameter {
-            name: "operator",
-            reason: "no such sandbox operator",
-        })?;
-        let issuer = self.issuer(operator);
-        mc_core::OperatorConfig::new(mc_core::Registration {
-            operator_id: operator.to_owned(),
-            client_id: info.client_id.to_owned(),
-            client_secret: mc_core::ClientSecret::new(
-                self.client_secret(operator).unwrap_or_default(),
-            ),
-            redirect_uri: SP_REDIRECT_URI.to_owned(),
-        })?
-        .issuer(issuer.clone())
-        .authorization(&format!("{issuer}/authorize"))?
-        .token(&format!("{issuer}/token"))?
-        .jwks(&format!("{issuer}/jwks"))?
-        .userinfo(&format!("{issuer}/userinfo"))?
-        .premiuminfo(&format!("{issuer}/premiuminfo"))
-        .map(|c| c.client_name("Sandbox Shop"))
-    }
-
-    /// The SP's account at the sandbox discovery service.
-    ///
-    /// # Errors
-    /// Never for a well-formed base URL.
-    pub fn discovery_service(&self) -> Result<mc_core::DiscoveryService, mc_core::Error> {
-        mc_core::DiscoveryService::new(
-            &self.discovery_url(),
-            DISCOVERY_CLIENT_ID,
-            mc_core::ClientSecret::new(DISCOVERY_CLIENT_SECRET),
-            SP_DISCOVERY_REDIRECT,
-        )
-    }
-
     /// Switch a fault on for `target` at every operator (and discovery), until cleared.
     pub fn set_fault(&self, target: Target, fault: Fault) {
         self.lock().faults.insert((None, target), fault);
@@ -1540,7 +1497,7 @@ impl Sandbox {
         let Ok(key) = key else {
             return false;
         };
-        let verified = (mc_core::crypto::provider().verifier_factory)(&alg, &key)
+        let verified = (crate::keys::provider().verifier_factory)(&alg, &key)
             .is_ok_and(|v| v.verify(format!("{h}.{c}").as_bytes(), &signature).is_ok());
         let now = (self.clock)();
         verified
@@ -1606,7 +1563,7 @@ impl Sandbox {
             "auth_time": grant.auth_time,
             "acr": grant.acr,
             "amr": [grant.amr],
-            "at_hash": mc_core::id_token::at_hash(&access_token, key.alg).unwrap_or_default(),
+            "at_hash": crate::keys::at_hash(&access_token, key.alg),
             "hashed_login_hint": sha256(grant.hint.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>(),
         });
         if let Some(nonce) = &grant.nonce {
