@@ -4,6 +4,7 @@
 //! fault switches for tests. It does not depend on mc-core, so that mc-core's own tests can use it.
 #![forbid(unsafe_code)]
 
+pub mod fixture;
 pub mod keys;
 #[cfg(feature = "server")]
 pub mod loopback;
