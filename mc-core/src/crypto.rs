@@ -23,6 +23,8 @@ compile_error!(
 /// The jsonwebtoken crypto provider this build of mc-core uses: aws-lc-rs when the `aws-lc-rs`
 /// feature is on (also when both are), RustCrypto otherwise. Exposed so that test operators can
 /// sign with the same backend without touching jsonwebtoken's process-global default.
+/// Not part of the API (hidden from the docs): public for the benchmark and tests only.
+#[doc(hidden)]
 #[must_use]
 pub fn provider() -> &'static CryptoProvider {
     #[cfg(feature = "aws-lc-rs")]

@@ -554,6 +554,8 @@ const MAX_TTL_SECS: u64 = 180 * 24 * 3600;
 
 /// The discovery `ttl` as an expiry time: epoch milliseconds or seconds (told apart by
 /// magnitude: below 10^11 is seconds), clamped to [now + 5 min, now + 180 days].
+/// Not part of the API (hidden from the docs): public for the property tests only.
+#[doc(hidden)]
 #[must_use]
 pub fn ttl_expiry(ttl: Option<u64>, now: UnixTime) -> UnixTime {
     let secs = ttl.map_or(0, |t| if t < 100_000_000_000 { t } else { t / 1000 });

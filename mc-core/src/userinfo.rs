@@ -13,6 +13,7 @@ use crate::registry::Discovered;
 use crate::token::Tokens;
 use crate::wire::{self, Classified};
 
+#[doc(hidden)]
 pub use crate::wire::parse_www_authenticate;
 
 /// The claims from userinfo or premium info.

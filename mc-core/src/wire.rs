@@ -416,6 +416,8 @@ struct ErrorBody {
 /// Read an OAuth error body, whatever the status (MC discovery served errors with 200): a JSON
 /// object of at most [`MAX_JSON_BYTES`], valid UTF-8 throughout (RFC 8259 8.1) and nested at
 /// most [`MAX_JSON_DEPTH`] deep, with a string `error`.
+/// Not part of the API (hidden from the docs): public for the fuzz targets and property tests.
+#[doc(hidden)]
 #[must_use]
 pub fn parse_error_body(
     endpoint: Endpoint,
@@ -660,6 +662,8 @@ fn looks_like_jwt(body: &[u8]) -> bool {
 
 /// Parse a `WWW-Authenticate: Bearer error="...", error_description="..."` value tolerantly
 /// (spaces around `=`, unquoted values).
+/// Not part of the API (hidden from the docs): public for the fuzz targets and property tests.
+#[doc(hidden)]
 #[must_use]
 pub fn parse_www_authenticate(
     endpoint: Endpoint,
