@@ -189,13 +189,46 @@ fn value<'de, A: MapAccess<'de>, S: Shape>(map: &mut A) -> Result<Read<S::Out>, 
     Ok(map.next_value::<Strict<S>>()?.0)
 }
 
-/// The claim set visitor: each registered claim read by its shape, every other member skipped
-/// unread. The first claim present but unreadable (in document order) is the verdict; the rest
-/// of the object is still read, so that a syntax error after it is reported as such.
-struct ClaimsVisitor;
+/// Why a claim set that is a JSON object is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClaimsVerdict {
+    /// More than [`wire::MAX_CLAIMS`] members (reading stopped at the first one over).
+    TooMany,
+    /// A member name given twice (RFC 8725 2.6: never "last one wins").
+    Duplicate,
+    /// A registered claim present but not of its type.
+    Invalid(InvalidClaim),
+}
 
-impl<'de> Visitor<'de> for ClaimsVisitor {
-    type Value = Result<IdTokenClaims, InvalidClaim>;
+impl From<ClaimsVerdict> for IdTokenError {
+    fn from(verdict: ClaimsVerdict) -> Self {
+        match verdict {
+            ClaimsVerdict::TooMany => Self::TooManyMembers {
+                part: JwtPart::Claims,
+                limit: wire::MAX_CLAIMS,
+            },
+            ClaimsVerdict::Duplicate => Self::Malformed {
+                part: JwtPart::Claims,
+                reason: "duplicate claim".to_owned(),
+            },
+            ClaimsVerdict::Invalid(e) => e.into(),
+        }
+    }
+}
+
+/// The claim set visitor: each registered claim read by its shape, every other member skipped
+/// unread, the member rules checked on the way (at most [`wire::MAX_CLAIMS`] members, no name
+/// twice, names compared after JSON unescaping) in the same single pass. Over the bound, reading
+/// stops (serde_json lets a visitor leave a map early only through an error: `too_many` tells
+/// that error apart). Otherwise a repeated name is the verdict, then the first claim present but
+/// unreadable (in document order); the rest of the object is still read, so that a syntax error
+/// after it is reported as such.
+struct ClaimsVisitor<'a> {
+    too_many: &'a mut bool,
+}
+
+impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
+    type Value = Result<IdTokenClaims, ClaimsVerdict>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object of claims")
@@ -204,8 +237,18 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut c = IdTokenClaims::default();
         let mut seen = 0u16;
+        let mut repeated = false;
+        let mut members = 0usize;
+        // The names of the members mc-core does not type (the registered ones are told apart by
+        // `seen`), sorted once at the end to find a repeat.
+        let mut others: Vec<Cow<'de, str>> = Vec::new();
         let mut first_error: Option<InvalidClaim> = None;
         while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            members += 1;
+            if members > wire::MAX_CLAIMS {
+                *self.too_many = true;
+                return Err(de::Error::custom("too many members"));
+            }
             let (bit, claim, read): (u16, &'static str, Read<()>) = match &*name {
                 "iss" => (
                     0,
@@ -266,22 +309,23 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
                 ),
                 _ => {
                     let _: IgnoredAny = map.next_value()?;
+                    others.push(name);
                     continue;
                 }
             };
-            // RFC 8725 2.6 (the whole-object check in `jws` covers verified tokens; this keeps
-            // the reader itself from letting the last one win).
-            let read = if seen & (1 << bit) == 0 {
-                read
-            } else {
-                Err(Invalid("repeated"))
-            };
+            repeated |= seen & (1 << bit) != 0;
             seen |= 1 << bit;
             if let (Err(Invalid(reason)), None) = (read, first_error) {
                 first_error = Some(InvalidClaim { claim, reason });
             }
         }
-        Ok(first_error.map_or(Ok(c), Err))
+        others.sort_unstable();
+        repeated |= others.windows(2).any(|pair| pair.first() == pair.last());
+        Ok(if repeated {
+            Err(ClaimsVerdict::Duplicate)
+        } else {
+            first_error.map_or(Ok(c), |e| Err(ClaimsVerdict::Invalid(e)))
+        })
     }
 }
 
@@ -289,8 +333,17 @@ impl<'de> Deserialize<'de> for IdTokenClaims {
     /// The registered claims of a JSON object; a claim present but unreadable fails with a
     /// message naming it (`claim nbf: not a number`).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(ClaimsVisitor)?
-            .map_err(|e| de::Error::custom(format_args!("claim {}: {}", e.claim, e.reason)))
+        let mut too_many = false;
+        d.deserialize_map(ClaimsVisitor {
+            too_many: &mut too_many,
+        })?
+        .map_err(|verdict| match verdict {
+            ClaimsVerdict::Invalid(e) => {
+                de::Error::custom(format_args!("claim {}: {}", e.claim, e.reason))
+            }
+            ClaimsVerdict::Duplicate => de::Error::custom("duplicate claim"),
+            ClaimsVerdict::TooMany => de::Error::custom("too many members"),
+        })
     }
 }
 
@@ -305,11 +358,17 @@ pub(crate) fn read_claims(claims_json: &str) -> Result<IdTokenClaims, IdTokenErr
         return Err(malformed("not a JSON object".to_owned()));
     }
     let mut de = serde_json::Deserializer::from_str(claims_json);
+    let mut too_many = false;
     let read = de
-        .deserialize_map(ClaimsVisitor)
-        .and_then(|read| de.end().map(|()| read))
-        .map_err(|e| malformed(wire::describe_json_error(&e)))?;
-    Ok(read?)
+        .deserialize_map(ClaimsVisitor {
+            too_many: &mut too_many,
+        })
+        .and_then(|read| de.end().map(|()| read));
+    match read {
+        _ if too_many => Err(ClaimsVerdict::TooMany.into()),
+        Ok(read) => Ok(read?),
+        Err(e) => Err(malformed(wire::describe_json_error(&e))),
+    }
 }
 
 /// What a login expects of its id_token.
