@@ -34,11 +34,14 @@ fn main() -> Result<()> {
     else {
         return Err("discovery wanted the operator selection page".into());
     };
-    println!(
-        "1. discovery: {} serves the number",
-        answer.serving_operator.as_deref().unwrap_or("?")
-    );
-    let config = OperatorConfig::from_discovery(&answer, "234_15", SP_REDIRECT_URI)?;
+    // The answer names the operator: `serving_operator` is stable and one per operator, so it
+    // keys the operator context (per-login state refers to the context by this id).
+    let operator_id = answer
+        .serving_operator
+        .clone()
+        .ok_or("the discovery answer names no serving_operator")?;
+    println!("1. discovery: {operator_id} serves the number");
+    let config = OperatorConfig::from_discovery(&answer, operator_id, SP_REDIRECT_URI)?;
 
     // 2. Provider metadata (endpoints, versions, RFC 9207 support).
     //    The operator context is built from the discovery answer and the metadata, whole; it

@@ -14,7 +14,8 @@ pub use mc_sandbox::{
 
 /// mc-core values for a sandbox: what an SP configures from the facts the sandbox prints.
 pub trait SandboxExt {
-    /// A registry entry for `operator` as an SP would configure it (issuer, all endpoints).
+    /// A registry entry for `operator` as an SP would configure it (issuer, all endpoints), with
+    /// the sandbox's first registered redirect URI.
     ///
     /// # Errors
     /// Never for the built-in operators; the type is mc-core's.
@@ -40,7 +41,7 @@ impl SandboxExt for Sandbox {
             client_secret: mc_core::ClientSecret::new(
                 self.client_secret(operator).unwrap_or_default(),
             ),
-            redirect_uri: sandbox::SP_REDIRECT_URI.to_owned(),
+            redirect_uri: self.redirect_uri().to_owned(),
         })?
         .issuer(issuer.clone())
         .authorization(&format!("{issuer}/authorize"))?

@@ -246,7 +246,7 @@ fn approve_at_loa2_when_loa3_was_required_is_acr_too_low<D: Driver>(d: &D) {
         login(
             d,
             &op,
-            msisdn_hint(subscriber(0, Handset::Approve)).acr_values([3]),
+            msisdn_hint(subscriber(0, Handset::NoPin)).acr_values([3]),
         )
         .unwrap_err(),
     );

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 use http::Request;
 
 use crate::loopback::{LoopbackServer, Recorded, Reply};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SandboxConfig, system_clock};
 
 /// A running loopback sandbox. Dropping it stops the server.
 #[derive(Debug)]
@@ -52,8 +52,20 @@ impl SandboxServer {
     /// # Errors
     /// When the socket cannot be bound or the server thread cannot start.
     pub fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
+        Self::start_with(addr, SandboxConfig::default())
+    }
+
+    /// Start on a given loopback address, set up with `config`.
+    ///
+    /// # Errors
+    /// When the socket cannot be bound or the server thread cannot start.
+    pub fn start_with(addr: SocketAddr, config: SandboxConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr)?;
-        let sandbox = Sandbox::new(&format!("http://{}", listener.local_addr()?));
+        let sandbox = Sandbox::configured(
+            &format!("http://{}", listener.local_addr()?),
+            system_clock(),
+            config,
+        );
         let serving = sandbox.clone();
         let server = LoopbackServer::serve(listener, move |request| answer(&serving, request))?;
         Ok(Self { sandbox, server })

@@ -239,7 +239,8 @@ cases! { check_id_token, c;
     /// `x-acr-downgrade`: `acr` below the requested LoA (a real LoA 2 approval for an LoA 3
     /// request, or a forged `acr`), or missing, is rejected; a higher LoA is accepted.
     x_acr_downgrade at ["alpha"]: {
-        as_served().options(c.approve().acr_values([3]))
+        // The subscriber whose handset has no PIN answers LoA 2 when LoA 3 is asked.
+        as_served().options(c.no_pin().acr_values([3]))
             => Err(E::AcrTooLow { requested: 3, found }) if found == "2",
         M::set("acr", json!("1")) => Err(E::AcrTooLow { requested: 2, found }) if found == "1",
         // Not a level at all ("1" to "4", exact strings): refused as such.

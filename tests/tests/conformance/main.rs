@@ -270,18 +270,24 @@ impl<'d, D: Driver> Case<'d, D> {
         format!("+{}", self.msisdn(Handset::Approve))
     }
 
+    /// Login options for the subscriber whose handset behaves so.
+    fn login_as(&self, handset: Handset) -> AuthorizeOptions {
+        AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new(self.msisdn(handset))))
+    }
+
     /// Login options for the approving subscriber.
     fn approve(&self) -> AuthorizeOptions {
-        AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new(
-            self.msisdn(Handset::Approve),
-        )))
+        self.login_as(Handset::Approve)
+    }
+
+    /// Login options for the subscriber whose handset has no PIN (LoA 2 whatever is asked).
+    fn no_pin(&self) -> AuthorizeOptions {
+        self.login_as(Handset::NoPin)
     }
 
     /// Login options for the declining subscriber.
     fn decline(&self) -> AuthorizeOptions {
-        AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new(
-            self.msisdn(Handset::Decline),
-        )))
+        self.login_as(Handset::Decline)
     }
 
     fn login(&self, options: AuthorizeOptions) -> Result<Tokens, Failure> {

@@ -1,0 +1,244 @@
+//! The authorize endpoint: it checks the client and the registered redirect URI, asks the
+//! subscriber's handset ([`super::handset`]) at the level of assurance requested, and sends the
+//! browser back to the SP's redirect URI (a 302, or a form-post page) with a code or an error,
+//! as a fault may have edited it.
+
+use std::time::Duration;
+
+use http::{Request, Response};
+
+use super::super::catalogue::{OPERATORS, decrypt_msisdn};
+use super::super::faults::{CallbackMutation, Fault, IMPOSTOR_ISSUER};
+use super::super::wire::{
+    html_escape, html_unescape, oauth_error, param, params, redirect, response,
+};
+use super::super::{Sandbox, random_hex};
+use super::Grant;
+use super::handset::{self, Answer};
+
+/// The fields of a form-post page built by [`CallbackMutation::FormPost`]: the form's `action`
+/// and its hidden inputs, unescaped, in document order.
+#[must_use]
+pub fn parse_form_post(html: &str) -> Option<(String, Vec<(String, String)>)> {
+    let attribute = |tag: &str, name: &str| -> Option<String> {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = start + tag.get(start..)?.find('"')?;
+        Some(html_unescape(tag.get(start..end)?))
+    };
+    let form = html.find("<form")?;
+    let form_tag = html.get(form..form + html.get(form..)?.find('>')?)?;
+    let action = attribute(form_tag, "action")?;
+    let mut fields = Vec::new();
+    let mut rest = html.get(form..)?;
+    while let Some(at) = rest.find("<input") {
+        let tag_end = at + rest.get(at..)?.find('>')?;
+        let tag = rest.get(at..tag_end)?;
+        fields.push((attribute(tag, "name")?, attribute(tag, "value")?));
+        rest = rest.get(tag_end..)?;
+    }
+    Some((action, fields))
+}
+
+/// The authorization response: `pairs`, then `state` and RFC 9207 `iss`, as edited by
+/// `mutation`, as a 302 to the redirect URI or as a form-post page.
+fn callback_response(
+    redirect_uri: &str,
+    pairs: &[(&str, &str)],
+    state: &str,
+    iss: &str,
+    mutation: Option<&CallbackMutation>,
+) -> Response<Vec<u8>> {
+    let mut all: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    match mutation {
+        Some(CallbackMutation::NoState) => {}
+        Some(CallbackMutation::ForeignState) => all.push(("state".to_owned(), random_hex(32))),
+        Some(CallbackMutation::DuplicateState) => {
+            all.push(("state".to_owned(), state.to_owned()));
+            all.push(("state".to_owned(), state.to_owned()));
+        }
+        _ => all.push(("state".to_owned(), state.to_owned())),
+    }
+    match mutation {
+        Some(CallbackMutation::NoIss) => {}
+        Some(CallbackMutation::ForeignIss) => {
+            all.push(("iss".to_owned(), IMPOSTOR_ISSUER.to_owned()));
+        }
+        _ => all.push(("iss".to_owned(), iss.to_owned())),
+    }
+    if mutation == Some(&CallbackMutation::FormPost) {
+        let mut html = format!(
+            "<!doctype html><html><body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">",
+            html_escape(redirect_uri)
+        );
+        for (name, value) in &all {
+            html.push_str(&format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                html_escape(name),
+                html_escape(value)
+            ));
+        }
+        html.push_str("</form></body></html>");
+        return response(200, "text/html; charset=utf-8", html.into_bytes());
+    }
+    let mut query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&all)
+        .finish();
+    if let Some(CallbackMutation::ExtraParams(n)) = mutation {
+        // Valueless, distinct names (`&0&1&2...`): 10,000 of them stay under 50 KB, within
+        // what HTTP clients accept as a header.
+        for i in 0..*n {
+            query.push_str(&format!("&{i}"));
+        }
+    }
+    redirect(&format!("{redirect_uri}?{query}"))
+}
+
+impl Sandbox {
+    /// The authorization request, with how long the handset kept it waiting.
+    pub(super) fn authorize(
+        &self,
+        index: usize,
+        request: &Request<Vec<u8>>,
+        fault: Option<&Fault>,
+    ) -> (Response<Vec<u8>>, Duration) {
+        let Some(info) = OPERATORS.get(index) else {
+            return (
+                oauth_error(500, "server_error", "operator index"),
+                Duration::ZERO,
+            );
+        };
+        let p = params(request);
+        // Errors before the redirect URI is trusted are shown to the user, never redirected.
+        if param(&p, "client_id") != Some(info.client_id) {
+            return (
+                response(400, "text/html", b"<html>Unknown client</html>".to_vec()),
+                Duration::ZERO,
+            );
+        }
+        let Some(redirect_uri) = param(&p, "redirect_uri").filter(|r| {
+            self.config
+                .redirect_uris
+                .iter()
+                .any(|registered| registered == r)
+        }) else {
+            return (
+                response(
+                    400,
+                    "text/html",
+                    b"<html>Unregistered redirect_uri</html>".to_vec(),
+                ),
+                Duration::ZERO,
+            );
+        };
+        let state = param(&p, "state").unwrap_or_default();
+        let iss = self.issuer(info.name);
+        let mutation = match fault {
+            Some(Fault::Callback(m)) => Some(m),
+            _ => None,
+        };
+        let back =
+            |pairs: &[(&str, &str)]| callback_response(redirect_uri, pairs, state, &iss, mutation);
+        if param(&p, "response_type") != Some("code") {
+            return (
+                back(&[("error", "unsupported_response_type")]),
+                Duration::ZERO,
+            );
+        }
+        if !param(&p, "scope")
+            .unwrap_or_default()
+            .split(' ')
+            .any(|s| s == "openid")
+        {
+            return (
+                back(&[
+                    ("error", "invalid_scope"),
+                    ("error_description", "openid is required"),
+                ]),
+                Duration::ZERO,
+            );
+        }
+        let challenge = param(&p, "code_challenge").map(str::to_owned);
+        if challenge.is_some() && param(&p, "code_challenge_method") != Some("S256") {
+            return (
+                back(&[
+                    ("error", "invalid_request"),
+                    ("error_description", "PKCE S256 only"),
+                ]),
+                Duration::ZERO,
+            );
+        }
+        let hint = param(&p, "login_hint").unwrap_or_default();
+        let msisdn = if let Some(m) = hint.strip_prefix("MSISDN:") {
+            Some(m.trim_start_matches('+').to_owned())
+        } else if let Some(s) = hint.strip_prefix("ENCR_MSISDN:") {
+            decrypt_msisdn(s)
+        } else if let Some(pcr) = hint.strip_prefix("PCR:") {
+            info.subscribers
+                .iter()
+                .map(|(m, _)| *m)
+                .find(|m| info.pcr(m) == pcr)
+                .map(str::to_owned)
+        } else {
+            // No hint: the operator's page would ask for the number; the sandbox's user is the
+            // first test subscriber.
+            info.subscribers.first().map(|(m, _)| (*m).to_owned())
+        };
+        let Some((msisdn, handset)) = msisdn.and_then(|m| {
+            info.subscribers
+                .iter()
+                .find(|(s, _)| *s == m)
+                .map(|(s, h)| ((*s).to_owned(), *h))
+        }) else {
+            return (
+                back(&[
+                    ("error", "invalid_request"),
+                    ("error_description", "Unknown subscriber"),
+                ]),
+                Duration::ZERO,
+            );
+        };
+        let loa = handset::requested_loa(param(&p, "acr_values"));
+        let (acr, amr) = match handset::answer(handset, loa) {
+            Answer::Approved { acr, amr } => (acr, amr),
+            Answer::Refused(description) => {
+                return (
+                    back(&[
+                        ("error", "access_denied"),
+                        ("error_description", description),
+                    ]),
+                    self.config.handset_delay,
+                );
+            }
+            Answer::Silent => {
+                return (
+                    back(&[
+                        ("error", "access_denied"),
+                        ("error_description", "No response from the handset"),
+                    ]),
+                    self.handset_wait,
+                );
+            }
+        };
+        let code = random_hex(16);
+        let now = (self.clock)();
+        self.lock().codes.insert(
+            code.clone(),
+            Grant {
+                operator: index,
+                claims: param(&p, "claims").and_then(|c| serde_json::from_str(c).ok()),
+                hint: format!("MSISDN:{msisdn}"),
+                msisdn,
+                nonce: param(&p, "nonce").map(str::to_owned),
+                challenge,
+                redirect_uri: redirect_uri.to_owned(),
+                acr,
+                amr,
+                auth_time: now,
+            },
+        );
+        (back(&[("code", &code)]), self.config.handset_delay)
+    }
+}
