@@ -2,4 +2,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| mc_fuzz::harness::discovery_response(data));
+fuzz_target!(|data: &[u8]| mc_fuzz::targets::discovery_response(data));

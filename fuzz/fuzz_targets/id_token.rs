@@ -2,4 +2,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| mc_fuzz::harness::id_token(data));
+fuzz_target!(|data: &[u8]| mc_fuzz::targets::id_token(data));

@@ -2,4 +2,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| mc_fuzz::harness::jwks(data));
+fuzz_target!(|data: &[u8]| mc_fuzz::targets::jwks(data));

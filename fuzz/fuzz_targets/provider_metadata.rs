@@ -2,4 +2,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| mc_fuzz::harness::provider_metadata(data));
+fuzz_target!(|data: &[u8]| mc_fuzz::targets::provider_metadata(data));

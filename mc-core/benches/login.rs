@@ -24,123 +24,32 @@ use std::sync::Once;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::Algorithm;
 use mc_core::{
-    AuthorizeOptions, Authorizing, ClientSecret, CodeReceived, Discovered, Error, Exchange,
-    IdTokenError, Jwks, JwtPart, LoginHint, Msisdn, OperatorConfig, Registration, Tokens, UnixTime,
-    UserInfo, Verified,
+    AuthorizeOptions, Authorizing, CodeReceived, Discovered, Error, Exchange, IdTokenError,
+    JwtPart, LoginHint, Msisdn, Tokens, UnixTime, UserInfo, Verified,
 };
-use serde_json::{Value, json};
+// The fixed login every test and the fuzz harness use: same operator, keys, claims and bodies.
+use mc_sandbox::fixture::{
+    AUTHORIZATION_ENDPOINT, CLIENT_ID, CLIENT_SECRET, CODE, FIXED_JWKS, ISSUER, MSISDN,
+    PHONE_NUMBER, REDIRECT_URI, SUB, TOKEN_ENDPOINT, TestKey, USERINFO_ENDPOINT, entropy,
+    query_param, response,
+};
 
-const NOW_SECS: u64 = 1_790_000_000;
-const NOW: UnixTime = UnixTime::from_secs(NOW_SECS);
-const ISSUER: &str = "https://op.example";
-const CLIENT_ID: &str = "client-123";
-const CLIENT_SECRET: &str = "s3cret-client-secret-value";
-const REDIRECT_URI: &str = "https://sp.example/callback";
-const AUTHORIZE_URL: &str = "https://op.example/authorize";
-const TOKEN_URL: &str = "https://op.example/token";
-const USERINFO_URL: &str = "https://op.example/userinfo";
-const ACCESS_TOKEN: &str = "at-0123456789abcdef";
-const SUB: &str = "pcr-411421B0-38D6";
-const MSISDN: &str = "447700900001";
-const PHONE: &str = "+447700900001";
-const CODE: &str = "the-code";
+// The tests' registry entry of the fixed operator, with its keys stored at the fixed time.
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-const RSA_A: &str = include_str!("../tests/keys/rsa-a.pem");
-const EC_P256: &str = include_str!("../tests/keys/ec-p256.pem");
-const PUBLIC: &str = include_str!("../tests/keys/public.json");
+use support::b64;
 
-/// Deterministic "randomness": a counter restarted for every login, so that every login draws
-/// the same state, nonce and PKCE verifier (and one signed id_token fits them all).
-fn entropy() -> impl FnMut(&mut [u8]) {
-    let mut counter: u8 = 0;
-    move |buf: &mut [u8]| {
-        for b in buf.iter_mut() {
-            counter = counter.wrapping_add(1);
-            *b = counter;
-        }
-    }
-}
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
+const NOW: UnixTime = UnixTime::from_secs(mc_sandbox::fixture::NOW);
 
 fn b64d(text: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(text).unwrap()
 }
 
-fn public_jwk(name: &str, kid: &str, alg: Option<&str>) -> Value {
-    let all: Value = serde_json::from_str(PUBLIC).unwrap();
-    let mut jwk = all[name].clone();
-    jwk["kid"] = json!(kid);
-    jwk["use"] = json!("sig");
-    if let Some(alg) = alg {
-        jwk["alg"] = json!(alg);
-    }
-    jwk
-}
-
-fn jwks_json() -> String {
-    json!({ "keys": [
-        public_jwk("rsa-a", "kid-a", Some("RS256")),
-        public_jwk("ec-p256", "kid-ec", None),
-    ]})
-    .to_string()
-}
-
-/// Sign with the backend mc-core uses, as the tests' support module does.
-fn sign(claims: &Value, alg: Algorithm, kid: &str) -> String {
-    let key = match alg {
-        Algorithm::ES256 => EncodingKey::from_ec_pem(EC_P256.as_bytes()).unwrap(),
-        _ => EncodingKey::from_rsa_pem(RSA_A.as_bytes()).unwrap(),
-    };
-    let header = json!({ "alg": format!("{alg:?}"), "typ": "JWT", "kid": kid });
-    let signing_input = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
-    let signer = (mc_core::crypto::provider().signer_factory)(&alg, &key).unwrap();
-    let signature = signer.try_sign(signing_input.as_bytes()).unwrap();
-    format!("{signing_input}.{}", b64(&signature))
-}
-
-fn operator() -> Discovered {
-    let op = OperatorConfig::new(Registration {
-        operator_id: "bench-operator".to_owned(),
-        client_id: CLIENT_ID.to_owned(),
-        client_secret: ClientSecret::new(CLIENT_SECRET),
-        redirect_uri: REDIRECT_URI.to_owned(),
-    })
-    .unwrap()
-    .issuer(ISSUER)
-    .authorization(AUTHORIZE_URL)
-    .unwrap()
-    .token(TOKEN_URL)
-    .unwrap()
-    .jwks("https://op.example/jwks")
-    .unwrap()
-    .userinfo(USERINFO_URL)
-    .unwrap()
-    .build()
-    .unwrap();
-    op.set_jwks(Jwks::parse(jwks_json().as_bytes()).unwrap(), NOW);
-    op
-}
-
 fn options() -> AuthorizeOptions {
     AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new(MSISDN)))
-}
-
-fn response(content_type: &str, body: Vec<u8>) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(200)
-        .header("content-type", content_type)
-        .header("cache-control", "no-store")
-        .body(body)
-        .unwrap()
 }
 
 /// Everything fixed across iterations: the flow's values, the signed tokens, the responses.
@@ -159,14 +68,8 @@ struct Fixture {
 impl Fixture {
     fn new(op: &Discovered) -> Self {
         let (redirect, flow) = op.authorize(options(), &mut entropy(), NOW).unwrap();
-        let param = |name: &str| {
-            redirect
-                .url()
-                .query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-                .unwrap()
-        };
+        // Every login draws from a fresh counter: the same state, nonce and PKCE verifier.
+        let param = |name: &str| query_param(redirect.url(), name).unwrap();
         let (state, nonce) = (param("state"), param("nonce"));
         // The third 32-byte draw of the same counter is the PKCE verifier.
         let pkce_verifier = b64(&(65u8..=96).collect::<Vec<u8>>());
@@ -180,37 +83,13 @@ impl Fixture {
         );
         let issuer_enc: String = url::form_urlencoded::byte_serialize(ISSUER.as_bytes()).collect();
         let callback_query = format!("code={CODE}&state={state}&iss={issuer_enc}");
-        let claims = |alg: Algorithm| {
-            json!({
-                "iss": ISSUER,
-                "sub": SUB,
-                "aud": [CLIENT_ID],
-                "azp": CLIENT_ID,
-                "exp": NOW_SECS + 300,
-                "iat": NOW_SECS - 5,
-                "auth_time": NOW_SECS - 10,
-                "nonce": nonce,
-                "acr": "2",
-                "amr": ["SIM_OK"],
-                "at_hash": mc_core::id_token::at_hash(ACCESS_TOKEN, alg).unwrap(),
-            })
-        };
-        let id_token_rs256 = sign(&claims(Algorithm::RS256), Algorithm::RS256, "kid-a");
-        let id_token_es256 = sign(&claims(Algorithm::ES256), Algorithm::ES256, "kid-ec");
-        let token_body = |id_token: &str| {
-            serde_json::to_vec(&json!({
-                "access_token": ACCESS_TOKEN,
-                "token_type": "Bearer",
-                "expires_in": 3600,
-                "id_token": id_token,
-            }))
-            .unwrap()
-        };
+        let id_token_rs256 = mc_sandbox::fixture::id_token(&nonce, Algorithm::RS256);
+        let id_token_es256 = mc_sandbox::fixture::id_token(&nonce, Algorithm::ES256);
+        let token_body = mc_sandbox::fixture::token_body;
         Self {
             token_body_rs256: token_body(&id_token_rs256),
             token_body_es256: token_body(&id_token_es256),
-            userinfo_body: serde_json::to_vec(&json!({ "sub": SUB, "phone_number": PHONE }))
-                .unwrap(),
+            userinfo_body: mc_sandbox::fixture::userinfo_body(),
             state,
             nonce,
             pkce_verifier,
@@ -225,11 +104,11 @@ impl Fixture {
             Algorithm::ES256 => &self.token_body_es256,
             _ => &self.token_body_rs256,
         };
-        response("application/json", body.clone())
+        response(200, "application/json", body)
     }
 
     fn userinfo_response(&self) -> http::Response<Vec<u8>> {
-        response("application/json", self.userinfo_body.clone())
+        response(200, "application/json", &self.userinfo_body)
     }
 }
 
@@ -271,21 +150,20 @@ fn raw_verify(c: &mut Criterion, fx: &Fixture, alg: Algorithm) {
         ECDSA_P256_SHA256_FIXED, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
         RsaPublicKeyComponents,
     };
-    let public: Value = serde_json::from_str(PUBLIC).unwrap();
-    let field = |key: &str, name: &str| b64d(public[key][name].as_str().unwrap());
+    let field = |key: TestKey, name: &str| b64d(key.jwk(None, None)[name].as_str().unwrap());
     // The key parsed once, as a verifier that caches keys per JWKS fetch would hold it.
     let (name, key, id_token) = match alg {
         Algorithm::ES256 => {
             let mut point = vec![4u8];
-            point.extend(field("ec-p256", "x"));
-            point.extend(field("ec-p256", "y"));
+            point.extend(field(TestKey::EcP256, "x"));
+            point.extend(field(TestKey::EcP256, "y"));
             let key = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point).unwrap();
             ("raw_es256_verify", key, &fx.id_token_es256)
         }
         _ => {
             let key = RsaPublicKeyComponents {
-                n: field("rsa-a", "n"),
-                e: field("rsa-a", "e"),
+                n: field(TestKey::RsaA, "n"),
+                e: field(TestKey::RsaA, "e"),
             }
             .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
             .unwrap();
@@ -317,7 +195,7 @@ fn core(c: &mut Criterion, op: &Discovered, fx: &Fixture, alg: Algorithm) {
         fx.userinfo_response(),
     );
     assert_eq!(info.sub(), SUB);
-    assert_eq!(info.phone_number(), Some(PHONE));
+    assert_eq!(info.phone_number(), Some(PHONE_NUMBER));
     assert_eq!(tokens.id_token().alg(), alg);
     c.bench_function(name, |b| {
         b.iter_batched(
@@ -381,11 +259,13 @@ mod oidc {
     };
     use serde::{Deserialize, Serialize};
 
+    use mc_sandbox::fixture::NOW as NOW_SECS;
+
     use super::{
-        AUTHORIZE_URL, CLIENT_ID, CLIENT_SECRET, Cell, Criterion, ISSUER, MSISDN, NOW_SECS, PHONE,
-        REDIRECT_URI, SUB, TOKEN_URL, USERINFO_URL, black_box,
+        AUTHORIZATION_ENDPOINT, CLIENT_ID, CLIENT_SECRET, Cell, Criterion, FIXED_JWKS, ISSUER,
+        MSISDN, PHONE_NUMBER, REDIRECT_URI, SUB, TOKEN_ENDPOINT, USERINFO_ENDPOINT, black_box,
     };
-    use crate::{Algorithm, BatchSize, Fixture, jwks_json};
+    use crate::{Algorithm, BatchSize, Fixture};
 
     /// What a host keeps between the redirect and the callback with openidconnect.
     #[derive(Serialize, Deserialize)]
@@ -398,16 +278,16 @@ mod oidc {
     type Response = http::Response<Vec<u8>>;
 
     pub(crate) fn bench(c: &mut Criterion, fx: &Fixture, alg: Algorithm) {
-        let jwks: CoreJsonWebKeySet = serde_json::from_str(&jwks_json()).unwrap();
+        let jwks: CoreJsonWebKeySet = serde_json::from_str(FIXED_JWKS).unwrap();
         let client = CoreClient::new(
             ClientId::new(CLIENT_ID.to_owned()),
             IssuerUrl::new(ISSUER.to_owned()).unwrap(),
             jwks,
         )
         .set_client_secret(ClientSecret::new(CLIENT_SECRET.to_owned()))
-        .set_auth_uri(AuthUrl::new(AUTHORIZE_URL.to_owned()).unwrap())
-        .set_token_uri(TokenUrl::new(TOKEN_URL.to_owned()).unwrap())
-        .set_user_info_url(UserInfoUrl::new(USERINFO_URL.to_owned()).unwrap())
+        .set_auth_uri(AuthUrl::new(AUTHORIZATION_ENDPOINT.to_owned()).unwrap())
+        .set_token_uri(TokenUrl::new(TOKEN_ENDPOINT.to_owned()).unwrap())
+        .set_user_info_url(UserInfoUrl::new(USERINFO_ENDPOINT.to_owned()).unwrap())
         .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.to_owned()).unwrap());
         let now = chrono::DateTime::from_timestamp(i64::try_from(NOW_SECS).unwrap(), 0).unwrap();
 
@@ -504,7 +384,7 @@ mod oidc {
         assert_eq!(info.subject().as_str(), SUB);
         assert_eq!(
             info.phone_number().map(|p| p.as_str().to_owned()),
-            Some(PHONE.to_owned())
+            Some(PHONE_NUMBER.to_owned())
         );
         c.bench_function(name, |b| {
             b.iter_batched(
@@ -543,13 +423,7 @@ fn hostile_header(c: &mut Criterion, op: &Discovered, fx: &Fixture) {
         "{}",
         id_token.len()
     );
-    let body = serde_json::to_vec(&json!({
-        "access_token": ACCESS_TOKEN,
-        "token_type": "Bearer",
-        "expires_in": 3600,
-        "id_token": id_token,
-    }))
-    .unwrap();
+    let body = mc_sandbox::fixture::token_body(&id_token);
     let refuse = |exchange: mc_core::TokenExchange, response| {
         let error = exchange.respond(response, NOW).unwrap_err();
         assert!(
@@ -566,13 +440,13 @@ fn hostile_header(c: &mut Criterion, op: &Discovered, fx: &Fixture) {
     };
     refuse(
         code_received(op, fx).token_exchange(op, NOW).unwrap(),
-        response("application/json", body.clone()),
+        response(200, "application/json", &body),
     );
     c.bench_function("hostile_header", |b| {
         b.iter_batched(
             || {
                 let exchange = code_received(op, fx).token_exchange(op, NOW).unwrap();
-                (exchange, response("application/json", body.clone()))
+                (exchange, response(200, "application/json", &body))
             },
             |(exchange, response)| refuse(exchange, response),
             BatchSize::PerIteration,
@@ -588,7 +462,7 @@ fn hostile_header(c: &mut Criterion, op: &Discovered, fx: &Fixture) {
 }
 
 fn benches(c: &mut Criterion) {
-    let op = operator();
+    let op = support::operator();
     let fx = Fixture::new(&op);
     assert_eq!(fx.pkce_verifier.len(), 43);
     // Each floor right before the logins it is compared with, so that a ratio's two medians are

@@ -1,8 +1,8 @@
 // A canned Mobile Connect operator in memory, for the examples in the crate documentation and
 // the README (each includes this file in a hidden line, so that the examples run as doctests).
 // It answers the token, JWKS and userinfo endpoints of `https://op.example` with real RS256
-// signatures made with mc-core's committed test key, and a `browser` that plays the user
-// approving on the handset. It is not part of the library.
+// signatures made with a committed test key of the repository (`tests/sandbox/keys`), and a
+// `browser` that plays the user approving on the handset. It is not part of the library.
 
 #[allow(dead_code)]
 mod canned {
@@ -18,8 +18,8 @@ mod canned {
     const CODE: &str = "canned-code-1";
     const ACCESS_TOKEN: &str = "canned-access-token";
     const KID: &str = "op-key-1";
-    const PRIVATE_KEY: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/rsa-a.pem"));
-    const PUBLIC_KEYS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys/public.json"));
+    const PRIVATE_KEY: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sandbox/keys/rsa-a.pem"));
+    const PUBLIC_KEYS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sandbox/keys/public.json"));
 
     thread_local! {
         static NONCE: RefCell<String> = const { RefCell::new(String::new()) };

@@ -31,7 +31,7 @@ pub enum LoginHint {
 }
 
 impl LoginHint {
-    fn method(&self) -> &'static str {
+    pub(crate) fn method(&self) -> &'static str {
         match self {
             Self::Msisdn(_) => "MSISDN",
             Self::EncryptedMsisdn(_) => "ENCR_MSISDN",
@@ -39,7 +39,8 @@ impl LoginHint {
         }
     }
 
-    fn value(&self) -> String {
+    /// The `login_hint` value sent.
+    pub(crate) fn value(&self) -> String {
         match self {
             Self::Msisdn(m) => format!("MSISDN:{}", m.expose_secret().trim_start_matches('+')),
             Self::EncryptedMsisdn(s) => format!("ENCR_MSISDN:{}", s.expose_secret()),
@@ -47,6 +48,75 @@ impl LoginHint {
         }
     }
 }
+
+/// The option setters the kinds of login share (the browser's [`AuthorizeOptions`], Mobile
+/// Connect SI's [`crate::SiRequest`], OpenID CIBA's [`crate::CibaRequest`]), written once: each
+/// takes `self` and sets the field of its name.
+macro_rules! login_option_setters {
+    ($($setter:ident),* $(,)?) => {
+        $($crate::authorize::login_option_setters!(@ $setter);)*
+    };
+    (@ scope) => {
+        /// The scopes, e.g. `["mc_authz", "mc_identity_phonenumber"]` (`openid` is added first
+        /// when missing).
+        pub fn scope<I, S>(mut self, scopes: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            self.scope = Some($crate::authorize::scopes_with_openid(scopes));
+            self
+        }
+    };
+    (@ acr_values) => {
+        /// The levels of assurance to ask for (`acr_values`, sent as a string such as `"2 3"`),
+        /// e.g. `[2]`, `[3]` or `[2, 3]`: the id_token's `acr` must be at least the lowest of
+        /// them. (Without this, the kind of login's default applies: see its documentation.)
+        pub fn acr_values(mut self, levels: impl IntoIterator<Item = u8>) -> Self {
+            self.acr_values = Some(levels.into_iter().collect());
+            self
+        }
+    };
+    (@ claims) => {
+        /// The `claims` request (OIDC Core 5.5), e.g. a KYC match on `premiuminfo`.
+        pub fn claims(mut self, claims: serde_json::Value) -> Self {
+            self.claims = Some(claims);
+            self
+        }
+    };
+    (@ context) => {
+        $crate::authorize::login_option_setters!(@text context,
+            "`context`: the transaction text shown on the handset (`mc_authz`).");
+    };
+    (@ binding_message) => {
+        $crate::authorize::login_option_setters!(@text binding_message,
+            "`binding_message`: a short code shown both by the SP and on the handset.");
+    };
+    (@ client_name) => {
+        $crate::authorize::login_option_setters!(@text client_name,
+            "`client_name`, the application's name shown on the handset (defaults to the \
+             operator context's, [`crate::OperatorConfig::client_name`]; required with \
+             `mc_authz`).");
+    };
+    (@ correlation_id) => {
+        $crate::authorize::login_option_setters!(@text correlation_id,
+            "`correlation_id`: the SP's identifier of this login, for both sides' logs (a \
+             browser login sends it again on the token request).");
+    };
+    (@ version) => {
+        $crate::authorize::login_option_setters!(@text version,
+            "Force the Mobile Connect `version` (otherwise the operator's metadata, the \
+             operator context or the kind of login decides).");
+    };
+    (@text $field:ident, $doc:literal) => {
+        #[doc = $doc]
+        pub fn $field(mut self, value: impl Into<String>) -> Self {
+            self.$field = Some(value.into());
+            self
+        }
+    };
+}
+pub(crate) use login_option_setters;
 
 /// What one login asks of the operator. Defaults: PKCE S256, and the scope and level of
 /// assurance the operator's [`Profile`] implies (`openid mc_authn` at LoA 2 for Mobile Connect;
@@ -160,30 +230,16 @@ impl AuthorizeOptions {
         Self::default()
     }
 
-    /// The scopes (`openid` is added first when missing), e.g. `["mc_authz", "mc_identity_phonenumber"]`.
-    pub fn scope<I, S>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let mut scope: Vec<String> = vec!["openid".to_owned()];
-        for s in scopes {
-            let s = s.into();
-            if !scope.contains(&s) {
-                scope.push(s);
-            }
-        }
-        self.scope = Some(scope);
-        self
-    }
-
-    /// The levels of assurance to ask for (`acr_values`), e.g. `[2]`, `[3]` or `[2, 3]`. The
-    /// id_token's `acr` must be at least the lowest of them. Without this, a Mobile Connect
-    /// operator is asked for LoA 2 and a plain OpenID Connect one for no level.
-    pub fn acr_values(mut self, levels: impl IntoIterator<Item = u8>) -> Self {
-        self.acr_values = Some(levels.into_iter().collect());
-        self
-    }
+    login_option_setters!(
+        scope,
+        acr_values,
+        claims,
+        context,
+        binding_message,
+        client_name,
+        correlation_id,
+        version,
+    );
 
     /// `login_hint`.
     pub fn login_hint(mut self, hint: LoginHint) -> Self {
@@ -234,45 +290,9 @@ impl AuthorizeOptions {
         self
     }
 
-    /// The `claims` request parameter (OIDC Core 5.5), e.g. a KYC match on `premiuminfo`.
-    pub fn claims(mut self, claims: serde_json::Value) -> Self {
-        self.claims = Some(claims);
-        self
-    }
-
     /// `dtbs`: data to be signed (kept in a redacting [`DataToBeSigned`]).
     pub fn dtbs(mut self, dtbs: impl Into<DataToBeSigned>) -> Self {
         self.dtbs = Some(dtbs.into());
-        self
-    }
-
-    /// `context`: the transaction text shown on the handset (`mc_authz`).
-    pub fn context(mut self, context: impl Into<String>) -> Self {
-        self.context = Some(context.into());
-        self
-    }
-
-    /// `binding_message`: a short code shown both on the SP's page and the handset.
-    pub fn binding_message(mut self, message: impl Into<String>) -> Self {
-        self.binding_message = Some(message.into());
-        self
-    }
-
-    /// `client_name` (defaults to the operator context's application name).
-    pub fn client_name(mut self, name: impl Into<String>) -> Self {
-        self.client_name = Some(name.into());
-        self
-    }
-
-    /// Force the Mobile Connect `version` (sent under either profile).
-    pub fn version(mut self, version: impl Into<String>) -> Self {
-        self.version = Some(version.into());
-        self
-    }
-
-    /// `correlation_id`, sent again on the token request.
-    pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
-        self.correlation_id = Some(id.into());
         self
     }
 
@@ -287,6 +307,22 @@ impl AuthorizeOptions {
         self.pkce = false;
         self
     }
+}
+
+/// `openid` first, then each scope once (in every kind of login).
+pub(crate) fn scopes_with_openid<I, S>(scopes: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut scope: Vec<String> = vec!["openid".to_owned()];
+    for s in scopes {
+        let s = s.into();
+        if !scope.contains(&s) {
+            scope.push(s);
+        }
+    }
+    scope
 }
 
 /// The URL to send the browser to (HTTP 302 `Location`).
@@ -413,7 +449,78 @@ fn pkce_challenge(verifier: &PkceVerifier) -> Result<String, Error> {
     Ok(URL_SAFE_NO_PAD.encode(digest))
 }
 
+/// The levels of assurance a login asks for under `profile`: those requested, else LoA 2 for
+/// Mobile Connect (which never goes without one) and none for plain OpenID Connect.
+pub(crate) fn requested_levels(
+    profile: Profile,
+    requested: Option<&[u8]>,
+) -> Result<Vec<u8>, Error> {
+    match (profile, requested) {
+        (Profile::MobileConnect, None) => Ok(vec![2]),
+        (Profile::MobileConnect, Some([])) => Err(MisuseError::InvalidParameter {
+            name: "acr_values",
+            reason: "a Mobile Connect login needs at least one level of assurance",
+        }
+        .into()),
+        (_, Some(levels)) => Ok(levels.to_vec()),
+        (_, None) => Ok(Vec::new()),
+    }
+}
+
+/// The scopes a login asks for under `profile`: those requested, else `openid mc_authn` for
+/// Mobile Connect and `openid` for plain OpenID Connect.
+pub(crate) fn requested_scopes(profile: Profile, requested: Option<&[String]>) -> Vec<String> {
+    match (requested, profile) {
+        (Some(scopes), _) => scopes.to_vec(),
+        (None, Profile::MobileConnect) => vec!["openid".to_owned(), "mc_authn".to_owned()],
+        (None, _) => vec!["openid".to_owned()],
+    }
+}
+
+/// `acr_values` as sent: the levels separated by spaces (`"2 3"`).
+pub(crate) fn acr_text(levels: &[u8]) -> String {
+    levels
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Discovered {
+    /// The application name a login sends: the login's, else the context's; required with
+    /// `mc_authz`.
+    pub(crate) fn authz_client_name(
+        &self,
+        is_authz: bool,
+        requested: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        let client_name = requested
+            .map(str::to_owned)
+            .or_else(|| self.inner.client_name.clone());
+        if is_authz && client_name.is_none() {
+            return Err(MisuseError::InvalidParameter {
+                name: "client_name",
+                reason: "mc_authz needs the application's name",
+            }
+            .into());
+        }
+        Ok(client_name)
+    }
+
+    /// A login hint method the operator's metadata does not list is refused.
+    pub(crate) fn check_login_hint(&self, hint: &LoginHint) -> Result<(), Error> {
+        match self.metadata() {
+            Some(metadata) if !metadata.supports_login_hint(hint.method()) => {
+                Err(MisuseError::InvalidParameter {
+                    name: "login_hint",
+                    reason: "the operator does not support this hint method",
+                }
+                .into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Start a login: the URL to redirect the browser to, and the per-login state to keep.
     ///
     /// `state`, `nonce` and the PKCE verifier are fresh 256-bit values from `entropy`. Parameters
@@ -428,49 +535,20 @@ impl Discovered {
         entropy: &mut dyn Entropy,
         now: UnixTime,
     ) -> Result<(AuthorizationRedirect, Authorizing), Error> {
-        let invalid = |name, reason| Error::from(MisuseError::InvalidParameter { name, reason });
         let profile = self.profile();
-        let acr_values = match (profile, &options.acr_values) {
-            (Profile::MobileConnect, None) => vec![2],
-            (Profile::MobileConnect, Some(levels)) if levels.is_empty() => {
-                return Err(invalid(
-                    "acr_values",
-                    "a Mobile Connect login needs at least one level of assurance",
-                ));
-            }
-            (_, Some(levels)) => levels.clone(),
-            (_, None) => Vec::new(),
-        };
-        let scopes = match (&options.scope, profile) {
-            (Some(scopes), _) => scopes.clone(),
-            (None, Profile::MobileConnect) => vec!["openid".to_owned(), "mc_authn".to_owned()],
-            (None, _) => vec!["openid".to_owned()],
-        };
+        let acr_values = requested_levels(profile, options.acr_values.as_deref())?;
+        let scopes = requested_scopes(profile, options.scope.as_deref());
         let is_authz = scopes.iter().any(|s| s == "mc_authz");
-        let client_name = options
-            .client_name
-            .clone()
-            .or_else(|| self.inner.client_name.clone());
         if is_authz && options.context.is_none() {
-            return Err(invalid(
-                "context",
-                "mc_authz needs a context shown on the handset",
-            ));
+            return Err(MisuseError::InvalidParameter {
+                name: "context",
+                reason: "mc_authz needs a context shown on the handset",
+            }
+            .into());
         }
-        if is_authz && client_name.is_none() {
-            return Err(invalid(
-                "client_name",
-                "mc_authz needs the application's name",
-            ));
-        }
-        if let Some(hint) = &options.login_hint
-            && let Some(metadata) = self.metadata()
-            && !metadata.supports_login_hint(hint.method())
-        {
-            return Err(invalid(
-                "login_hint",
-                "the operator does not support this hint method",
-            ));
+        let client_name = self.authz_client_name(is_authz, options.client_name.as_deref())?;
+        if let Some(hint) = &options.login_hint {
+            self.check_login_hint(hint)?;
         }
         let redirect_uri = match &options.redirect_uri {
             Some(uri) => wire::parse_url(uri, "redirect_uri")?,
@@ -496,11 +574,7 @@ impl Discovered {
         let challenge = pkce.as_ref().map(pkce_challenge).transpose()?;
 
         let scope = scopes.join(" ");
-        let acr_text = acr_values
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let acr_text = acr_text(&acr_values);
         let max_age = options.max_age.map(|m| m.to_string());
         let claims = options.claims.as_ref().map(serde_json::Value::to_string);
         let login_hint = options.login_hint.as_ref().map(LoginHint::value);

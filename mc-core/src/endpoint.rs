@@ -20,6 +20,13 @@ pub enum Endpoint {
     UserInfo,
     /// The premium info endpoint.
     PremiumInfo,
+    /// Mobile Connect's server-initiated authorization endpoint (`si_authorization_endpoint`).
+    SiAuthorization,
+    /// OpenID CIBA's backchannel authentication endpoint (`/bc-authorize`).
+    BackchannelAuthentication,
+    /// The SP's own notification endpoint, which the operator calls (server-initiated
+    /// notification mode, CIBA ping).
+    Notification,
 }
 
 impl Endpoint {
@@ -34,6 +41,9 @@ impl Endpoint {
             Self::Token => "token",
             Self::UserInfo => "userinfo",
             Self::PremiumInfo => "premiuminfo",
+            Self::SiAuthorization => "si_authorization",
+            Self::BackchannelAuthentication => "backchannel_authentication",
+            Self::Notification => "notification",
         }
     }
 }

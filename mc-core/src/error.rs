@@ -24,6 +24,10 @@ pub enum Error {
     /// An id_token (or signed userinfo) failed verification.
     #[error("id_token rejected: {0}")]
     IdToken(#[from] IdTokenError),
+    /// A server-initiated (or OpenID CIBA) login was refused by one of its own rules: a
+    /// notification that fails its checks, or a login past its expiry.
+    #[error("server-initiated login: {0}")]
+    Backchannel(#[from] BackchannelError),
 }
 
 /// Who is at fault, for hosts that map errors to HTTP answers or alerts.
@@ -59,6 +63,7 @@ impl Error {
             Self::Misuse(_) => ErrorClass::Misuse,
             Self::Refused(_) => ErrorClass::Refused,
             Self::Protocol(_) | Self::Callback(_) | Self::IdToken(_) => ErrorClass::Misbehaving,
+            Self::Backchannel(e) => e.class(),
         }
     }
 
@@ -129,13 +134,33 @@ pub enum MisuseError {
     },
     /// An operator context that could not finish a login, refused when it is built (before
     /// any browser is sent away): no issuer, no authorization or token endpoint, or no source
-    /// of keys for the asymmetric algorithms the policy allows.
+    /// of keys for the asymmetric algorithms the policy allows; or, when a server-initiated
+    /// login starts, a setting that kind of login needs (the SP's signing key, the
+    /// notification URI).
     #[error("operator {operator:?} cannot finish a login: {missing}")]
     IncompleteOperator {
         /// The operator id.
         operator: String,
         /// What is missing.
         missing: MissingSetting,
+    },
+    /// A server-initiated login step that its delivery mode does not have: polling a login in
+    /// Mobile Connect notification mode, which has no token request.
+    #[error("a {mode} login has no {step} step")]
+    WrongMode {
+        /// The login's delivery mode.
+        mode: crate::BackchannelMode,
+        /// The step asked for.
+        step: &'static str,
+    },
+    /// A poll before the time the pending login names ([`crate::BackchannelPending::next_poll_at`]):
+    /// the operator would answer `slow_down`. Wait until then.
+    #[error("poll at {now} is before the next poll time {next_poll_at}")]
+    PollTooEarly {
+        /// When the next poll may be made.
+        next_poll_at: u64,
+        /// The host's time.
+        now: u64,
     },
 }
 
@@ -155,6 +180,14 @@ pub enum MissingSetting {
     /// No JWKS URL and no keys, while the policy allows asymmetric algorithms.
     #[error("no JWKS URL and no keys, but the policy allows asymmetric algorithms")]
     KeySource,
+    /// No SP signing key ([`crate::OperatorConfig::signing_key`]), while `private_key_jwt`
+    /// is the client authentication or a server-initiated login must sign its request.
+    #[error("no SP signing key, but private_key_jwt or a signed request object needs one")]
+    SigningKey,
+    /// No notification URI ([`crate::OperatorConfig::notification_uri`]) for a Mobile Connect
+    /// server-initiated login in notification mode.
+    #[error("no notification URI for a server-initiated login in notification mode")]
+    NotificationUri,
 }
 
 /// An OAuth-style error sent by the operator or the discovery service.
@@ -365,6 +398,61 @@ pub enum CallbackError {
         /// The host's time.
         now: u64,
     },
+}
+
+/// A server-initiated (Mobile Connect SI or OpenID CIBA) login refused by one of its own
+/// rules. [`crate::server_initiated::notification_response`] maps each to the HTTP answer
+/// the SP gives a notification.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackchannelError {
+    /// The notification has no `Authorization: Bearer` token (answered 401).
+    #[error("the notification has no bearer token")]
+    BearerMissing,
+    /// The notification's bearer token is not this login's `client_notification_token`
+    /// (answered 401).
+    #[error("the notification's bearer token is not this login's")]
+    BearerMismatch,
+    /// The notification names another `auth_req_id` than the pending login it was handed to.
+    #[error("the notification names another auth_req_id")]
+    AuthReqIdMismatch,
+    /// No pending login has the notification's `auth_req_id`: for the host to answer a
+    /// notification it finds no state for (answered 400).
+    #[error("no pending login has this auth_req_id")]
+    UnknownAuthReqId,
+    /// The notification was not a POST.
+    #[error("the notification came as {method}, not POST")]
+    NotificationNotPost {
+        /// The request method.
+        method: String,
+    },
+    /// A notification for a login whose delivery mode has none (a polling login).
+    #[error("a {mode} login takes no notification")]
+    NotificationNotExpected {
+        /// The login's delivery mode.
+        mode: crate::BackchannelMode,
+    },
+    /// The login is past the expiry the operator gave (`expires_in`): a notification that
+    /// arrives later is refused, and no poll is sent any more.
+    #[error("the login expired at {expires_at}; now {now}")]
+    Expired {
+        /// When the login expired.
+        expires_at: u64,
+        /// The host's time.
+        now: u64,
+    },
+}
+
+impl BackchannelError {
+    /// Who is at fault: an expired login is an ordinary outcome (the user did not answer in
+    /// time), the others a peer that breaks the protocol (or someone forging notifications).
+    #[must_use]
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Expired { .. } => ErrorClass::Refused,
+            _ => ErrorClass::Misbehaving,
+        }
+    }
 }
 
 /// Which part of a JWT is malformed.
@@ -642,6 +730,19 @@ pub enum IdTokenError {
     /// `amr` is required by the profile and missing.
     #[error("amr is missing")]
     AmrMissing,
+    /// A server-initiated id_token's `recipient` is not the notification URI this login
+    /// registered (a token minted for another SP's notification).
+    #[error("recipient {found:?} is not the notification URI {expected:?}")]
+    RecipientMismatch {
+        /// The login's notification URI.
+        expected: String,
+        /// The token's `recipient`.
+        found: String,
+    },
+    /// `hashed_login_hint` is not the hash of the login hint this login sent (a token for
+    /// another subscriber).
+    #[error("hashed_login_hint does not match the login hint sent")]
+    HashedLoginHintMismatch,
 }
 
 /// Epoch seconds as a UTC date and time (`2026-09-21T14:13:20Z`), for error messages.

@@ -185,11 +185,12 @@ impl Prepared {
 }
 
 impl fmt::Debug for Prepared {
-    // The body and the Authorization header may carry secrets; print only their shape.
+    // The body, the query and the Authorization header may carry secrets (a server-initiated
+    // request puts its signed request object in the query); print only their shape.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Prepared")
             .field("method", &self.method)
-            .field("uri", &self.uri)
+            .field("uri", &crate::secret::RedactedUri(&self.uri))
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("body_len", &self.body.len())
             .finish()

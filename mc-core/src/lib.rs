@@ -12,6 +12,10 @@
 //!     UserInfo <──userinfo / premiuminfo (borrows Tokens)── Tokens <──token── CodeReceived
 //!                                                  (id_token verified; an unknown kid
 //!                                                   pauses as a KeyRefetch step)
+//!
+//! server-initiated (Mobile Connect SI, OpenID CIBA), no browser:
+//!   Discovered ──si_authorize / ciba_authorize──> BackchannelPending
+//!                 ──accept(Notification) | poll──> Tokens (verified as above)
 //! ```
 //!
 //! [`Discovered`] is the operator context ("the operator is known"): endpoints, credentials,
@@ -19,8 +23,8 @@
 //! from (a registry entry, the operator's metadata, a discovery answer). It is `Send + Sync`,
 //! cheap to clone (clones share it), and shared by every login through that operator: nothing
 //! borrows it across network IO, and a refetched key set is swapped in through `&self`.
-//! [`Authorizing`] and [`CodeReceived`] are per-login state: small, serializable, with no
-//! operator secret. Each transition consumes the previous state, so a flow cannot skip a check.
+//! [`Authorizing`], [`CodeReceived`] and [`BackchannelPending`] are per-login state: small,
+//! serializable, with no operator secret. Each transition consumes the previous state, so a flow cannot skip a check.
 //!
 //! # The driver loop
 //!
@@ -116,9 +120,16 @@
 //! Every URL from discovery, metadata and `Location` must be https (or a loopback IP literal)
 //! unless the entry opts in with `allow_plain_http`.
 //!
+//! # Server-initiated login
+//! [`server_initiated`] has the Mobile Connect SI and OpenID CIBA flows, the host's duties in
+//! each mode, and a whole polling login as an example. The SP's own key ([`SpSigningKey`], in
+//! the context through [`OperatorConfig::signing_key`]) signs their request objects and
+//! `private_key_jwt` assertions, and [`SpSigningKey::jwks`] is the document the SP publishes.
+//!
 //! # Layout
 //! One module per protocol step (`registry`, `discovery`, `metadata`, `jwks`, `authorize`,
-//! `callback`, `token`, `id_token`, `userinfo`, `refetch`), plus `jws` (compact JWS: header
+//! `callback`, `token`, `id_token`, `userinfo`, `refetch`, `server_initiated` with its start,
+//! notification and poll steps), plus `signing_key` (the SP's key), `jws` (compact JWS: header
 //! rules, algorithm allow-list, key choice and signature, shared by the id_token and signed
 //! userinfo), `wire` (what goes on the wire, with `wire::lenient`, the one lenient JSON reader),
 //! `secret`, `error`, `endpoint`, `crypto` and `exchange`. The rule: each transition lives in the
@@ -165,6 +176,8 @@ pub mod metadata;
 pub mod refetch;
 pub mod registry;
 pub mod secret;
+pub mod server_initiated;
+pub mod signing_key;
 pub mod token;
 pub mod userinfo;
 pub mod wire;
@@ -176,15 +189,15 @@ struct ReadmeDoctests;
 
 pub use authorize::{AuthorizationRedirect, AuthorizeOptions, Authorizing, LoginHint};
 pub use callback::CodeReceived;
-pub use client_auth::{ClientAssertionKey, ClientAuth};
+pub use client_auth::ClientAuth;
 pub use discovery::{
     DiscoveryAnswer, DiscoveryExchange, DiscoveryOutcome, DiscoveryQuery, DiscoveryService, MccMnc,
     SelectionLeg, SelectionReturn,
 };
 pub use endpoint::Endpoint;
 pub use error::{
-    CallbackError, Error, ErrorClass, IdTokenError, JwtPart, MissingSetting, MisuseError,
-    OperatorError, ProtocolError,
+    BackchannelError, CallbackError, Error, ErrorClass, IdTokenError, JwtPart, MissingSetting,
+    MisuseError, OperatorError, ProtocolError,
 };
 pub use exchange::{Exchange, TransportConfig, UnixTime};
 pub use id_token::{IdToken, IdTokenClaims};
@@ -195,9 +208,15 @@ pub use refetch::{KeyRefetch, Outcome, Verified};
 pub use registry::{Discovered, Endpoints, OperatorConfig, Policy, Profile, Registration};
 pub use secret::{
     AccessToken, AuthorizationCode, ClientSecret, DataToBeSigned, Entropy, IdTokenJwt,
-    LoginHintToken, Msisdn, Nonce, PkceVerifier, RedactedRequest, RefreshToken, State,
-    SubscriberId, redacted,
+    LoginHintToken, Msisdn, Nonce, NotificationToken, PkceVerifier, RedactedRequest, RefreshToken,
+    State, SubscriberId, redacted,
 };
+pub use server_initiated::{
+    BackchannelMode, BackchannelPending, BackchannelStart, CibaLoginHint, CibaRequest, CibaStart,
+    Notification, Notified, Poll, PollExchange, SiRequest, SiStart, SiTransport,
+    notification_response,
+};
+pub use signing_key::SpSigningKey;
 pub use token::{TokenExchange, TokenResponse, Tokens};
 pub use userinfo::{UserInfo, UserInfoExchange};
 pub use wire::BasicAuthEncoding;

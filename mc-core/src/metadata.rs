@@ -36,6 +36,12 @@ pub struct ProviderMetadata {
     /// MC server-initiated authorization endpoint.
     #[serde(default)]
     pub si_authorization_endpoint: Option<String>,
+    /// OpenID CIBA backchannel authentication endpoint.
+    #[serde(default)]
+    pub backchannel_authentication_endpoint: Option<String>,
+    /// OpenID CIBA token delivery modes (`poll`, `ping`, `push`).
+    #[serde(default, deserialize_with = "lenient::string_or_list")]
+    pub backchannel_token_delivery_modes_supported: Vec<String>,
     /// Scopes supported.
     #[serde(default, deserialize_with = "lenient::string_or_list")]
     pub scopes_supported: Vec<String>,

@@ -63,6 +63,7 @@ final_outcome!(
     Jwks,
     crate::token::Tokens,
     crate::userinfo::UserInfo,
+    crate::server_initiated::BackchannelPending,
 );
 
 /// A verification paused until fresh keys arrive; finishing it never asks for keys again.
@@ -73,6 +74,24 @@ pub(crate) trait Paused<T>: Send {
         keys: &Jwks,
         now: UnixTime,
     ) -> Result<T, Error>;
+}
+
+/// A paused verification whose value is wrapped when it finishes (the tokens of a poll become
+/// `Poll::Tokens`): one paused step serves every output that carries its value.
+pub(crate) struct Mapped<T, U> {
+    pub(crate) inner: Box<dyn Paused<T>>,
+    pub(crate) map: fn(T) -> U,
+}
+
+impl<T, U> Paused<U> for Mapped<T, U> {
+    fn finish(
+        self: Box<Self>,
+        operator: &Discovered,
+        keys: &Jwks,
+        now: UnixTime,
+    ) -> Result<U, Error> {
+        self.inner.finish(operator, keys, now).map(self.map)
+    }
 }
 
 /// A verification that found no key in `snapshot`: paused for a refetch when the context may

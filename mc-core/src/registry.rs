@@ -15,6 +15,8 @@ use crate::exchange::UnixTime;
 use crate::jwks::{Jwks, JwksExchange, KeySnapshot, KeyStore};
 use crate::metadata::{MetadataExchange, ProviderMetadata};
 use crate::secret::ClientSecret;
+use crate::server_initiated::{CIBA_GRANT_TYPE, SiTransport};
+use crate::signing_key::SpSigningKey;
 use crate::wire::{self, BasicAuthEncoding};
 
 /// How strictly tokens from this operator are judged, and a few per-operator protocol choices.
@@ -162,8 +164,10 @@ pub struct Endpoints {
     pub revocation: Option<Url>,
     /// Token refresh (defaults to the token endpoint).
     pub refresh: Option<Url>,
-    /// Server-initiated authorization.
+    /// Mobile Connect server-initiated authorization (`si_authorization_endpoint`).
     pub si_authorization: Option<Url>,
+    /// OpenID CIBA backchannel authentication (`backchannel_authentication_endpoint`).
+    pub backchannel_authentication: Option<Url>,
 }
 
 /// The one way to build an operator context ([`Discovered`]): what the operator handed the SP,
@@ -210,10 +214,15 @@ pub struct OperatorConfig {
     revocation: Option<Url>,
     refresh: Option<Url>,
     si_authorization: Option<Url>,
+    backchannel_authentication: Option<Url>,
+    notification_uri: Option<Url>,
+    si_transport: SiTransport,
+    polling_grant_type: String,
     client_name: Option<String>,
     version: Option<String>,
     policy: Policy,
     client_auth: ClientAuth,
+    signing_key: Option<SpSigningKey>,
     profile: Option<Profile>,
     metadata: Option<ProviderMetadata>,
     keys: Option<Jwks>,
@@ -240,10 +249,15 @@ impl OperatorConfig {
             revocation: None,
             refresh: None,
             si_authorization: None,
+            backchannel_authentication: None,
+            notification_uri: None,
+            si_transport: SiTransport::default(),
+            polling_grant_type: CIBA_GRANT_TYPE.to_owned(),
             client_name: None,
             version: None,
             policy: Policy::default(),
             client_auth: ClientAuth::default(),
+            signing_key: None,
             profile: None,
             metadata: None,
             keys: None,
@@ -347,9 +361,68 @@ impl OperatorConfig {
         Ok(self)
     }
 
-    /// How the SP authenticates at the token endpoint (default: HTTP Basic).
+    /// How the SP authenticates at the token endpoint and at CIBA's backchannel
+    /// authentication endpoint (default: HTTP Basic). [`ClientAuth::PrivateKeyJwt`] needs
+    /// [`OperatorConfig::signing_key`].
     pub fn client_auth(mut self, method: ClientAuth) -> Self {
         self.client_auth = method;
+        self
+    }
+
+    /// The SP's signing key registered with this operator: it signs `private_key_jwt` client
+    /// assertions and the request objects of server-initiated logins.
+    pub fn signing_key(mut self, key: SpSigningKey) -> Self {
+        self.signing_key = Some(key);
+        self
+    }
+
+    /// Mobile Connect's server-initiated authorization endpoint (`si_authorization_endpoint`;
+    /// the metadata supplies it when the operator publishes it).
+    ///
+    /// # Errors
+    /// [`MisuseError::InvalidUrl`].
+    pub fn si_authorization(mut self, url: &str) -> Result<Self, Error> {
+        self.si_authorization = Some(wire::parse_url(url, "si_authorization_endpoint")?);
+        Ok(self)
+    }
+
+    /// OpenID CIBA's backchannel authentication endpoint
+    /// (`backchannel_authentication_endpoint`; the metadata supplies it when the operator
+    /// publishes it).
+    ///
+    /// # Errors
+    /// [`MisuseError::InvalidUrl`].
+    pub fn backchannel_authentication(mut self, url: &str) -> Result<Self, Error> {
+        self.backchannel_authentication =
+            Some(wire::parse_url(url, "backchannel_authentication_endpoint")?);
+        Ok(self)
+    }
+
+    /// The SP's notification URI registered with this operator, where a Mobile Connect
+    /// server-initiated login in notification mode receives its tokens (`notification_uri` in
+    /// the request object, and the `recipient` its id_token must name). Required for that
+    /// mode. (An OpenID CIBA ping goes to the client notification endpoint registered with
+    /// the operator, which the request does not name.)
+    ///
+    /// # Errors
+    /// [`MisuseError::InvalidUrl`].
+    pub fn notification_uri(mut self, url: &str) -> Result<Self, Error> {
+        self.notification_uri = Some(wire::parse_url(url, "notification_uri")?);
+        Ok(self)
+    }
+
+    /// How this operator takes a server-initiated authorization request (default
+    /// [`SiTransport::PostQuery`], as in the GSMA example).
+    pub fn si_transport(mut self, transport: SiTransport) -> Self {
+        self.si_transport = transport;
+        self
+    }
+
+    /// The grant type of the polling token request (default OpenID CIBA's
+    /// `urn:openid:params:grant-type:ciba`; one Mobile Connect gateway lists
+    /// `urn:openid:params:mc:grant_type:server_initiated`).
+    pub fn polling_grant_type(mut self, grant_type: impl Into<String>) -> Self {
+        self.polling_grant_type = grant_type.into();
         self
     }
 
@@ -449,6 +522,11 @@ impl OperatorConfig {
                 "si_authorization_endpoint",
                 &mut self.si_authorization,
             ),
+            (
+                &metadata.backchannel_authentication_endpoint,
+                "backchannel_authentication_endpoint",
+                &mut self.backchannel_authentication,
+            ),
         ];
         let allow_plain_http = self.allow_plain_http;
         let checked = |value: &str, what: &'static str| -> Result<Url, Error> {
@@ -487,7 +565,9 @@ impl OperatorConfig {
     /// [`MisuseError::PlainHttp`] for a plain `http` endpoint on a host that is not a loopback
     /// address, unless [`OperatorConfig::allow_plain_http`];
     /// [`MisuseError::PolicyOutOfBounds`] for a [`Policy::leeway_secs`] over
-    /// [`MAX_LEEWAY_SECS`].
+    /// [`MAX_LEEWAY_SECS`]; [`MisuseError::IncompleteOperator`] with
+    /// [`MissingSetting::SigningKey`] for [`ClientAuth::PrivateKeyJwt`] without
+    /// [`OperatorConfig::signing_key`].
     pub fn build(self) -> Result<Discovered, Error> {
         self.check_plain_http()?;
         self.policy.check_bounds()?;
@@ -511,6 +591,9 @@ impl OperatorConfig {
         if self.jwks.is_none() && keys.is_empty() && self.policy.needs_operator_keys() {
             return Err(incomplete(MissingSetting::KeySource).into());
         }
+        if self.client_auth == ClientAuth::PrivateKeyJwt && self.signing_key.is_none() {
+            return Err(incomplete(MissingSetting::SigningKey).into());
+        }
         let profile = self
             .profile
             .unwrap_or_else(|| Profile::from_metadata(self.metadata.as_ref()));
@@ -530,11 +613,16 @@ impl OperatorConfig {
                     revocation: self.revocation,
                     refresh: self.refresh,
                     si_authorization: self.si_authorization,
+                    backchannel_authentication: self.backchannel_authentication,
                 },
+                notification_uri: self.notification_uri,
+                si_transport: self.si_transport,
+                polling_grant_type: self.polling_grant_type,
                 client_name: self.client_name,
                 version: self.version,
                 policy: self.policy,
                 client_auth: self.client_auth,
+                signing_key: self.signing_key,
                 profile,
                 metadata: self.metadata,
                 keys: KeyStore::new(keys),
@@ -555,6 +643,11 @@ impl OperatorConfig {
             (&self.revocation, "tokenrevoke"),
             (&self.refresh, "tokenrefresh"),
             (&self.si_authorization, "si_authorization_endpoint"),
+            (
+                &self.backchannel_authentication,
+                "backchannel_authentication_endpoint",
+            ),
+            (&self.notification_uri, "notification_uri"),
         ];
         for (url, what) in urls {
             if let Some(url) = url {
@@ -588,10 +681,14 @@ pub(crate) struct Context {
     pub(crate) redirect_uri: Url,
     pub(crate) issuer: String,
     pub(crate) endpoints: Endpoints,
+    pub(crate) notification_uri: Option<Url>,
+    pub(crate) si_transport: SiTransport,
+    pub(crate) polling_grant_type: String,
     pub(crate) client_name: Option<String>,
     pub(crate) version: Option<String>,
     pub(crate) policy: Policy,
     pub(crate) client_auth: ClientAuth,
+    pub(crate) signing_key: Option<SpSigningKey>,
     pub(crate) profile: Profile,
     pub(crate) metadata: Option<ProviderMetadata>,
     pub(crate) keys: KeyStore,
@@ -608,6 +705,10 @@ impl fmt::Debug for Discovered {
             .field("profile", &self.inner.profile)
             .field("policy", &self.inner.policy)
             .field("client_auth", &self.inner.client_auth)
+            .field("signing_key", &self.inner.signing_key)
+            .field("notification_uri", &self.inner.notification_uri)
+            .field("si_transport", &self.inner.si_transport)
+            .field("polling_grant_type", &self.inner.polling_grant_type)
             .field("metadata", &self.inner.metadata.is_some())
             .field("keys", &self.inner.keys.current().jwks.keys().len())
             .finish_non_exhaustive()
@@ -655,6 +756,31 @@ impl Discovered {
     #[must_use]
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
+    }
+
+    /// The SP's signing key for this operator, if configured (publish its public half with
+    /// [`SpSigningKey::jwks`]).
+    #[must_use]
+    pub fn signing_key(&self) -> Option<&SpSigningKey> {
+        self.inner.signing_key.as_ref()
+    }
+
+    /// The SP's notification URI for server-initiated logins, if configured.
+    #[must_use]
+    pub fn notification_uri(&self) -> Option<&Url> {
+        self.inner.notification_uri.as_ref()
+    }
+
+    /// How this operator takes a server-initiated authorization request.
+    #[must_use]
+    pub fn si_transport(&self) -> SiTransport {
+        self.inner.si_transport
+    }
+
+    /// The grant type of the polling token request.
+    #[must_use]
+    pub fn polling_grant_type(&self) -> &str {
+        &self.inner.polling_grant_type
     }
 
     /// The current key set (empty until fetched); a snapshot that later swaps do not change.
@@ -712,8 +838,10 @@ impl Discovered {
         client_auth::Client {
             client_id: &self.inner.client_id,
             secret: &self.inner.client_secret,
-            method: &self.inner.client_auth,
+            method: self.inner.client_auth,
             basic: self.inner.policy.basic_auth,
+            signing_key: self.inner.signing_key.as_ref(),
+            operator: &self.inner.id,
         }
     }
 

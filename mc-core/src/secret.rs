@@ -140,6 +140,11 @@ secret_string!(
     /// `dtbs`, the data to be signed on the handset (a contract digest, a payment order).
     DataToBeSigned
 );
+secret_string!(
+    /// The `client_notification_token` of one server-initiated login: the bearer token the
+    /// operator's notification must carry (like `state`, a per-login secret).
+    NotificationToken
+);
 
 /// Placeholder printed for a value that must not be logged.
 pub(crate) struct Redacted;
@@ -147,6 +152,40 @@ pub(crate) struct Redacted;
 impl fmt::Debug for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+/// `scheme://host[:port]/path`, then each query parameter with its value replaced: never the
+/// userinfo or a query value (a server-initiated request carries its signed request object
+/// there).
+pub(crate) fn write_redacted_uri(uri: &http::Uri, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if let Some(scheme) = uri.scheme_str() {
+        write!(f, "{scheme}://")?;
+    }
+    if let Some(authority) = uri.authority() {
+        // Without any `user:password@`.
+        f.write_str(authority.host())?;
+        if let Some(port) = authority.port() {
+            write!(f, ":{port}")?;
+        }
+    }
+    f.write_str(uri.path())?;
+    if let Some(query) = uri.query() {
+        let mut separator = '?';
+        for (name, _) in url::form_urlencoded::parse(query.as_bytes()) {
+            write!(f, "{separator}{name}=[redacted]")?;
+            separator = '&';
+        }
+    }
+    Ok(())
+}
+
+/// A URI printed by [`write_redacted_uri`].
+pub(crate) struct RedactedUri<'a>(pub(crate) &'a http::Uri);
+
+impl fmt::Debug for RedactedUri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_redacted_uri(self.0, f)
     }
 }
 
@@ -189,28 +228,8 @@ fn header_is_harmless(name: &http::HeaderName) -> bool {
 }
 
 impl<B: AsRef<[u8]>> RedactedRequest<'_, B> {
-    /// `scheme://host[:port]/path`, then each query parameter with its value replaced.
     fn write_url(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let uri = self.request.uri();
-        if let Some(scheme) = uri.scheme_str() {
-            write!(f, "{scheme}://")?;
-        }
-        if let Some(authority) = uri.authority() {
-            // Without any `user:password@`.
-            f.write_str(authority.host())?;
-            if let Some(port) = authority.port() {
-                write!(f, ":{port}")?;
-            }
-        }
-        f.write_str(uri.path())?;
-        if let Some(query) = uri.query() {
-            let mut separator = '?';
-            for (name, _) in url::form_urlencoded::parse(query.as_bytes()) {
-                write!(f, "{separator}{name}=[redacted]")?;
-                separator = '&';
-            }
-        }
-        Ok(())
+        write_redacted_uri(self.request.uri(), f)
     }
 
     fn is_form(&self) -> bool {

@@ -14,7 +14,7 @@ use crate::jwks::Jwks;
 use crate::jws::Signed;
 use crate::refetch::{Paused, Verified, pause_or_refuse};
 use crate::registry::Discovered;
-use crate::secret::{AccessToken, IdTokenJwt, RefreshToken};
+use crate::secret::{AccessToken, IdTokenJwt, Nonce, RefreshToken};
 use crate::wire::lenient::{Invalid, Read, Seconds};
 use crate::wire::{self, lenient};
 
@@ -64,14 +64,20 @@ impl TokenResponse {
     /// non-Bearer type, or an unreadable `expires_in`
     /// ([`ProtocolError::InvalidField`]).
     pub fn parse(body: &[u8]) -> Result<Self, ProtocolError> {
-        let parsed: Self = wire::json(Endpoint::Token, body)?;
+        Self::parse_from(Endpoint::Token, body)
+    }
+
+    /// [`TokenResponse::parse`] of tokens that came from `endpoint` (the token endpoint, or a
+    /// server-initiated notification), which the errors name.
+    pub(crate) fn parse_from(endpoint: Endpoint, body: &[u8]) -> Result<Self, ProtocolError> {
+        let parsed: Self = wire::json(endpoint, body)?;
         if parsed
             .access_token
             .as_ref()
             .is_none_or(|t| t.expose_secret().is_empty())
         {
             return Err(ProtocolError::MissingField {
-                endpoint: Endpoint::Token,
+                endpoint,
                 field: "access_token",
             });
         }
@@ -79,7 +85,7 @@ impl TokenResponse {
             .token_type
             .as_deref()
             .ok_or(ProtocolError::MissingField {
-                endpoint: Endpoint::Token,
+                endpoint,
                 field: "token_type",
             })?;
         if !token_type.eq_ignore_ascii_case("bearer") {
@@ -89,7 +95,7 @@ impl TokenResponse {
         }
         if let Some(Err(Invalid(reason))) = parsed.expires_in {
             return Err(ProtocolError::InvalidField {
-                endpoint: Endpoint::Token,
+                endpoint,
                 field: "expires_in",
                 reason,
             });
@@ -270,7 +276,7 @@ impl Paused<Tokens> for PausedTokens {
         now: UnixTime,
     ) -> Result<Tokens, Error> {
         match verify(operator, &self.flow, &self.response, keys, now)? {
-            Signed::Verified(id_token) => tokens(self.flow, self.response, id_token, now),
+            Signed::Verified(id_token) => tokens(self.flow.flow.op, self.response, id_token, now),
             Signed::KeyMissing(error) => Err(error.into()),
         }
     }
@@ -283,6 +289,40 @@ fn verify(
     keys: &Jwks,
     now: UnixTime,
 ) -> Result<Signed<IdToken>, Error> {
+    let login = LoginExpectations {
+        nonce: Some(&flow.flow.nonce),
+        max_age: flow.flow.max_age,
+        min_acr: flow.flow.min_acr,
+        di_profile: flow
+            .flow
+            .version
+            .as_deref()
+            .is_some_and(requires_at_hash_and_amr),
+    };
+    verify_response(operator, &login, response, keys, now)
+}
+
+/// What one login expects of the id_token its tokens carry.
+pub(crate) struct LoginExpectations<'a> {
+    /// The nonce sent (none for OpenID CIBA, whose requests carry none).
+    pub(crate) nonce: Option<&'a Nonce>,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) min_acr: Option<u8>,
+    /// Whether the Mobile Connect version requested is a DI one, whose id_tokens must carry
+    /// `at_hash` and `amr`.
+    pub(crate) di_profile: bool,
+}
+
+/// Verify the id_token of a token response (from the token endpoint or a server-initiated
+/// notification) against the operator and the login: the one set of rules every login's
+/// tokens pass.
+pub(crate) fn verify_response(
+    operator: &Discovered,
+    login: &LoginExpectations<'_>,
+    response: &TokenResponse,
+    keys: &Jwks,
+    now: UnixTime,
+) -> Result<Signed<IdToken>, Error> {
     let Some(jwt) = response.id_token.clone() else {
         return Err(IdTokenError::Missing.into());
     };
@@ -290,22 +330,17 @@ fn verify(
         .access_token
         .as_ref()
         .ok_or_else(missing_access_token)?;
-    let strict_profile = flow
-        .flow
-        .version
-        .as_deref()
-        .is_some_and(requires_at_hash_and_amr);
     let inner = &operator.inner;
     let expect = Expectations {
         issuer: &inner.issuer,
         client_id: &inner.client_id,
         client_secret: &inner.client_secret,
-        nonce: Some(&flow.flow.nonce),
-        max_age: flow.flow.max_age,
-        min_acr: flow.flow.min_acr,
+        nonce: login.nonce,
+        max_age: login.max_age,
+        min_acr: login.min_acr,
         access_token: Some(access_token.expose_secret()),
-        require_at_hash: strict_profile,
-        require_amr: strict_profile,
+        require_at_hash: login.di_profile,
+        require_amr: login.di_profile,
         policy: &inner.policy,
     };
     Ok(id_token::verify(jwt, keys, &expect, now)?)
@@ -318,15 +353,16 @@ fn missing_access_token() -> ProtocolError {
     }
 }
 
-fn tokens(
-    flow: CodeReceived,
+/// The tokens of a login through `operator` (its id), once the id_token is verified.
+pub(crate) fn tokens(
+    operator: String,
     response: TokenResponse,
     id_token: IdToken,
     now: UnixTime,
 ) -> Result<Tokens, Error> {
     let expires_at = response.expires_in().map(|s| now.plus(s));
     Ok(Tokens {
-        operator: flow.flow.op,
+        operator,
         access_token: response.access_token.ok_or_else(missing_access_token)?,
         expires_at,
         refresh_token: response.refresh_token,
@@ -360,7 +396,7 @@ impl Exchange for TokenExchange {
         let snapshot = self.operator.key_snapshot();
         match verify(&self.operator, &self.flow, &parsed, &snapshot.jwks, now)? {
             Signed::Verified(id_token) => {
-                tokens(self.flow, parsed, id_token, now).map(Verified::Done)
+                tokens(self.flow.flow.op, parsed, id_token, now).map(Verified::Done)
             }
             Signed::KeyMissing(missing) => {
                 pause_or_refuse(&self.operator, &snapshot, now, missing, || {

@@ -191,6 +191,28 @@ pub(crate) fn post_form(
     })
 }
 
+/// A POST whose parameters are in the URL's query and whose body is empty, accepting JSON.
+pub(crate) fn post_query(url: &url::Url, what: &'static str) -> Result<Prepared, Error> {
+    Ok(Prepared {
+        method: Method::POST,
+        ..get(url, what, "application/json")?
+    })
+}
+
+/// A JSON POST accepting JSON.
+pub(crate) fn post_json(
+    url: &url::Url,
+    what: &'static str,
+    body: Vec<u8>,
+) -> Result<Prepared, Error> {
+    let mut prepared = post_query(url, what)?;
+    prepared
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    prepared.body = body;
+    Ok(prepared)
+}
+
 pub(crate) fn with_authorization(prepared: Prepared, value: HeaderValue) -> Prepared {
     prepared.header(AUTHORIZATION, value)
 }
@@ -501,8 +523,9 @@ fn may_hold_error_member(body: &[u8]) -> bool {
 /// | discovery               | 200, 202 | selection page   | no          | refusal               | no                 |
 /// | metadata                | 200      | no               | no          | refusal               | no                 |
 /// | JWKS                    | 200      | no               | no          | not read              | no                 |
-/// | token                   | 200      | no               | no          | refusal               | no                 |
+/// | token (and polling)     | 200      | no               | no          | refusal               | no                 |
 /// | userinfo, premium info  | 200      | no               | JWT         | refusal               | read first         |
+/// | SI authorization, CIBA  | 200      | no               | no          | refusal               | no                 |
 ///
 /// Rules for every row: at a status that is not a success, an OAuth error body (and, where
 /// read, a `Bearer` challenge) is the operator's refusal, anything else
@@ -552,7 +575,14 @@ impl Accepts {
                 www_authenticate: true,
                 ..STRICT
             },
-            Endpoint::Metadata | Endpoint::Token | Endpoint::Authorization => STRICT,
+            // The notification endpoint is the SP's own: its requests are read by
+            // `server_initiated::Notification::parse`, never classified as a response.
+            Endpoint::Metadata
+            | Endpoint::Token
+            | Endpoint::Authorization
+            | Endpoint::SiAuthorization
+            | Endpoint::BackchannelAuthentication
+            | Endpoint::Notification => STRICT,
         }
     }
 }

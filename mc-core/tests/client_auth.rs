@@ -4,12 +4,27 @@
 
 mod support;
 
-use mc_core::{Algorithm, AuthorizeOptions, ClientAssertionKey, ClientAuth, Exchange as _};
+use mc_core::{
+    Algorithm, AuthorizeOptions, ClientAuth, Exchange as _, MissingSetting, MisuseError,
+    SpSigningKey,
+};
 use serde_json::Value;
 use support::*;
 
 fn token_request(auth: ClientAuth) -> http::Request<Vec<u8>> {
-    let op = built_with_keys(operator_config().client_auth(auth));
+    token_request_with(operator_config().client_auth(auth))
+}
+
+fn token_request_signed_by(key: SpSigningKey) -> http::Request<Vec<u8>> {
+    token_request_with(
+        operator_config()
+            .client_auth(ClientAuth::PrivateKeyJwt)
+            .signing_key(key),
+    )
+}
+
+fn token_request_with(config: mc_core::OperatorConfig) -> http::Request<Vec<u8>> {
+    let op = built_with_keys(config);
     let started = start(&op, AuthorizeOptions::new().without_pkce());
     let code = started
         .flow
@@ -96,14 +111,9 @@ fn assertion_of(request: &http::Request<Vec<u8>>) -> (Value, Value, String) {
 
 #[test]
 fn private_key_jwt_rs256_assertion_is_signed_and_bounded() {
-    let key = ClientAssertionKey::from_pem(
-        Algorithm::RS256,
-        RSA_B.as_bytes(),
-        Some("sp-key-1".to_owned()),
-    )
-    .unwrap();
+    let key = SpSigningKey::from_pem(Algorithm::RS256, RSA_B.as_bytes(), "sp-key-1").unwrap();
     assert!(!format!("{key:?}").contains("BEGIN"));
-    let request = token_request(ClientAuth::PrivateKeyJwt(key));
+    let request = token_request_signed_by(key);
     let (header, claims, jwt) = assertion_of(&request);
     assert_eq!(header["alg"], "RS256");
     assert_eq!(header["kid"], "sp-key-1");
@@ -120,19 +130,23 @@ fn private_key_jwt_rs256_assertion_is_signed_and_bounded() {
 
 #[test]
 fn private_key_jwt_es256_assertion_verifies() {
-    let key = ClientAssertionKey::from_pem(Algorithm::ES256, EC_P256.as_bytes(), None).unwrap();
-    let request = token_request(ClientAuth::PrivateKeyJwt(key));
+    let key = SpSigningKey::from_pem(Algorithm::ES256, EC_P256.as_bytes(), "sp-ec").unwrap();
+    let request = token_request_signed_by(key);
     let (header, _, jwt) = assertion_of(&request);
     assert_eq!(header["alg"], "ES256");
-    assert!(header.get("kid").is_none());
+    assert_eq!(header["kid"], "sp-ec");
     verify_with_keys(&jwt, &TestKey::EcP256);
 }
 
 #[test]
 fn assertion_ids_differ_between_logins() {
-    let key = ClientAssertionKey::from_pem(Algorithm::RS256, RSA_B.as_bytes(), None).unwrap();
-    let first = assertion_of(&token_request(ClientAuth::PrivateKeyJwt(key.clone()))).1;
-    let op = built_with_keys(operator_config().client_auth(ClientAuth::PrivateKeyJwt(key)));
+    let key = SpSigningKey::from_pem(Algorithm::RS256, RSA_B.as_bytes(), "sp-key-1").unwrap();
+    let first = assertion_of(&token_request_signed_by(key.clone())).1;
+    let op = built_with_keys(
+        operator_config()
+            .client_auth(ClientAuth::PrivateKeyJwt)
+            .signing_key(key),
+    );
     let started = start(&op, AuthorizeOptions::new());
     let code = started
         .flow
@@ -148,9 +162,28 @@ fn assertion_ids_differ_between_logins() {
 
 #[test]
 fn unusable_assertion_keys_are_misuse() {
-    assert!(ClientAssertionKey::from_pem(Algorithm::HS256, b"secret", None).is_err());
-    assert!(ClientAssertionKey::from_pem(Algorithm::ES256, RSA_B.as_bytes(), None).is_err());
-    assert!(ClientAssertionKey::from_pem(Algorithm::RS256, b"not a key", None).is_err());
+    assert!(SpSigningKey::from_pem(Algorithm::HS256, b"secret", "k").is_err());
+    assert!(SpSigningKey::from_pem(Algorithm::ES256, RSA_B.as_bytes(), "k").is_err());
+    assert!(SpSigningKey::from_pem(Algorithm::RS256, b"not a key", "k").is_err());
+    assert!(SpSigningKey::from_pem(Algorithm::RS256, RSA_B.as_bytes(), "").is_err());
+}
+
+#[test]
+fn private_key_jwt_without_a_signing_key_is_refused_when_built() {
+    let err = operator_config()
+        .client_auth(ClientAuth::PrivateKeyJwt)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            mc_core::Error::Misuse(MisuseError::IncompleteOperator {
+                missing: MissingSetting::SigningKey,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
 }
 
 fn verify_with_keys(jwt: &str, key: &TestKey) {

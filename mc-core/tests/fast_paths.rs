@@ -448,10 +448,7 @@ fn lenient_claim_examples() {
     // A claim given twice is refused by the reader itself (it checks the member rules).
     let twice = r#"{"sub":"a","sub":"b"}"#;
     let error = serde_json::from_str::<IdTokenClaims>(twice).unwrap_err();
-    assert!(
-        error.to_string().starts_with("duplicate claim"),
-        "{error}"
-    );
+    assert!(error.to_string().starts_with("duplicate claim"), "{error}");
 }
 
 /// The depth bound of the JSON gate (a word-at-a-time bracket count before the walk) against a

@@ -1,11 +1,19 @@
 //! Replays the committed fuzz seeds (`fuzz/seeds/<target>/`) through the very harness bodies the
-//! cargo-fuzz targets run (`fuzz/src/harness.rs`), so every `cargo test` checks that no seed
-//! panics or breaks a harness invariant, and that the `ok-*` seeds still reach the end of their
-//! path (a drift in the fixed context would otherwise quietly turn them into early rejects).
+//! cargo-fuzz targets run (`fuzz/src/targets.rs`, on the fixed context of `fuzz/src/fixture.rs`),
+//! so every `cargo test` checks that no seed panics or breaks a harness invariant, and that the
+//! `ok-*` seeds still reach the end of their path (a drift in the fixed context would otherwise
+//! quietly turn them into early rejects); and that the seeds `fuzz/src/seeds.rs` generates behave
+//! as named.
 #![allow(clippy::disallowed_methods)] // reading seed files; mc-core's own code stays sans-IO
 
-#[path = "../../fuzz/src/harness.rs"]
-mod harness;
+// The fuzz crate's modules, at this crate's root as in the fuzz crate (they name each other
+// `crate::fixture`).
+#[path = "../../fuzz/src/fixture.rs"]
+mod fixture;
+#[path = "../../fuzz/src/seeds.rs"]
+mod seeds;
+#[path = "../../fuzz/src/targets.rs"]
+mod targets;
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +40,7 @@ fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 fn replay(target: &str) {
-    let (_, body) = harness::TARGETS
+    let (_, body) = targets::TARGETS
         .iter()
         .find(|(name, _)| *name == target)
         .expect("known target");
@@ -44,7 +52,7 @@ fn replay(target: &str) {
         assert!(outcome.is_ok(), "{target}: seed {name} panicked");
         if name.starts_with("ok-") {
             assert!(
-                harness::accepts(target, data),
+                targets::accepts(target, data),
                 "{target}: seed {name} is no longer accepted"
             );
         }
@@ -58,7 +66,7 @@ fn every_target_has_a_seed_directory() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     dirs.sort();
-    let mut targets: Vec<String> = harness::TARGETS
+    let mut targets: Vec<String> = targets::TARGETS
         .iter()
         .map(|(n, _)| (*n).to_owned())
         .collect();
@@ -123,9 +131,9 @@ fn oauth_error_seeds() {
 /// they are not (yet) written to disk.
 #[test]
 fn generated_seeds_behave_as_named() {
-    for (target, name, data) in harness::generated_seeds() {
+    for (target, name, data) in seeds::generated_seeds() {
         assert_eq!(
-            harness::accepts(target, &data),
+            targets::accepts(target, &data),
             name.starts_with("ok-"),
             "{target}/{name}"
         );
@@ -137,7 +145,7 @@ fn generated_seeds_behave_as_named() {
 #[test]
 #[ignore = "writes files under fuzz/seeds"]
 fn write_generated_seeds() {
-    for (target, name, data) in harness::generated_seeds() {
+    for (target, name, data) in seeds::generated_seeds() {
         let dir = seeds_root().join(target);
         std::fs::create_dir_all(&dir).expect("seed directory");
         std::fs::write(dir.join(&name), data).expect("seed file");
@@ -149,9 +157,9 @@ fn write_generated_seeds() {
 #[test]
 #[ignore = "a listing for maintainers"]
 fn list_accepted_seeds() {
-    for (target, _) in harness::TARGETS {
+    for (target, _) in targets::TARGETS {
         for (name, data) in seeds(target) {
-            let accepted = harness::accepts(target, &data);
+            let accepted = targets::accepts(target, &data);
             eprintln!(
                 "{target}/{name}: {}",
                 if accepted { "accepted" } else { "rejected" }
@@ -161,7 +169,7 @@ fn list_accepted_seeds() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fixed findings (see the module doc of fuzz/src/harness.rs): their reproducers are the
+// Fixed findings (see the module doc of fuzz/src/targets.rs): their reproducers are the
 // `crash-f*` seeds; these tests keep them fixed, and the harness oracle no longer tolerates them.
 // ---------------------------------------------------------------------------------------------
 
@@ -173,16 +181,16 @@ fn list_accepted_seeds() {
 #[test]
 fn f1_header_with_invalid_utf8_is_refused() {
     use mc_core::{Algorithm, Error, IdTokenError, JwtPart};
-    let ctx = harness::ctx();
-    let claims = harness::valid_claims(&ctx.nonce, Algorithm::RS256).to_string();
-    let jwt = harness::sign_raw(
+    let ctx = fixture::ctx();
+    let claims = fixture::valid_claims(&ctx.nonce, Algorithm::RS256).to_string();
+    let jwt = fixture::sign_raw(
         b"{\"alg\":\"RS256\",\"kid\":\"kid-a\",\"typ\":\"\x95\xe4T\"}",
         claims.as_bytes(),
         Algorithm::RS256,
     );
-    let result = harness::token_step(
+    let result = fixture::token_step(
         &ctx.operator,
-        harness::response(200, "application/json", &harness::token_body(&jwt)),
+        fixture::response(200, "application/json", &fixture::token_body(&jwt)),
     );
     assert!(
         matches!(
@@ -229,7 +237,7 @@ fn f2_json_arrays_are_refused_where_objects_are_required() {
         mc_core::DiscoveryAnswer::parse(
             &seed("discovery_response", "crash-f2-discovery-array.json"),
             &mut |buf: &mut [u8]| buf.fill(7),
-            harness::now()
+            fixture::now()
         )
         .is_err()
     );

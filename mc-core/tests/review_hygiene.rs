@@ -12,9 +12,9 @@ use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::Algorithm;
 use mc_core::wire::{self, Members};
 use mc_core::{
-    AuthorizeOptions, ClientAssertionKey, ClientAuth, ClientSecret, DataToBeSigned, Discovered,
-    DiscoveryQuery, DiscoveryService, Error, Exchange as _, IdTokenError, JwtPart, LoginHint,
-    LoginHintToken, Msisdn, Policy, Tokens, UnixTime, Verified, redacted,
+    AuthorizeOptions, ClientAuth, ClientSecret, DataToBeSigned, Discovered, DiscoveryQuery,
+    DiscoveryService, Error, Exchange as _, IdTokenError, JwtPart, LoginHint, LoginHintToken,
+    Msisdn, Policy, Tokens, UnixTime, Verified, redacted,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -408,7 +408,12 @@ fn form_encoded(value: &str) -> String {
 
 /// The token request of a login at an operator authenticating with `auth`, and its secrets.
 fn token_request_and_secrets(auth: ClientAuth) -> (http::Request<Vec<u8>>, Vec<String>) {
-    let op = built_with_keys(operator_config().client_auth(auth));
+    let key = mc_core::SpSigningKey::from_pem(Algorithm::RS256, RSA_B.as_bytes(), "sp-key-1");
+    let op = built_with_keys(
+        operator_config()
+            .client_auth(auth)
+            .signing_key(key.unwrap()),
+    );
     let started = start(&op, AuthorizeOptions::new());
     let code = "c0de+Spl/xlOBe-77311";
     let query = format!("code={}&state={}", form_encoded(code), started.state);
@@ -446,11 +451,10 @@ type Emitted = (&'static str, http::Request<Vec<u8>>, Vec<String>);
 /// Every request mc-core emits, with the secrets each carries.
 fn every_request() -> Vec<Emitted> {
     let mut all = Vec::new();
-    let key = ClientAssertionKey::from_pem(Algorithm::RS256, RSA_B.as_bytes(), None).unwrap();
     for (label, auth) in [
         ("token (client_secret_basic)", ClientAuth::SecretBasic),
         ("token (client_secret_post)", ClientAuth::SecretPost),
-        ("token (private_key_jwt)", ClientAuth::PrivateKeyJwt(key)),
+        ("token (private_key_jwt)", ClientAuth::PrivateKeyJwt),
     ] {
         let (request, secrets) = token_request_and_secrets(auth);
         all.push((label, request, secrets));

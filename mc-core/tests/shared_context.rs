@@ -1,20 +1,24 @@
 //! The operator context as one value shared by every login through the operator: `Send + Sync`,
 //! cloned cheaply, its keys replaced through `&self` by the JWKS refetch a paused login runs as a
 //! typed step; built only when it can finish a login; and judging logins by its operator
-//! profile (Mobile Connect or plain OpenID Connect). In memory against the fake operator, with
-//! real signatures, at a fixed time.
+//! profile (Mobile Connect or plain OpenID Connect). In memory against the sandbox operator
+//! (`mc_sandbox`, its clock fixed at [`NOW`]), with real signatures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
 use mc_core::{
     AuthorizeOptions, CallbackError, Discovered, Endpoint, Error, Exchange as _, IdTokenError,
-    KeyRefetch, MissingSetting, MisuseError, OperatorConfig, Policy, Profile, ProtocolError,
-    ProviderMetadata, TokenExchange, Tokens, UserInfo, UserInfoExchange, Verified,
+    KeyRefetch, LoginHint, MissingSetting, MisuseError, Msisdn, OperatorConfig, Policy, Profile,
+    ProtocolError, ProviderMetadata, TokenExchange, Tokens, UserInfo, UserInfoExchange, Verified,
 };
+use mc_sandbox::Sandbox;
+use mc_sandbox::fixture::{browse, entropy_from, subject, subscriber};
 use serde_json::{Value, json};
-use support::fake_operator::{FakeOperator, run};
 use support::*;
+
+/// The sandbox operator of the key refetch and userinfo tests (RS256, JSON userinfo).
+const OPERATOR: &str = "alpha";
 
 // ---------------------------------------------------------------------------------------------
 // One context, many logins, many threads
@@ -48,48 +52,60 @@ fn clones_of_a_context_serve_logins_on_many_threads() {
     });
 }
 
-/// Entropy counting up from `seed`: another login's state, nonce and PKCE verifier.
-fn seeded(seed: u8) -> impl FnMut(&mut [u8]) {
-    let mut counter = seed;
-    move |buf: &mut [u8]| {
-        for b in buf.iter_mut() {
-            counter = counter.wrapping_add(1);
-            *b = counter;
-        }
-    }
-}
-
-/// A login at the fake operator up to the token response; the fake signs with the key it holds.
-fn token_outcome(
-    fake: &mut FakeOperator,
-    op: &Discovered,
-    seed: u8,
-) -> Result<Verified<Tokens>, Error> {
+/// A login at the sandbox operator up to the token response; it signs with the key it holds.
+fn token_outcome(sandbox: &Sandbox, op: &Discovered, seed: u8) -> Result<Verified<Tokens>, Error> {
+    let options = AuthorizeOptions::new().login_hint(LoginHint::Msisdn(Msisdn::new(user())));
     let (redirect, flow) = op
-        .authorize(AuthorizeOptions::new(), &mut seeded(seed), now())
+        .authorize(options, &mut entropy_from(seed), now())
         .unwrap();
-    let callback = fake.authorize(redirect.url());
+    let callback = browse(sandbox, redirect.as_str()).unwrap();
     let code = flow.callback(op, &callback, now())?;
     let exchange = code.token_exchange(op, now())?;
     assert_eq!(exchange.endpoint(), Endpoint::Token);
-    assert_eq!(exchange.operator_id(), Some("test-operator"));
-    run(fake, exchange)
+    assert_eq!(exchange.operator_id(), Some(OPERATOR));
+    run(sandbox, exchange)
 }
 
-/// A fake operator that rotated to RSA B (`kid-b`), and a context still holding the old keys:
-/// a login against it pauses for the JWKS. The keys were stored at the fixed "now", so the
-/// context has no refetch spacing (the default would refuse `kid-b` for 60 s).
-fn rotated() -> (FakeOperator, Discovered) {
-    let mut fake = FakeOperator::new();
-    fake.key = TestKey::RsaB;
-    fake.kid = "kid-b".to_owned();
-    (fake, operator_refetching_at_once())
+/// The subscriber who logs in: the handset approves.
+fn user() -> &'static str {
+    subscriber(OPERATOR, mc_sandbox::Handset::Approve).unwrap()
 }
 
-fn paused(fake: &mut FakeOperator, op: &Discovered, seed: u8) -> KeyRefetch<Tokens> {
-    match token_outcome(fake, op, seed).unwrap() {
+/// The subject the sandbox operator gives [`user`].
+fn user_sub() -> String {
+    subject(OPERATOR, user()).unwrap()
+}
+
+/// The sandbox operator's context holding its keys, as stored at the fixed "now" (so with no
+/// refetch spacing: the default would refuse a new `kid` for 60 s).
+fn holding_keys(sandbox: &Sandbox) -> Discovered {
+    let mut policy = Policy::default();
+    policy.jwks_min_refetch_secs = 0;
+    sandbox_operator(
+        sandbox,
+        OPERATOR,
+        sandbox_config(sandbox, OPERATOR).policy(policy),
+    )
+}
+
+/// A sandbox operator that rotated to the next key of its pool, and a context still holding
+/// the old keys: a login against it pauses for the JWKS.
+fn rotated() -> (Sandbox, Discovered) {
+    let sandbox = mc_sandbox::fixture::sandbox();
+    let op = holding_keys(&sandbox);
+    sandbox.rotate_keys(OPERATOR);
+    (sandbox, op)
+}
+
+/// The `kid` the sandbox operator signs with now.
+fn signing_kid(sandbox: &Sandbox) -> String {
+    sandbox.signing_key(OPERATOR).unwrap().kid
+}
+
+fn paused(sandbox: &Sandbox, op: &Discovered, seed: u8) -> KeyRefetch<Tokens> {
+    match token_outcome(sandbox, op, seed).unwrap() {
         Verified::NeedJwks(refetch) => refetch,
-        Verified::Done(tokens) => panic!("kid-b is not held yet, but verified: {tokens:?}"),
+        Verified::Done(tokens) => panic!("the new kid is not held yet, but verified: {tokens:?}"),
     }
 }
 
@@ -101,62 +117,68 @@ fn kids(op: &Discovered) -> Vec<Option<String>> {
         .collect()
 }
 
-fn jwks_requests(fake: &FakeOperator) -> usize {
-    fake.requests.iter().filter(|r| *r == "GET /jwks").count()
+fn jwks_requests(sandbox: &Sandbox) -> usize {
+    served(sandbox, "/jwks")
 }
 
 #[test]
 fn a_key_refetch_is_the_jwks_get_and_stores_the_keys_in_the_shared_context() {
-    let (mut fake, op) = rotated();
+    let (sandbox, op) = rotated();
+    let new_kid = signing_kid(&sandbox);
+    let jwks_uri = format!("{}/jwks", sandbox.issuer(OPERATOR));
     let observer = op.clone();
-    let refetch = paused(&mut fake, &op, 0);
+    let refetch = paused(&sandbox, &op, 0);
     assert_eq!(refetch.endpoint(), Endpoint::Jwks);
-    assert_eq!(refetch.operator_id(), Some("test-operator"));
-    assert_eq!(refetch.jwks_uri(), "https://op.example/jwks");
+    assert_eq!(refetch.operator_id(), Some(OPERATOR));
+    assert_eq!(refetch.jwks_uri(), jwks_uri.as_str());
     let request = refetch.request();
     assert_eq!(request.method(), http::Method::GET);
-    assert_eq!(request.uri(), "https://op.example/jwks");
+    assert_eq!(request.uri(), jwks_uri.as_str());
     assert!(request.body().is_empty());
     assert!(request.headers().get(http::header::AUTHORIZATION).is_none());
 
     // The refetch finishes on another thread; the keys land in the one shared context.
     let later = now().plus(60);
-    let response = fake.handle(&request);
+    let response = sandbox.handle(&request);
     let tokens = std::thread::spawn(move || refetch.respond(response, later))
         .join()
         .unwrap()
         .unwrap();
-    assert_eq!(tokens.sub(), SUB);
-    assert_eq!(tokens.id_token().kid(), Some("kid-b"));
-    assert_eq!(kids(&observer), [Some("kid-b".to_owned())]);
+    assert_eq!(tokens.sub(), user_sub());
+    assert_eq!(tokens.id_token().kid(), Some(new_kid.as_str()));
+    assert_eq!(kids(&observer), [Some(new_kid.clone())]);
     assert_eq!(observer.jwks_fetched_at(), Some(later));
 
     // The next login through any clone verifies at once.
-    let Verified::Done(tokens) = token_outcome(&mut fake, &observer, 100).unwrap() else {
+    let Verified::Done(tokens) = token_outcome(&sandbox, &observer, 100).unwrap() else {
         panic!("the refetched key is held");
     };
-    assert_eq!(tokens.id_token().kid(), Some("kid-b"));
-    assert_eq!(jwks_requests(&fake), 1);
+    assert_eq!(tokens.id_token().kid(), Some(new_kid.as_str()));
+    assert_eq!(jwks_requests(&sandbox), 1);
 }
 
 #[test]
 fn a_refetch_that_brings_no_usable_key_refuses_the_login() {
-    type Check = fn(&Error) -> bool;
+    type Check = fn(&Error, &str) -> bool;
     let later = now().plus(60);
-    let default_kids = [Some("kid-a".to_owned()), Some("kid-ec".to_owned())];
+    // What a context holds before the rotation: the operator's first key.
+    let before = mc_sandbox::fixture::sandbox()
+        .signing_key(OPERATOR)
+        .unwrap();
+    let default_kids = [Some(before.kid.clone())];
     let cases: [(&str, http::Response<Vec<u8>>, Check, Option<_>); 3] = [
         (
             // The operator still serves the old keys: the kid stays unknown, and the answer is
             // stored as the operator's current set.
             "kid still unknown",
-            raw_response(200, "application/json", &default_jwks_body()),
-            |e| matches!(e, Error::IdToken(IdTokenError::UnknownKeyId { kid }) if kid == "kid-b"),
+            raw_response(200, "application/json", &jwks_body(&[before.jwk()])),
+            |e, new_kid| matches!(e, Error::IdToken(IdTokenError::UnknownKeyId { kid }) if kid == new_kid),
             Some(later),
         ),
         (
             "JWKS endpoint fails",
             raw_response(500, "text/plain", b"oops"),
-            |e| {
+            |e, _| {
                 matches!(
                     e,
                     Error::Protocol(ProtocolError::UnexpectedStatus {
@@ -170,7 +192,7 @@ fn a_refetch_that_brings_no_usable_key_refuses_the_login() {
         (
             "JWKS not JSON",
             raw_response(200, "text/html", b"<html>maintenance</html>"),
-            |e| {
+            |e, _| {
                 matches!(
                     e,
                     Error::Protocol(ProtocolError::MalformedJson {
@@ -183,10 +205,10 @@ fn a_refetch_that_brings_no_usable_key_refuses_the_login() {
         ),
     ];
     for (case, answer, check, fetched_at) in cases {
-        let (mut fake, op) = rotated();
-        let refetch = paused(&mut fake, &op, 0);
+        let (sandbox, op) = rotated();
+        let refetch = paused(&sandbox, &op, 0);
         let err = refetch.respond(answer, later).err().unwrap();
-        assert!(check(&err), "{case}: {err:?}");
+        assert!(check(&err, &signing_kid(&sandbox)), "{case}: {err:?}");
         // A failed refetch keeps the keys the context held; none is a second refetch.
         assert_eq!(kids(&op), default_kids, "{case}");
         assert_eq!(op.jwks_fetched_at(), fetched_at, "{case}");
@@ -195,49 +217,63 @@ fn a_refetch_that_brings_no_usable_key_refuses_the_login() {
 
 #[test]
 fn logins_paused_by_one_rotation_cost_one_jwks_fetch() {
-    let (mut fake, op) = rotated();
-    let first = paused(&mut fake, &op, 0);
-    let second = paused(&mut fake, &op.clone(), 100);
-    let tokens = run(&mut fake, first).unwrap();
-    assert_eq!(tokens.id_token().kid(), Some("kid-b"));
+    let (sandbox, op) = rotated();
+    let new_kid = signing_kid(&sandbox);
+    let first = paused(&sandbox, &op, 0);
+    let second = paused(&sandbox, &op.clone(), 100);
+    let tokens = run(&sandbox, first).unwrap();
+    assert_eq!(tokens.id_token().kid(), Some(new_kid.as_str()));
     // The first login stored the new keys: the second finishes without a request.
     let Verified::Done(tokens) = second.with_newer_keys(now()).unwrap() else {
         panic!("newer keys were stored since the second login paused");
     };
-    assert_eq!(tokens.id_token().kid(), Some("kid-b"));
-    assert_eq!(jwks_requests(&fake), 1);
+    assert_eq!(tokens.id_token().kid(), Some(new_kid.as_str()));
+    assert_eq!(jwks_requests(&sandbox), 1);
     assert_eq!(
-        fake.requests,
-        ["POST /token", "POST /token", "GET /jwks"],
+        sandbox.request_log(),
+        [
+            "GET /op/alpha/authorize",
+            "POST /op/alpha/token",
+            "GET /op/alpha/authorize",
+            "POST /op/alpha/token",
+            "GET /op/alpha/jwks"
+        ],
         "the second login fetched nothing"
     );
 }
 
 #[test]
 fn without_newer_keys_the_refetch_is_handed_back() {
-    let (mut fake, op) = rotated();
-    let refetch = paused(&mut fake, &op, 0);
+    let (sandbox, op) = rotated();
+    let refetch = paused(&sandbox, &op, 0);
     let Verified::NeedJwks(refetch) = refetch.with_newer_keys(now()).unwrap() else {
         panic!("no keys were stored since the pause");
     };
-    assert_eq!(refetch.request().uri(), "https://op.example/jwks");
-    assert_eq!(jwks_requests(&fake), 0);
-    let tokens = run(&mut fake, refetch).unwrap();
-    assert_eq!(tokens.id_token().kid(), Some("kid-b"));
+    assert_eq!(
+        refetch.request().uri().to_string(),
+        format!("{}/jwks", sandbox.issuer(OPERATOR))
+    );
+    assert_eq!(jwks_requests(&sandbox), 0);
+    let tokens = run(&sandbox, refetch).unwrap();
+    assert_eq!(
+        tokens.id_token().kid(),
+        Some(signing_kid(&sandbox).as_str())
+    );
 }
 
 #[test]
 fn newer_keys_without_the_kid_refuse_the_login_without_a_fetch() {
-    let (mut fake, op) = rotated();
-    let refetch = paused(&mut fake, &op, 0);
-    // Another login (or the host) stored a key set that still lacks kid-b.
+    let (sandbox, op) = rotated();
+    let new_kid = signing_kid(&sandbox);
+    let refetch = paused(&sandbox, &op, 0);
+    // Another login (or the host) stored a key set that still lacks the new kid.
     op.set_jwks(default_jwks(), now().plus(1));
     let err = refetch.with_newer_keys(now().plus(1)).err().unwrap();
     assert!(
-        matches!(&err, Error::IdToken(IdTokenError::UnknownKeyId { kid }) if kid == "kid-b"),
+        matches!(&err, Error::IdToken(IdTokenError::UnknownKeyId { kid }) if *kid == new_kid),
         "{err:?}"
     );
-    assert_eq!(jwks_requests(&fake), 0);
+    assert_eq!(jwks_requests(&sandbox), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,10 +282,10 @@ fn newer_keys_without_the_kid_refuse_the_login_without_a_fetch() {
 
 #[test]
 fn a_failed_userinfo_call_keeps_the_tokens() {
-    let mut fake = FakeOperator::new();
-    let op = operator();
-    let Verified::Done(tokens) = token_outcome(&mut fake, &op, 0).unwrap() else {
-        panic!("kid-a is held");
+    let sandbox = mc_sandbox::fixture::sandbox();
+    let op = holding_keys(&sandbox);
+    let Verified::Done(tokens) = token_outcome(&sandbox, &op, 0).unwrap() else {
+        panic!("the signing key is held");
     };
     let unavailable = raw_response(503, "text/html", b"<html>try later</html>");
     let err = tokens
@@ -274,20 +310,35 @@ fn a_failed_userinfo_call_keeps_the_tokens() {
         (tokens.premiuminfo(&op).unwrap(), Endpoint::PremiumInfo),
     ] {
         assert_eq!(exchange.endpoint(), endpoint);
-        let Verified::Done(info) = run(&mut fake, exchange).unwrap() else {
+        let Verified::Done(info) = run(&sandbox, exchange).unwrap() else {
             panic!("plain JSON needs no keys");
         };
         assert_eq!(info.endpoint(), endpoint);
-        assert_eq!(info.sub(), SUB);
-        assert_eq!(info.operator_id(), "test-operator");
-        assert_eq!(info.phone_number(), Some("+447700900301"));
+        assert_eq!(info.sub(), user_sub());
+        assert_eq!(info.operator_id(), OPERATOR);
+        assert_eq!(info.phone_number(), Some(format!("+{}", user()).as_str()));
     }
-    assert_eq!(tokens.access_token().expose_secret(), ACCESS_TOKEN);
-    assert_eq!(tokens.id_token().sub(), SUB);
+    // Both calls carried the access token the operator issued (it accepted them).
+    let bearer = format!("Bearer {}", tokens.access_token().expose_secret());
+    let calls: Vec<_> = sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.path().ends_with("info"))
+        .collect();
+    assert_eq!(calls.len(), 2);
+    for call in calls {
+        assert_eq!(call.header("authorization"), Some(bearer.as_str()));
+    }
+    assert_eq!(tokens.id_token().sub(), user_sub());
     assert!(tokens.id_token().jwt().expose_secret().starts_with("eyJ"));
     assert_eq!(
-        fake.requests,
-        ["POST /token", "GET /userinfo", "GET /premiuminfo"]
+        sandbox.request_log(),
+        [
+            "GET /op/alpha/authorize",
+            "POST /op/alpha/token",
+            "GET /op/alpha/userinfo",
+            "GET /op/alpha/premiuminfo"
+        ]
     );
 }
 

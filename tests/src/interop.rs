@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use mc_core::{
-    Algorithm, AuthorizationRedirect, AuthorizeOptions, Authorizing, ClientAssertionKey,
-    ClientAuth, ClientSecret, CodeReceived, Discovered, MetadataExchange, OperatorConfig, Profile,
-    Registration, Tokens,
+    Algorithm, AuthorizationRedirect, AuthorizeOptions, Authorizing, ClientAuth, ClientSecret,
+    CodeReceived, Discovered, MetadataExchange, OperatorConfig, Profile, Registration,
+    SpSigningKey, Tokens,
 };
 use url::Url;
 
@@ -121,7 +121,7 @@ impl PeerClient {
         match self.auth {
             AuthMethod::Basic => ClientAuth::SecretBasic,
             AuthMethod::Post => ClientAuth::SecretPost,
-            AuthMethod::PrivateKeyJwt => ClientAuth::PrivateKeyJwt(sp_key()),
+            AuthMethod::PrivateKeyJwt => ClientAuth::PrivateKeyJwt,
         }
     }
 }
@@ -138,8 +138,8 @@ pub fn client_secret(client_id: &str) -> ClientSecret {
 /// # Panics
 /// When the committed PEM does not load.
 #[must_use]
-pub fn sp_key() -> ClientAssertionKey {
-    ClientAssertionKey::from_pem(Algorithm::RS256, SP_KEY_PEM, Some(SP_KEY_ID.to_owned()))
+pub fn sp_key() -> SpSigningKey {
+    SpSigningKey::from_pem(Algorithm::RS256, SP_KEY_PEM, SP_KEY_ID)
         .expect("tests/interop/keys/sp-private-key-jwt.pem loads")
 }
 
@@ -148,8 +148,8 @@ pub fn sp_key() -> ClientAssertionKey {
 /// # Panics
 /// When the committed PEM does not load.
 #[must_use]
-pub fn other_key() -> ClientAssertionKey {
-    ClientAssertionKey::from_pem(Algorithm::RS256, OTHER_KEY_PEM, Some(SP_KEY_ID.to_owned()))
+pub fn other_key() -> SpSigningKey {
+    SpSigningKey::from_pem(Algorithm::RS256, OTHER_KEY_PEM, SP_KEY_ID)
         .expect("tests/interop/keys/sp-other-key.pem loads")
 }
 
@@ -430,7 +430,8 @@ impl Peer {
             redirect_uri: REDIRECT_URI.to_owned(),
         })?
         .with_metadata(metadata)?
-        .client_auth(auth))
+        .client_auth(auth)
+        .signing_key(sp_key()))
     }
 
     /// The operator context for a client ([`Peer::config`], built; JWKS fetched on first use).

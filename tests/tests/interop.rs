@@ -406,12 +406,15 @@ fn raw_basic_credentials_are_refused_by_an_rfc6749_peer<D: Driver>(d: &D, peer: 
 fn unknown_client_assertion_key_is_invalid_client<D: Driver>(d: &D, peer: &Peer) {
     let id = PeerClient::new(AuthMethod::PrivateKeyJwt, Algorithm::RS256).id();
     let op = peer
-        .operator(
+        .config(
             d,
             &id,
             ClientSecret::new("unused"),
-            ClientAuth::PrivateKeyJwt(other_key()),
+            ClientAuth::PrivateKeyJwt,
         )
+        .unwrap()
+        .signing_key(other_key())
+        .build()
         .unwrap();
     let err = core(login(d, &op, hint(APPROVING_MSISDN)).unwrap_err());
     let refusal = err.operator_error().unwrap_or_else(|| panic!("{err:?}"));

@@ -299,12 +299,14 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
         // secret in the body with client_secret_post, a signed assertion with private_key_jwt.
         for (label, auth) in [
             ("token, client_secret_post", ClientAuth::SecretPost),
-            (
-                "token, private_key_jwt",
-                ClientAuth::PrivateKeyJwt(mc_tests::interop::sp_key()),
-            ),
+            ("token, private_key_jwt", ClientAuth::PrivateKeyJwt),
         ] {
-            let other = config.clone().client_auth(auth).build().unwrap();
+            let other = config
+                .clone()
+                .client_auth(auth)
+                .signing_key(mc_tests::interop::sp_key())
+                .build()
+                .unwrap();
             let (_, flow) = other
                 .authorize(AuthorizeOptions::new(), &mut driver::entropy(), d.now())
                 .unwrap();

@@ -1,42 +1,29 @@
-//! Shared test support: fixed time, deterministic entropy, real keys, a token signer and a small
-//! in-memory operator. Not every test file uses every item.
+//! Shared test support: mc-core's types around the one test fixture (`mc_sandbox::fixture`: the
+//! fixed login's time, keys, claims, tokens and responses), deterministic entropy, and the
+//! in-memory sandbox operator driven on the fixed clock. Not every test file uses every item.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
-
-pub mod fake_operator;
 
 use std::fmt::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::Algorithm;
 use mc_core::{
     AuthorizeOptions, Authorizing, ClientSecret, Discovered, Exchange as _, Jwks, OperatorConfig,
-    Policy, Registration, UnixTime, Verified,
+    Outcome, Policy, Registration, UnixTime, Verified,
 };
-use serde_json::{Value, json};
-
-/// The fixed "now" of every test: 2026-09-21T14:13:20Z.
-pub const NOW: u64 = 1_790_000_000;
-pub const ISSUER: &str = "https://op.example";
-pub const CLIENT_ID: &str = "client-123";
-pub const CLIENT_SECRET: &str = "s3cret-client-secret-value-long-enough-for-hmac-sha512-keys-0042";
-pub const REDIRECT_URI: &str = "https://sp.example/callback";
-pub const ACCESS_TOKEN: &str = "at-0123456789abcdef";
-pub const SUB: &str = "pcr-411421B0-38D6";
+use mc_sandbox::Sandbox;
+// The fixed login's values under the names the tests use (each test file uses some of them).
+#[allow(unused_imports)]
+pub use mc_sandbox::fixture::{
+    ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, EC_P256, ISSUER, NOW, REDIRECT_URI, RSA_1024, RSA_A,
+    RSA_B, SUB, TestKey, default_jwks_body, entropy, json_response, jwks_body, jwks_response,
+    response as raw_response, sign, sign_hmac, sign_raw, token_response,
+};
+use serde_json::Value;
 
 pub fn now() -> UnixTime {
     UnixTime::from_secs(NOW)
-}
-
-/// Deterministic "randomness": a counter, so snapshots are stable.
-pub fn entropy() -> impl FnMut(&mut [u8]) {
-    let mut counter: u8 = 0;
-    move |buf: &mut [u8]| {
-        for b in buf.iter_mut() {
-            counter = counter.wrapping_add(1);
-            *b = counter;
-        }
-    }
 }
 
 /// A selection leg of the browser started at [`NOW`], valid for 600 s (the state its returns
@@ -45,110 +32,13 @@ pub fn selection_leg() -> mc_core::SelectionLeg {
     mc_core::SelectionLeg::new(&mut entropy(), now(), 600)
 }
 
-pub const RSA_A: &str = include_str!("../keys/rsa-a.pem");
-pub const RSA_B: &str = include_str!("../keys/rsa-b.pem");
-pub const RSA_1024: &str = include_str!("../keys/rsa-1024.pem");
-pub const EC_P256: &str = include_str!("../keys/ec-p256.pem");
-const PUBLIC: &str = include_str!("../keys/public.json");
-
-/// A private key of the test operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TestKey {
-    RsaA,
-    RsaB,
-    Rsa1024,
-    EcP256,
-}
-
-impl TestKey {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::RsaA => "rsa-a",
-            Self::RsaB => "rsa-b",
-            Self::Rsa1024 => "rsa-1024",
-            Self::EcP256 => "ec-p256",
-        }
-    }
-
-    pub fn encoding_key(self) -> EncodingKey {
-        match self {
-            Self::RsaA => EncodingKey::from_rsa_pem(RSA_A.as_bytes()).unwrap(),
-            Self::RsaB => EncodingKey::from_rsa_pem(RSA_B.as_bytes()).unwrap(),
-            Self::Rsa1024 => EncodingKey::from_rsa_pem(RSA_1024.as_bytes()).unwrap(),
-            Self::EcP256 => EncodingKey::from_ec_pem(EC_P256.as_bytes()).unwrap(),
-        }
-    }
-
-    /// The public JWK with `kid` (and `alg` when given).
-    pub fn jwk(self, kid: Option<&str>, alg: Option<&str>) -> Value {
-        let all: Value = serde_json::from_str(PUBLIC).unwrap();
-        let mut jwk = all[self.name()].clone();
-        if let Some(kid) = kid {
-            jwk["kid"] = json!(kid);
-        }
-        if let Some(alg) = alg {
-            jwk["alg"] = json!(alg);
-        }
-        jwk["use"] = json!("sig");
-        jwk
-    }
-}
-
-/// A JWKS document body from JWK values.
-pub fn jwks_body(keys: &[Value]) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "keys": keys })).unwrap()
-}
-
-/// The JWKS document the test operator serves: RSA A as `kid-a`, the EC key as `kid-ec`.
-pub fn default_jwks_body() -> Vec<u8> {
-    jwks_body(&[
-        TestKey::RsaA.jwk(Some("kid-a"), Some("RS256")),
-        TestKey::EcP256.jwk(Some("kid-ec"), None),
-    ])
-}
-
 /// The default key set of the test operator, parsed.
 pub fn default_jwks() -> Jwks {
     Jwks::parse(&default_jwks_body()).unwrap()
 }
 
-/// A 200 answer of the JWKS endpoint with these JWK values.
-pub fn jwks_response(keys: &[Value]) -> http::Response<Vec<u8>> {
-    raw_response(200, "application/json", &jwks_body(keys))
-}
-
 pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Sign a JWS over exactly these header and claims values with the backend mc-core uses.
-pub fn sign_raw(header: &Value, claims: &Value, alg: Algorithm, key: &EncodingKey) -> String {
-    let signing_input = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
-    let signer = (mc_core::crypto::provider().signer_factory)(&alg, key).unwrap();
-    let signature = signer.try_sign(signing_input.as_bytes()).unwrap();
-    format!("{signing_input}.{}", b64(&signature))
-}
-
-/// Sign with a test key, header `{"alg", "typ":"JWT", "kid"}`.
-pub fn sign(claims: &Value, alg: Algorithm, key: TestKey, kid: Option<&str>) -> String {
-    let mut header = json!({ "alg": format!("{alg:?}"), "typ": "JWT" });
-    if let Some(kid) = kid {
-        header["kid"] = json!(kid);
-    }
-    sign_raw(&header, claims, alg, &key.encoding_key())
-}
-
-/// Sign with HMAC keyed by arbitrary bytes.
-pub fn sign_hmac(claims: &Value, alg: Algorithm, secret: &[u8], kid: Option<&str>) -> String {
-    let mut header = json!({ "alg": format!("{alg:?}"), "typ": "JWT" });
-    if let Some(kid) = kid {
-        header["kid"] = json!(kid);
-    }
-    sign_raw(&header, claims, alg, &EncodingKey::from_secret(secret))
 }
 
 /// What the test operator handed the SP when it registered.
@@ -173,18 +63,21 @@ pub fn operator_config() -> OperatorConfig {
 
 /// The test operator's registry entry for another registration (e.g. another client secret).
 pub fn operator_config_for(registration: Registration) -> OperatorConfig {
+    use mc_sandbox::fixture::{
+        AUTHORIZATION_ENDPOINT, JWKS_URI, PREMIUMINFO_ENDPOINT, TOKEN_ENDPOINT, USERINFO_ENDPOINT,
+    };
     OperatorConfig::new(registration)
         .unwrap()
         .issuer(ISSUER)
-        .authorization("https://op.example/authorize")
+        .authorization(AUTHORIZATION_ENDPOINT)
         .unwrap()
-        .token("https://op.example/token")
+        .token(TOKEN_ENDPOINT)
         .unwrap()
-        .jwks("https://op.example/jwks")
+        .jwks(JWKS_URI)
         .unwrap()
-        .userinfo("https://op.example/userinfo")
+        .userinfo(USERINFO_ENDPOINT)
         .unwrap()
-        .premiuminfo("https://op.example/premiuminfo")
+        .premiuminfo(PREMIUMINFO_ENDPOINT)
         .unwrap()
         .client_name("Test Shop")
 }
@@ -266,48 +159,7 @@ pub fn start(op: &Discovered, options: AuthorizeOptions) -> Started {
 
 /// Valid id_token claims for a login with this nonce, the default access token, LoA 2.
 pub fn valid_claims(nonce: &str) -> Value {
-    json!({
-        "iss": ISSUER,
-        "sub": SUB,
-        "aud": [CLIENT_ID],
-        "azp": CLIENT_ID,
-        "exp": NOW + 300,
-        "iat": NOW - 5,
-        "auth_time": NOW - 10,
-        "nonce": nonce,
-        "acr": "2",
-        "amr": ["SIM_OK"],
-        "at_hash": mc_core::id_token::at_hash(ACCESS_TOKEN, Algorithm::RS256).unwrap(),
-    })
-}
-
-/// A 200 token response carrying this id_token and the default access token.
-pub fn token_response(id_token: &str) -> http::Response<Vec<u8>> {
-    json_response(
-        200,
-        &json!({
-            "access_token": ACCESS_TOKEN,
-            "token_type": "Bearer",
-            "expires_in": 3600,
-            "id_token": id_token,
-        }),
-    )
-}
-
-pub fn json_response(status: u16, body: &Value) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(body).unwrap())
-        .unwrap()
-}
-
-pub fn raw_response(status: u16, content_type: &str, body: &[u8]) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(body.to_vec())
-        .unwrap()
+    mc_sandbox::fixture::valid_claims(nonce, Algorithm::RS256)
 }
 
 /// Run a login to the token step and hand the token endpoint `response`. A JWKS refetch the
@@ -359,7 +211,86 @@ pub fn verify_claims_with(
             &claims,
             Algorithm::RS256,
             TestKey::RsaA,
-            Some("kid-a"),
+            Some(mc_sandbox::fixture::KID_RSA),
         ))
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The in-memory sandbox operator
+// ---------------------------------------------------------------------------------------------
+
+/// The SP's registry entry for a sandbox operator, as a host writes it from what the operator
+/// handed over: the operator's name as its id, the SP's credentials there, its endpoints under
+/// the sandbox's issuer. No metadata, no keys.
+pub fn sandbox_config(sandbox: &Sandbox, operator: &str) -> OperatorConfig {
+    let info = Sandbox::operator(operator).unwrap();
+    let issuer = sandbox.issuer(operator);
+    OperatorConfig::new(Registration {
+        operator_id: operator.to_owned(),
+        client_id: info.client_id.to_owned(),
+        client_secret: ClientSecret::new(sandbox.client_secret(operator).unwrap()),
+        redirect_uri: REDIRECT_URI.to_owned(),
+    })
+    .unwrap()
+    .issuer(&issuer)
+    .authorization(&format!("{issuer}/authorize"))
+    .unwrap()
+    .token(&format!("{issuer}/token"))
+    .unwrap()
+    .jwks(&format!("{issuer}/jwks"))
+    .unwrap()
+    .userinfo(&format!("{issuer}/userinfo"))
+    .unwrap()
+    .premiuminfo(&format!("{issuer}/premiuminfo"))
+    .unwrap()
+}
+
+/// The JWKS a sandbox operator serves now (read without a request, so none is logged).
+pub fn sandbox_jwks(sandbox: &Sandbox, operator: &str) -> Jwks {
+    let key = sandbox.signing_key(operator).unwrap();
+    Jwks::parse(&jwks_body(&[key.jwk()])).unwrap()
+}
+
+/// A context of a sandbox operator built from `config`, holding the keys the operator signs
+/// with now, stored at [`NOW`].
+pub fn sandbox_operator(sandbox: &Sandbox, operator: &str, config: OperatorConfig) -> Discovered {
+    let op = config.build().unwrap();
+    op.set_jwks(sandbox_jwks(sandbox, operator), now());
+    op
+}
+
+/// Drive one exchange against the in-memory sandbox: its request answered, its response judged
+/// at [`NOW`].
+pub fn run<E: mc_core::Exchange>(
+    sandbox: &Sandbox,
+    exchange: E,
+) -> Result<E::Output, mc_core::Error> {
+    let response = sandbox.handle(&exchange.request());
+    exchange.respond(response, now())
+}
+
+/// Drive a step to its end against the sandbox, as an adapter's `execute` does: the exchange,
+/// then the JWKS refetch when the step pauses for keys.
+pub fn finish<E>(
+    sandbox: &Sandbox,
+    exchange: E,
+) -> Result<<E::Output as Outcome>::Value, mc_core::Error>
+where
+    E: mc_core::Exchange,
+    E::Output: Outcome,
+{
+    match run(sandbox, exchange)?.into_verified() {
+        Verified::Done(value) => Ok(value),
+        Verified::NeedJwks(refetch) => run(sandbox, refetch),
+    }
+}
+
+/// The requests the sandbox served so far whose path ends with `suffix` (`/jwks`, `/token`).
+pub fn served(sandbox: &Sandbox, suffix: &str) -> usize {
+    sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.ends_with(suffix))
+        .count()
 }

@@ -1,5 +1,7 @@
 //! The sandbox operators' signing keys: a committed pool (RSA 2048 and EC P-256), so that key
-//! rotation is a move to the next key of the pool and runs need no key generation.
+//! rotation is a move to the next key of the pool and runs need no key generation; and the
+//! signing and hashing every test JWT is made with (the fixed login's keys are in
+//! [`crate::fixture`]).
 
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
@@ -94,8 +96,7 @@ impl SigningKey {
     /// The public JWK.
     #[must_use]
     pub fn jwk(&self) -> Value {
-        let all: Value = serde_json::from_str(PUBLIC).unwrap_or_default();
-        let mut jwk = all.get(self.name).cloned().unwrap_or_default();
+        let mut jwk = public_jwk(self.name);
         jwk["kid"] = json!(self.kid);
         jwk["alg"] = json!(format!("{:?}", self.alg));
         jwk["use"] = json!("sig");
@@ -112,13 +113,12 @@ impl SigningKey {
     /// nesting and other shapes a `Value` cannot hold).
     #[must_use]
     pub fn sign_text(&self, header_json: &str, claims_json: &str) -> String {
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header_json),
-            URL_SAFE_NO_PAD.encode(claims_json)
-        );
-        let signature = sign_input(input.as_bytes(), self.alg, &self.key);
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+        sign_bytes(
+            header_json.as_bytes(),
+            claims_json.as_bytes(),
+            self.alg,
+            &self.key,
+        )
     }
 
     /// The raw signature of a JWS signing input (`header_b64.claims_b64`) with this key.
@@ -218,6 +218,14 @@ impl SigningKey {
     }
 }
 
+/// The public JWK members (no `kid`, `alg` or `use`) of a committed key, by its file name
+/// (`rsa-1`, `ec-p256`, ...); `null` for an unknown name.
+#[must_use]
+pub fn public_jwk(name: &str) -> Value {
+    let all: Value = serde_json::from_str(PUBLIC).unwrap_or_default();
+    all.get(name).cloned().unwrap_or_default()
+}
+
 /// One DER element: tag, definite length, contents.
 fn der(tag: u8, contents: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
@@ -265,10 +273,22 @@ pub fn hmac_sha256(input: &[u8], secret: &[u8]) -> Vec<u8> {
 /// tokens). Uses the sandbox's crypto provider, never jsonwebtoken's process-global default.
 #[must_use]
 pub fn sign_with(header: &Value, claims: &Value, alg: Algorithm, key: &EncodingKey) -> String {
+    sign_bytes(
+        header.to_string().as_bytes(),
+        claims.to_string().as_bytes(),
+        alg,
+        key,
+    )
+}
+
+/// Sign a JWS over exactly these header and claims bytes (also bytes no JSON value holds, such
+/// as invalid UTF-8), with the sandbox's crypto provider.
+#[must_use]
+pub fn sign_bytes(header: &[u8], claims: &[u8], alg: Algorithm, key: &EncodingKey) -> String {
     let input = format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
     );
     let signature = sign_input(input.as_bytes(), alg, key);
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))

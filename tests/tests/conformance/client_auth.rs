@@ -4,7 +4,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use mc_core::{ClientAssertionKey, ClientAuth, Endpoint, Error};
+use mc_core::{ClientAuth, Endpoint, Error, SpSigningKey};
 use mc_tests::driver::{self, Driver};
 use mc_tests::keys::{KeyFamily, SigningKey};
 use mc_tests::sandbox::{ClientAuthRequirement, LoggedRequest};
@@ -29,7 +29,11 @@ const UNREGISTERED: usize = 1;
 fn check_token_request<D: Driver>(c: &Case<'_, D>, step: Step) -> Result<LoggedRequest, Error> {
     let op = match &step.client_auth {
         Some(auth) => {
-            let op = c.config.clone().client_auth(auth.clone()).build().unwrap();
+            let mut config = c.config.clone().client_auth(*auth);
+            if let Some(key) = &step.signing_key {
+                config = config.signing_key(key.clone());
+            }
+            let op = config.build().unwrap();
             op.set_jwks(c.op.jwks(), c.op.jwks_fetched_at().unwrap());
             op
         }
@@ -91,14 +95,15 @@ fn requiring(method: ClientAuthRequirement) -> Step {
 fn private_key_jwt(family: KeyFamily, signer: usize) -> Step {
     let registered = SigningKey::from_pool(family, REGISTERED, "sp-key-1".to_owned());
     let signer = SigningKey::from_pool(family, signer, "sp-key-1".to_owned());
-    let key = ClientAssertionKey::from_pem(
+    let key = SpSigningKey::from_pem(
         signer.alg,
         signer.private_pem().as_bytes(),
-        Some(signer.kid.clone()),
+        signer.kid.clone(),
     )
     .unwrap();
     requiring(ClientAuthRequirement::PrivateKeyJwt(registered.jwk()))
-        .client_auth(ClientAuth::PrivateKeyJwt(key))
+        .client_auth(ClientAuth::PrivateKeyJwt)
+        .signing_key(key)
 }
 
 /// `Authorization: Basic` of the client id and secret, each form-urlencoded (the secret has

@@ -362,6 +362,8 @@ struct Step {
     jwks: usize,
     /// How the SP authenticates at the token endpoint (`None`: the registry's, HTTP Basic).
     client_auth: Option<ClientAuth>,
+    /// The SP's signing key for `private_key_jwt` (`None`: the registry's, none).
+    signing_key: Option<mc_core::SpSigningKey>,
     /// Ask premium info instead of userinfo after the login (the userinfo table).
     premiuminfo: bool,
     /// Userinfo answers JSON for the logged-in `sub` with these members (the userinfo table).
@@ -390,6 +392,12 @@ impl Step {
     /// With this client authentication.
     fn client_auth(mut self, auth: ClientAuth) -> Self {
         self.client_auth = Some(auth);
+        self
+    }
+
+    /// With this SP signing key.
+    fn signing_key(mut self, key: mc_core::SpSigningKey) -> Self {
+        self.signing_key = Some(key);
         self
     }
 
