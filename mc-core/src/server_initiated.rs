@@ -328,7 +328,9 @@ impl BackchannelPending {
         self.interval
     }
 
-    /// The earliest time of the next poll: sleep until then.
+    /// The earliest time of the next poll: sleep until then. It is one second more than the
+    /// answer's whole second plus the interval (see [`poll_time`]), so that a poll at this time
+    /// is never sooner than the interval after the answer (CIBA Core 7.3).
     #[must_use]
     pub fn next_poll_at(&self) -> UnixTime {
         self.next_poll_at
@@ -499,4 +501,12 @@ fn finish_tokens<U: 'static>(
             })
         }),
     }
+}
+
+/// When to poll again after an answer at `now` with this interval. Times are whole seconds,
+/// floored: the answer came at some instant of `[now, now + 1)`, so `now + interval + 1` is the
+/// first whole second that is surely `interval` seconds after it (CIBA Core 7.3: polling sooner
+/// earns `slow_down`).
+pub(crate) fn poll_time(now: UnixTime, interval: u64) -> UnixTime {
+    now.plus(interval).plus(1)
 }

@@ -280,14 +280,15 @@ fn si_polling_login() {
     assert_eq!(login.pending.mode(), BackchannelMode::SiPolling);
     // Mobile Connect answers carry no interval: CIBA's default of 5 s.
     assert_eq!(login.pending.interval_secs(), 5);
-    assert_eq!(login.pending.next_poll_at(), now().plus(5));
+    // One second more than the interval: `now` is a floored second (CIBA Core 7.3).
+    assert_eq!(login.pending.next_poll_at(), now().plus(6));
 
     let first = login.pending.next_poll_at();
     let exchange = login.pending.poll(&login.op, first).unwrap();
     assert_eq!(exchange.endpoint(), Endpoint::Token);
     assert_eq!(exchange.operator_id(), Some("test-operator"));
     let pending = poll_pending(exchange.respond(oauth_error(400, "authorization_pending"), first));
-    assert_eq!(pending.next_poll_at(), first.plus(5));
+    assert_eq!(pending.next_poll_at(), first.plus(6));
 
     let second = pending.next_poll_at();
     let mut claims = valid_claims(login.nonce());
@@ -338,7 +339,7 @@ fn ciba_poll_login() {
     assert_eq!(pending.mode(), BackchannelMode::CibaPoll);
     assert_eq!(pending.interval_secs(), 2);
     let at = pending.next_poll_at();
-    assert_eq!(at, now().plus(2));
+    assert_eq!(at, now().plus(3));
     let pending = poll_pending(poll_answered(
         &op,
         &pending,
@@ -346,7 +347,7 @@ fn ciba_poll_login() {
         oauth_error(400, "authorization_pending"),
     ));
     let at = pending.next_poll_at();
-    assert_eq!(at, now().plus(4));
+    assert_eq!(at, now().plus(6));
     assert_eq!(ciba_tokens(&op, &pending, at).sub(), SUB);
 }
 
@@ -808,7 +809,7 @@ fn ciba_poll_authorization_pending_waits_the_interval() {
     let (before, result) = ciba_poll_with(oauth_error(400, "authorization_pending"));
     let after = poll_pending(result);
     assert_eq!(after.interval_secs(), before.interval_secs());
-    assert_eq!(after.next_poll_at(), before.next_poll_at().plus(2));
+    assert_eq!(after.next_poll_at(), before.next_poll_at().plus(3));
     assert_eq!(after.auth_req_id(), before.auth_req_id());
 }
 
@@ -817,7 +818,7 @@ fn ciba_poll_slow_down_adds_five_seconds() {
     let (before, result) = ciba_poll_with(oauth_error(400, "slow_down"));
     let after = poll_pending(result);
     assert_eq!(after.interval_secs(), before.interval_secs() + 5);
-    assert_eq!(after.next_poll_at(), before.next_poll_at().plus(7));
+    assert_eq!(after.next_poll_at(), before.next_poll_at().plus(8));
     // The slower pace holds for the following answers.
     let op = ciba_operator(ClientAuth::SecretBasic);
     let at = after.next_poll_at();
@@ -827,7 +828,7 @@ fn ciba_poll_slow_down_adds_five_seconds() {
             .unwrap()
             .respond(oauth_error(400, "authorization_pending"), at),
     );
-    assert_eq!(again.next_poll_at(), at.plus(7));
+    assert_eq!(again.next_poll_at(), at.plus(8));
 }
 
 /// One named test per refused poll: the operator's answer and the error.
@@ -890,7 +891,7 @@ fn ciba_poll_too_early_is_refused() {
     let (pending, _) = ciba_login(&op, CibaRequest::new(phone_hint()));
     let err = pending.poll(&op, now().plus(1)).unwrap_err();
     assert!(
-        matches!(err, Error::Misuse(MisuseError::PollTooEarly { next_poll_at, .. }) if next_poll_at == NOW + 2),
+        matches!(err, Error::Misuse(MisuseError::PollTooEarly { next_poll_at, .. }) if next_poll_at == NOW + 3),
         "{err:?}"
     );
 }
@@ -1368,31 +1369,9 @@ fn debug_prints_no_secret() {
 // Snapshots of every request emitted
 // ---------------------------------------------------------------------------------------------
 
-/// `METHOD URI`, the headers sorted by name (sensitive values flagged, Basic decoded), a blank
-/// line, the body; then the decoded query or form, one parameter per line.
-fn transcript(request: &http::Request<Vec<u8>>) -> String {
-    let mut out = String::new();
-    writeln!(out, "{} {}", request.method(), request.uri()).unwrap();
-    let mut headers: Vec<(&str, &http::HeaderValue)> = request
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str(), v))
-        .collect();
-    headers.sort_by(|a, b| a.0.cmp(b.0));
-    for (name, value) in headers {
-        let text = String::from_utf8_lossy(value.as_bytes());
-        write!(out, "{name}: {text}").unwrap();
-        if value.is_sensitive() {
-            out.push_str("  # sensitive");
-            if let Some(encoded) = text.strip_prefix("Basic ") {
-                let decoded = String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap();
-                write!(out, "; decoded: {decoded}").unwrap();
-            }
-        }
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(std::str::from_utf8(request.body()).unwrap());
+/// The request's [`transcript`], then the decoded query or form, one parameter per line.
+fn transcript_decoded(request: &http::Request<Vec<u8>>) -> String {
+    let mut out = transcript(request);
     let is_form = request
         .headers()
         .get("content-type")
@@ -1443,7 +1422,7 @@ fn snapshot_si_start_transports() {
         ("si_start_post_json", SiTransport::PostJson),
     ];
     for (name, transport) in transports {
-        insta::assert_snapshot!(name, transcript(&si_start_request(transport)));
+        insta::assert_snapshot!(name, transcript_decoded(&si_start_request(transport)));
     }
     // The default is the GSMA example's.
     assert_eq!(si_operator().si_transport(), SiTransport::PostQuery);
@@ -1508,17 +1487,17 @@ fn snapshot_ciba_start_client_authentication() {
     };
     insta::assert_snapshot!(
         "ciba_start_client_secret_basic",
-        transcript(&ciba_start_request(ClientAuth::SecretBasic, full()))
+        transcript_decoded(&ciba_start_request(ClientAuth::SecretBasic, full()))
     );
     insta::assert_snapshot!(
         "ciba_start_client_secret_post",
-        transcript(&ciba_start_request(ClientAuth::SecretPost, full()))
+        transcript_decoded(&ciba_start_request(ClientAuth::SecretPost, full()))
     );
     let request = ciba_start_request(ClientAuth::PrivateKeyJwt, full());
-    insta::assert_snapshot!("ciba_start_private_key_jwt", transcript(&request));
+    insta::assert_snapshot!("ciba_start_private_key_jwt", transcript_decoded(&request));
     insta::assert_snapshot!(
         "ciba_start_ping",
-        transcript(&ciba_start_request(
+        transcript_decoded(&ciba_start_request(
             ClientAuth::SecretBasic,
             CibaRequest::new(CibaLoginHint::Plain("ipport:198.51.100.7:443".to_owned())).ping()
         ))
@@ -1538,13 +1517,13 @@ fn snapshot_poll_requests() {
     let at = login.pending.next_poll_at();
     insta::assert_snapshot!(
         "poll_si_polling_basic",
-        transcript(&login.pending.poll(&login.op, at).unwrap().request())
+        transcript_decoded(&login.pending.poll(&login.op, at).unwrap().request())
     );
     let op = ciba_operator(ClientAuth::PrivateKeyJwt);
     let (pending, _) = ciba_login(&op, CibaRequest::new(phone_hint()));
     let at = pending.next_poll_at();
     let request = pending.poll(&op, at).unwrap().request();
-    insta::assert_snapshot!("poll_ciba_private_key_jwt", transcript(&request));
+    insta::assert_snapshot!("poll_ciba_private_key_jwt", transcript_decoded(&request));
     let assertion = param(&form_of(&request), "client_assertion").unwrap();
     assert_eq!(decode_jws(&assertion).1["aud"], "https://op.example/token");
     // Another polling grant type, per operator.
@@ -1567,7 +1546,6 @@ fn snapshot_poll_requests() {
 mod properties {
     use super::*;
     use proptest::prelude::*;
-    use proptest::test_runner::Config;
 
     /// One notification-mode login for every case (its request object is signed once).
     fn shared_si_login() -> &'static SiLogin {
@@ -1578,13 +1556,6 @@ mod properties {
     fn shared_ciba_operator() -> &'static Discovered {
         static OPERATOR: std::sync::OnceLock<Discovered> = std::sync::OnceLock::new();
         OPERATOR.get_or_init(|| ciba_operator(ClientAuth::SecretBasic))
-    }
-
-    fn cases(n: u32) -> Config {
-        Config {
-            failure_persistence: None,
-            ..Config::with_cases(n)
-        }
     }
 
     /// Member names and values the new parsers give meaning to.
@@ -1740,7 +1711,7 @@ mod properties {
             prop_assert_eq!(pending.auth_req_id(), auth_req_id.as_str());
             prop_assert_eq!(pending.expires_at(), now().plus(expires_in));
             prop_assert_eq!(pending.interval_secs(), interval.unwrap_or(5));
-            prop_assert_eq!(pending.next_poll_at(), now().plus(interval.unwrap_or(5)));
+            prop_assert_eq!(pending.next_poll_at(), now().plus(interval.unwrap_or(5) + 1));
             prop_assert_eq!(pending.correlation_id(), correlation_id.as_deref());
             let json = serde_json::to_string(&pending).unwrap();
             prop_assert_eq!(serde_json::from_str::<BackchannelPending>(&json).unwrap(), pending);
@@ -1773,8 +1744,8 @@ mod properties {
             let at = pending.next_poll_at();
             let result = poll_answered(op, &pending, at, oauth_error(status, &code));
             match code.as_str() {
-                "authorization_pending" => prop_assert_eq!(poll_pending(result).next_poll_at(), at.plus(interval)),
-                "slow_down" => prop_assert_eq!(poll_pending(result).next_poll_at(), at.plus(interval + 5)),
+                "authorization_pending" => prop_assert_eq!(poll_pending(result).next_poll_at(), at.plus(interval + 1)),
+                "slow_down" => prop_assert_eq!(poll_pending(result).next_poll_at(), at.plus(interval + 5 + 1)),
                 _ => prop_assert!(refused(&result, &code, Endpoint::Token), "{result:?}"),
             }
         }

@@ -26,15 +26,7 @@ fn token_request_signed_by(key: SpSigningKey) -> http::Request<Vec<u8>> {
 fn token_request_with(config: mc_core::OperatorConfig) -> http::Request<Vec<u8>> {
     let op = built_with_keys(config);
     let started = start(&op, AuthorizeOptions::new().without_pkce());
-    let code = started
-        .flow
-        .callback(
-            &op,
-            &format!("code=the-code&state={}", started.state),
-            now(),
-        )
-        .unwrap();
-    code.token_exchange(&op, now()).unwrap().request()
+    exchange_code(&op, started, "the-code").request()
 }
 
 fn form(request: &http::Request<Vec<u8>>) -> Vec<(String, String)> {
@@ -148,15 +140,7 @@ fn assertion_ids_differ_between_logins() {
             .signing_key(key),
     );
     let started = start(&op, AuthorizeOptions::new());
-    let code = started
-        .flow
-        .callback(
-            &op,
-            &format!("code=another-code&state={}", started.state),
-            now(),
-        )
-        .unwrap();
-    let second = assertion_of(&code.token_exchange(&op, now()).unwrap().request()).1;
+    let second = assertion_of(&exchange_code(&op, started, "another-code").request()).1;
     assert_ne!(first["jti"], second["jti"]);
 }
 

@@ -4,6 +4,9 @@
 //! `Value`-based statement of its rules.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+use support::json_soup;
+
 use mc_core::Endpoint;
 use mc_core::id_token::IdTokenClaims;
 use proptest::prelude::*;
@@ -50,35 +53,28 @@ fn fast_error(body: &[u8]) -> Option<ErrorFields> {
 /// JSON-ish text from fragments that matter to the scan: keys spelled plainly or with escapes,
 /// `error` inside values, arrays, whitespace, chunk-boundary positions.
 fn body_strategy() -> impl Strategy<Value = Vec<u8>> {
-    let fragment = prop_oneof![
-        Just("{"),
-        Just("}"),
-        Just("["),
-        Just("]"),
-        Just(":"),
-        Just(","),
-        Just(" "),
-        Just("\n"),
-        Just("\t"),
-        Just("\""),
-        Just("\\"),
-        Just("\"error\""),
-        Just("\"\\u0065rror\""),
-        Just("\"err\\u006fr\""),
-        Just("\"error_description\""),
-        Just("\"description\""),
-        Just("\"errors\""),
-        Just("\"x-error\""),
-        Just("\"access_token\""),
-        Just("\"invalid_grant\""),
-        Just("\"eyJhbGciOiJSUzI1NiJ9.eyJlcnJvciI6MX0.c2ln\""),
-        Just("null"),
-        Just("1"),
-        Just("true"),
-        Just("\"\\\"\""),
-        Just("\u{c}"),
-    ];
-    prop::collection::vec(fragment, 0..24).prop_map(|parts| parts.concat().into_bytes())
+    json_soup(
+        [
+            "\n",
+            "\t",
+            "\"error\"",
+            "\"\\u0065rror\"",
+            "\"err\\u006fr\"",
+            "\"error_description\"",
+            "\"description\"",
+            "\"errors\"",
+            "\"x-error\"",
+            "\"access_token\"",
+            "\"invalid_grant\"",
+            "\"eyJhbGciOiJSUzI1NiJ9.eyJlcnJvciI6MX0.c2ln\"",
+            "null",
+            "1",
+            "true",
+            "\"\\\"\"",
+            "\u{c}",
+        ]
+        .map(|fragment| Just(fragment).boxed()),
+    )
 }
 
 fn object_strategy() -> impl Strategy<Value = Vec<u8>> {

@@ -17,9 +17,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mc_core::userinfo::parse_www_authenticate;
 use mc_core::{
     Algorithm, AuthorizeOptions, ClientSecret, Discovered, DiscoveryAnswer, DiscoveryOutcome,
-    DiscoveryQuery, DiscoveryService, Endpoint, Error, Exchange as _, IdTokenError, Jwks, KeyType,
-    MisuseError, OperatorConfig, ProtocolError, ProviderMetadata, Registration, SelectionReturn,
-    TokenResponse, Verified, wire,
+    DiscoveryQuery, Endpoint, Error, Exchange as _, IdTokenError, Jwks, KeyType, MisuseError,
+    OperatorConfig, ProtocolError, ProviderMetadata, Registration, SelectionReturn, TokenResponse,
+    Verified, wire,
 };
 use serde_json::{Value, json};
 
@@ -251,17 +251,11 @@ fn expected_expiry(ttl: Option<&Value>) -> u64 {
 /// A 200 discovery answer read through a discovery service that allows plain `http://` (the
 /// captures are from sandboxes that served their links over plain HTTP).
 fn discover_allowing_http(body: &[u8]) -> Result<DiscoveryOutcome, Error> {
-    DiscoveryService::new(
-        "https://discovery.example/v2/discovery",
-        "discovery-client",
-        ClientSecret::new("discovery-secret"),
-        "https://sp.example/discovered",
-    )
-    .unwrap()
-    .allow_plain_http(true)
-    .discover(&DiscoveryQuery::by_ip_or_selection(), &mut entropy())
-    .unwrap()
-    .respond(raw_response(200, "application/json", body), now())
+    discovery_service()
+        .allow_plain_http(true)
+        .discover(&DiscoveryQuery::by_ip_or_selection(), &mut entropy())
+        .unwrap()
+        .respond(raw_response(200, "application/json", body), now())
 }
 
 /// Whether a URL is refused by default: plain `http` on a host other than a loopback address.
@@ -379,17 +373,8 @@ fn check_discovery(fixture: &Fixture) {
 
     // An answer with plain-HTTP endpoints (most sandbox captures) is refused by default, and
     // taken from a discovery service that opts in.
-    let url_rels = [
-        "authorization",
-        "token",
-        "userinfo",
-        "premiuminfo",
-        "jwks",
-        "tokenrevoke",
-        "tokenrefresh",
-    ];
     let strict = OperatorConfig::from_discovery(&answer, "fixture-operator", REDIRECT_URI);
-    let answer = if url_rels
+    let answer = if OPERATOR_ENDPOINT_RELS
         .iter()
         .filter_map(|rel| answer.link(rel))
         .any(plain_http)
@@ -549,19 +534,27 @@ fn check_discovery_redirect(fixture: &Fixture) {
 // Provider metadata
 // ---------------------------------------------------------------------------------------------
 
-fn check_metadata(fixture: &Fixture) {
-    let result = ProviderMetadata::parse(&fixture.body);
-    if fixture.name.ends_with(".txt") {
+/// Whether `fixture` is a `.txt` one (not JSON), after asserting that its parse `result` is a
+/// refusal as malformed JSON from `endpoint`.
+#[track_caller]
+fn refused_as_not_json<T: std::fmt::Debug>(
+    fixture: &Fixture,
+    result: &Result<T, ProtocolError>,
+    endpoint: Endpoint,
+) -> bool {
+    let not_json = fixture.name.ends_with(".txt");
+    if not_json {
         assert!(
-            matches!(
-                result,
-                Err(ProtocolError::MalformedJson {
-                    endpoint: Endpoint::Metadata,
-                    ..
-                })
-            ),
+            matches!(result, Err(ProtocolError::MalformedJson { endpoint: e, .. }) if *e == endpoint),
             "expected MalformedJson, got {result:?}"
         );
+    }
+    not_json
+}
+
+fn check_metadata(fixture: &Fixture) {
+    let result = ProviderMetadata::parse(&fixture.body);
+    if refused_as_not_json(fixture, &result, Endpoint::Metadata) {
         return;
     }
     let doc = fixture.json();
@@ -659,18 +652,8 @@ fn check_metadata(fixture: &Fixture) {
 
 fn check_jwks(fixture: &Fixture) {
     let result = Jwks::parse(&fixture.body);
-    if fixture.name.ends_with(".txt") {
-        // Unquoted member names, trailing commas: not JSON, refused cleanly.
-        assert!(
-            matches!(
-                result,
-                Err(ProtocolError::MalformedJson {
-                    endpoint: Endpoint::Jwks,
-                    ..
-                })
-            ),
-            "expected MalformedJson, got {result:?}"
-        );
+    // Unquoted member names, trailing commas: not JSON, refused cleanly.
+    if refused_as_not_json(fixture, &result, Endpoint::Jwks) {
         return;
     }
     let doc = fixture.json();
@@ -932,16 +915,20 @@ fn tokens_for(op: &Discovered, sub: &str) -> mc_core::Tokens {
     .unwrap()
 }
 
-fn claims_exchange(
+/// What the userinfo (or premium info) step of `sub`'s login at `op` makes of `response`.
+fn claims_answer(
     op: &Discovered,
-    tokens: mc_core::Tokens,
+    sub: &str,
     premium: bool,
-) -> mc_core::UserInfoExchange {
-    if premium {
+    response: http::Response<Vec<u8>>,
+) -> Result<Verified<mc_core::UserInfo>, Error> {
+    let tokens = tokens_for(op, sub);
+    let exchange = if premium {
         tokens.premiuminfo(op).unwrap()
     } else {
         tokens.userinfo(op).unwrap()
-    }
+    };
+    exchange.respond(response, now())
 }
 
 fn check_userinfo(fixture: &Fixture) {
@@ -956,13 +943,12 @@ fn check_userinfo(fixture: &Fixture) {
         assert_eq!(error.status, Some(401));
         // The same header on a 401 from the userinfo endpoint.
         let op = operator();
-        let exchange = claims_exchange(&op, tokens_for(&op, SUB), premium);
         let response = http::Response::builder()
             .status(401)
             .header("www-authenticate", value)
             .body(Vec::new())
             .unwrap();
-        match exchange.respond(response, now()) {
+        match claims_answer(&op, SUB, premium, response) {
             Err(Error::Refused(refused)) => assert_eq!(refused.error, "invalid_request"),
             other => panic!("expected Refused, got {other:?}"),
         }
@@ -971,8 +957,12 @@ fn check_userinfo(fixture: &Fixture) {
     if name.starts_with("negative-") {
         assert!(serde_json::from_slice::<Value>(&fixture.body).is_err());
         let op = operator();
-        let exchange = claims_exchange(&op, tokens_for(&op, SUB), premium);
-        let result = exchange.respond(raw_response(200, "application/json", &fixture.body), now());
+        let result = claims_answer(
+            &op,
+            SUB,
+            premium,
+            raw_response(200, "application/json", &fixture.body),
+        );
         assert!(
             matches!(
                 result,
@@ -1000,8 +990,12 @@ fn check_userinfo(fixture: &Fixture) {
         let sub = claims["sub"].as_str().unwrap();
         // The test operator does not allow HS256.
         let op = operator();
-        let exchange = claims_exchange(&op, tokens_for(&op, sub), premium);
-        let result = exchange.respond(raw_response(200, "application/jwt", jwt.as_bytes()), now());
+        let result = claims_answer(
+            &op,
+            sub,
+            premium,
+            raw_response(200, "application/jwt", jwt.as_bytes()),
+        );
         assert!(
             matches!(
                 result,
@@ -1012,8 +1006,7 @@ fn check_userinfo(fixture: &Fixture) {
         // An operator whose client secret is "secret" and that allows HS256 detects the JWT by
         // its shape alone (no content type), and refuses the 6-byte key (RFC 7518 3.2).
         let op = lookalike_operator(ISSUER, CLIENT_ID, default_jwks());
-        let exchange = claims_exchange(&op, tokens_for(&op, sub), premium);
-        match exchange.respond(raw_response(200, "", jwt.as_bytes()), now()) {
+        match claims_answer(&op, sub, premium, raw_response(200, "", jwt.as_bytes())) {
             Err(Error::IdToken(IdTokenError::KeyRejected { alg })) => assert_eq!(alg, "HS256"),
             other => panic!("the weak HMAC key must be refused: {other:?}"),
         }
@@ -1025,8 +1018,12 @@ fn check_userinfo(fixture: &Fixture) {
         .as_str()
         .unwrap_or_else(|| panic!("no string sub"));
     let op = operator();
-    let exchange = claims_exchange(&op, tokens_for(&op, sub), premium);
-    match exchange.respond(raw_response(200, "application/json", &fixture.body), now()) {
+    match claims_answer(
+        &op,
+        sub,
+        premium,
+        raw_response(200, "application/json", &fixture.body),
+    ) {
         Ok(Verified::Done(info)) => {
             assert!(!info.was_signed());
             assert_eq!(info.sub(), sub);
@@ -1043,8 +1040,12 @@ fn check_userinfo(fixture: &Fixture) {
         other => panic!("claims refused: {other:?}"),
     }
     // Another user's claims are refused.
-    let exchange = claims_exchange(&op, tokens_for(&op, "someone-else"), premium);
-    let result = exchange.respond(raw_response(200, "application/json", &fixture.body), now());
+    let result = claims_answer(
+        &op,
+        "someone-else",
+        premium,
+        raw_response(200, "application/json", &fixture.body),
+    );
     assert!(
         matches!(
             result,

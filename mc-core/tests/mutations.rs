@@ -929,10 +929,7 @@ proptest! {
         ],
     ) {
         let op = operator();
-        let started = start(&op, AuthorizeOptions::new());
-        let query = format!("code=the-code&state={}", started.state);
-        let code = started.flow.callback(&op, &query, now()).unwrap();
-        let exchange = code.token_exchange(&op, now()).unwrap();
+        let exchange = exchange_code(&op, start(&op, AuthorizeOptions::new()), "the-code");
         // No valid signed id_token is generated, so nothing may be accepted at all.
         match exchange.respond(answer(status, &headers, body), now()) {
             Ok(Verified::Done(tokens)) => {

@@ -10,26 +10,16 @@ use std::collections::BTreeSet;
 use mc_core::discovery::ttl_expiry;
 use mc_core::userinfo::parse_www_authenticate;
 use mc_core::{
-    Algorithm, AuthorizeOptions, Authorizing, CallbackError, ClientSecret, CodeReceived,
-    DiscoveryAnswer, DiscoveryOutcome, DiscoveryQuery, DiscoveryService, Endpoint, Error,
-    Exchange as _, IdTokenError, Jwks, KeyType, LoginHint, MccMnc, Msisdn, Profile, ProtocolError,
-    ProviderMetadata, SelectionReturn, SubscriberId, TokenResponse, UnixTime, Verified, wire,
+    Algorithm, AuthorizeOptions, Authorizing, CallbackError, CodeReceived, DiscoveryAnswer,
+    DiscoveryOutcome, DiscoveryQuery, Endpoint, Error, Exchange as _, IdTokenError, Jwks, KeyType,
+    LoginHint, MccMnc, Msisdn, Profile, ProtocolError, ProviderMetadata, SelectionReturn,
+    SubscriberId, TokenResponse, UnixTime, Verified, wire,
 };
 use proptest::prelude::*;
-use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Value, json};
 
 const MIN_TTL: u64 = 5 * 60;
 const MAX_TTL: u64 = 180 * 24 * 3600;
-
-/// `n` cases, and no regression files written next to the sources (a failure prints its
-/// minimal input; copy it into a unit test to keep it).
-fn cases(n: u32) -> ProptestConfig {
-    ProptestConfig {
-        failure_persistence: None,
-        ..ProptestConfig::with_cases(n)
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Strategies
@@ -634,13 +624,7 @@ proptest! {
         location in proptest::option::of("[ -~]{0,60}"),
         body in arb_body(),
     ) {
-        let service = DiscoveryService::new(
-            "https://discovery.example/v2/discovery",
-            "discovery-client",
-            ClientSecret::new("discovery-secret"),
-            "https://sp.example/discovered",
-        ).unwrap();
-        let exchange = service.discover(&DiscoveryQuery::by_ip_or_selection(), &mut entropy()).unwrap();
+        let exchange = discovery_service().discover(&DiscoveryQuery::by_ip_or_selection(), &mut entropy()).unwrap();
         let mut response = http::Response::builder()
             .status(status)
             .header("content-type", "application/json");

@@ -20,17 +20,6 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// The discovery service the SP has an account with (https).
-fn service() -> DiscoveryService {
-    DiscoveryService::new(
-        "https://discovery.example/v2/discovery",
-        "disc-client",
-        ClientSecret::new("disc-secret"),
-        "https://sp.example/discovered",
-    )
-    .unwrap()
-}
-
 /// What `service` makes of `response` to a discovery without identifiers. Each discovery
 /// draws other "random" bytes, as the OS would: two selection legs never share a state.
 fn discover_with(
@@ -216,26 +205,18 @@ fn review_http_loopback_means_ip_literals_only() {
 #[test]
 fn review_http_discovery_link_refused() {
     // An operator link in a discovery answer, as plain http on a public host.
-    for rel in [
-        "authorization",
-        "token",
-        "userinfo",
-        "premiuminfo",
-        "jwks",
-        "tokenrevoke",
-        "tokenrefresh",
-    ] {
+    for rel in OPERATOR_ENDPOINT_RELS {
         let mut links = OP_LINKS.to_vec();
         links.retain(|(r, _)| *r != rel);
         links.push((rel, "http://op.example/endpoint"));
-        let answer = answer_from(&service(), &found(&links));
+        let answer = answer_from(&discovery_service(), &found(&links));
         let error = OperatorConfig::from_discovery(&answer, "234_15", REDIRECT_URI).unwrap_err();
         assert!(
             is_plain_http(&error, Endpoint::Discovery, rel, "op.example"),
             "{rel}: {error:?}"
         );
         // A discovery service that opts in passes the choice on to the operator.
-        let lab = service().allow_plain_http(true);
+        let lab = discovery_service().allow_plain_http(true);
         let answer = answer_from(&lab, &found(&links));
         OperatorConfig::from_discovery(&answer, "234_15", REDIRECT_URI)
             .unwrap_or_else(|e| panic!("{rel} from a service that allows http: {e:?}"))
@@ -255,7 +236,7 @@ fn review_http_discovery_link_refused() {
     ] {
         let mut links = OP_LINKS.to_vec();
         links.push((rel, href));
-        let answer = answer_from(&service(), &found(&links));
+        let answer = answer_from(&discovery_service(), &found(&links));
         let error = OperatorConfig::from_discovery(&answer, "234_15", REDIRECT_URI).unwrap_err();
         assert!(
             is_plain_http(&error, Endpoint::Discovery, field, "op.example"),
@@ -265,7 +246,7 @@ fn review_http_discovery_link_refused() {
     // The operator selection link, in a 202 and in a 200.
     let body = json!({ "links": [{ "rel": "operatorSelection", "href": "http://discovery.example/select" }] });
     for status in [202, 200] {
-        let error = discover_with(&service(), json_response(status, &body)).unwrap_err();
+        let error = discover_with(&discovery_service(), json_response(status, &body)).unwrap_err();
         assert!(
             is_plain_http(
                 &error,
@@ -306,18 +287,21 @@ fn review_http_discovery_link_refused() {
 
 #[test]
 fn review_http_location_refused() {
-    let error =
-        discover_with(&service(), redirect_to("http://discovery.example/select")).unwrap_err();
+    let error = discover_with(
+        &discovery_service(),
+        redirect_to("http://discovery.example/select"),
+    )
+    .unwrap_err();
     assert!(
         is_plain_http(&error, Endpoint::Discovery, "Location", "discovery.example"),
         "{error:?}"
     );
     // https, a loopback sandbox, or a service that opts in.
     for (service, location) in [
-        (service(), "https://discovery.example/select"),
-        (service(), "http://127.0.0.1:8080/select"),
+        (discovery_service(), "https://discovery.example/select"),
+        (discovery_service(), "http://127.0.0.1:8080/select"),
         (
-            service().allow_plain_http(true),
+            discovery_service().allow_plain_http(true),
             "http://discovery.example/select",
         ),
     ] {
@@ -341,7 +325,7 @@ fn review_metadata_from_foreign_origin_refused() {
     let mut links = OP_LINKS.to_vec();
     links.push(("issuer", ISSUER));
     links.push(("openid-configuration", foreign));
-    let answer = answer_from(&service(), &found(&links));
+    let answer = answer_from(&discovery_service(), &found(&links));
     let error = OperatorConfig::from_discovery(&answer, "234_15", REDIRECT_URI).unwrap_err();
     assert!(
         matches!(&error, Error::Protocol(ProtocolError::MetadataOrigin { expected, found })
@@ -353,7 +337,7 @@ fn review_metadata_from_foreign_origin_refused() {
     // fetched from there that claims the real operator's issuer is refused.
     let mut links = OP_LINKS.to_vec();
     links.push(("openid-configuration", foreign));
-    let answer = answer_from(&service(), &found(&links));
+    let answer = answer_from(&discovery_service(), &found(&links));
     let config = OperatorConfig::from_discovery(&answer, "234_15", REDIRECT_URI).unwrap();
     let exchange = config.metadata_exchange().unwrap();
     assert_eq!(exchange.request().uri(), foreign);
@@ -376,7 +360,7 @@ fn review_metadata_from_foreign_origin_refused() {
         "openid-configuration",
         "https://evil.example/discovery.php/openid-configuration",
     ));
-    let answer = answer_from(&service(), &found(&links));
+    let answer = answer_from(&discovery_service(), &found(&links));
     let config = OperatorConfig::from_discovery(&answer, "234_15", REDIRECT_URI).unwrap();
     assert!(matches!(
         config.metadata_exchange().unwrap_err(),
@@ -395,7 +379,7 @@ fn review_metadata_from_foreign_origin_refused() {
         "openid-configuration",
         "https://op.example/tenant/.well-known/openid-configuration",
     ));
-    let answer = answer_from(&service(), &found(&links));
+    let answer = answer_from(&discovery_service(), &found(&links));
     let config = OperatorConfig::from_discovery(&answer, "234_15", REDIRECT_URI).unwrap();
     assert_eq!(
         config.metadata_exchange().unwrap().request().uri(),
@@ -411,7 +395,7 @@ fn review_jwks_uri_only_from_metadata() {
     links.retain(|(rel, _)| *rel != "jwks");
     links.push(("jwks", "https://attacker.example/jwks"));
     links.push(("issuer", ISSUER));
-    let answer = answer_from(&service(), &found(&links));
+    let answer = answer_from(&discovery_service(), &found(&links));
     let config = OperatorConfig::from_discovery(&answer, "234_15", REDIRECT_URI).unwrap();
 
     let op = config
@@ -483,7 +467,7 @@ fn state_of(url: &url::Url) -> String {
 
 #[test]
 fn review_unsolicited_selection_return_refused() {
-    let (url, leg) = selection(&service());
+    let (url, leg) = selection(&discovery_service());
     let state = state_of(&url);
     assert_eq!(state, leg.state().expose_secret());
     assert_eq!(state.len(), 43, "256 bits, base64url");
@@ -518,14 +502,14 @@ fn review_unsolicited_selection_return_refused() {
 
     // A service whose page echoes `state`: a return without it is refused too, even while
     // the victim's browser holds a leg.
-    let (url, leg) = selection(&service().require_selection_state(true));
+    let (url, leg) = selection(&discovery_service().require_selection_state(true));
     let planted = "mcc_mnc=234_15&subscriber_id=ATTACKER";
     let error = SelectionReturn::parse(planted, leg, now()).unwrap_err();
     assert!(
         matches!(error, Error::Callback(CallbackError::SelectionStateMissing)),
         "{error:?}"
     );
-    let (_, leg) = selection(&service().require_selection_state(true));
+    let (_, leg) = selection(&discovery_service().require_selection_state(true));
     assert!(
         SelectionReturn::parse(&format!("{planted}&state={}", state_of(&url)), leg, now()).is_err()
     );
@@ -535,13 +519,13 @@ fn review_unsolicited_selection_return_refused() {
 fn review_selection_return_replayed_or_expired_refused() {
     // A return captured from an earlier selection (its state) replayed into a browser that
     // is on a selection of its own: refused.
-    let (first_url, first_leg) = selection(&service());
+    let (first_url, first_leg) = selection(&discovery_service());
     let captured = format!(
         "mcc_mnc=234_15&subscriber_id=abc123&state={}",
         state_of(&first_url)
     );
     SelectionReturn::parse(&captured, first_leg, now()).unwrap();
-    let (_, second_leg) = selection(&service());
+    let (_, second_leg) = selection(&discovery_service());
     let error = SelectionReturn::parse(&captured, second_leg, now()).unwrap_err();
     assert!(
         matches!(
@@ -553,7 +537,7 @@ fn review_selection_return_replayed_or_expired_refused() {
 
     // The leg's lifetime, against the injected clock: the last second is in, the next out,
     // whatever the return says.
-    let (url, leg) = selection(&service().selection_timeout_secs(120));
+    let (url, leg) = selection(&discovery_service().selection_timeout_secs(120));
     let stored = serde_json::to_string(&leg).unwrap();
     let leg = || serde_json::from_str::<SelectionLeg>(&stored).unwrap();
     let own = format!("mcc_mnc=234_15&state={}", state_of(&url));
@@ -611,7 +595,7 @@ fn review_callback_url_fragment_before_query() {
     );
 
     // The selection return: the same rule.
-    let (url, leg) = selection(&service());
+    let (url, leg) = selection(&discovery_service());
     let planted = format!(
         "https://sp.example/discovered#x?mcc_mnc=234_15&subscriber_id=ATTACKER&state={}",
         state_of(&url)

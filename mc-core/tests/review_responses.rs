@@ -8,10 +8,7 @@
 mod support;
 use support::*;
 
-use mc_core::{
-    ClientSecret, DiscoveryOutcome, DiscoveryQuery, DiscoveryService, Error, Exchange as _,
-    ProtocolError, Verified,
-};
+use mc_core::{DiscoveryOutcome, DiscoveryQuery, Error, Exchange as _, ProtocolError, Verified};
 use serde_json::{Value, json};
 
 /// The steps that read an HTTP response.
@@ -168,14 +165,7 @@ fn run(step: Step, make: impl FnOnce(&str) -> http::Response<Vec<u8>>) -> Outcom
     let op = operator();
     match step {
         Step::Discovery => {
-            let service = DiscoveryService::new(
-                "https://discovery.example/v2/discovery",
-                "disc-client",
-                ClientSecret::new("disc-secret"),
-                "https://sp.example/discovered",
-            )
-            .unwrap();
-            let exchange = service
+            let exchange = discovery_service()
                 .discover(&DiscoveryQuery::by_ip_or_selection(), &mut entropy())
                 .unwrap();
             outcome(exchange.respond(make(""), now()).map(|answer| {
@@ -475,22 +465,14 @@ fn review_json_bodies_must_be_utf8() {
     );
     // Nesting is bounded in the same gate (DESIGN rule 5): serde skips an ignored member of
     // any depth unread.
-    let deep = format!(
-        "{{\"x\":{}{},\"error\":\"invalid_grant\"}}",
-        "[".repeat(65),
-        "]".repeat(65)
-    );
-    assert!(
-        mc_core::wire::parse_error_body(mc_core::Endpoint::Token, Some(400), deep.as_bytes())
-            .is_none()
-    );
-    let shallow = format!(
-        "{{\"x\":{}{},\"error\":\"invalid_grant\"}}",
-        "[".repeat(63),
-        "]".repeat(63)
-    );
-    assert!(
-        mc_core::wire::parse_error_body(mc_core::Endpoint::Token, Some(400), shallow.as_bytes())
-            .is_some()
-    );
+    for (depth, read) in [(65, false), (63, true)] {
+        let body = format!(
+            "{{\"x\":{}{},\"error\":\"invalid_grant\"}}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let error =
+            mc_core::wire::parse_error_body(mc_core::Endpoint::Token, Some(400), body.as_bytes());
+        assert_eq!(error.is_some(), read, "nested {depth} deep");
+    }
 }

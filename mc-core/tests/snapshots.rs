@@ -1,82 +1,29 @@
 //! Snapshots of every request mc-core emits: discovery, provider metadata, JWKS, the
 //! authorization redirect, the token request, userinfo and premium info.
 //!
-//! Each request is rendered as a transcript (request line, headers sorted by name, blank line,
-//! body) so that a reviewer can read exactly what goes on the wire. Secrets in these transcripts
-//! are deterministic test data; sensitive header values are printed in full and flagged.
+//! Each request is rendered as a transcript (`support::transcript`: request line, headers sorted
+//! by name, blank line, body) so that a reviewer can read exactly what goes on the wire. Secrets
+//! in these transcripts are deterministic test data; sensitive header values are printed in full
+//! and flagged.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 use support::*;
 
-use std::fmt::Write as _;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use mc_core::{
-    AuthorizeOptions, BasicAuthEncoding, ClientSecret, Discovered, DiscoveryQuery,
-    DiscoveryService, Exchange, LoginHint, MccMnc, Msisdn, OperatorConfig, Profile,
-    ProviderMetadata, Registration, SubscriberId,
+    AuthorizeOptions, BasicAuthEncoding, Discovered, DiscoveryQuery, DiscoveryService, Exchange,
+    LoginHint, MccMnc, Msisdn, OperatorConfig, Profile, ProviderMetadata, Registration,
+    SubscriberId,
 };
 use serde_json::json;
-
-// ---------------------------------------------------------------------------------------------
-// Rendering
-// ---------------------------------------------------------------------------------------------
-
-/// `METHOD URI`, the headers sorted by name (`name: value`, sensitive values printed and flagged,
-/// Basic credentials decoded alongside), a blank line, then the body as UTF-8.
-fn transcript(request: &http::Request<Vec<u8>>) -> String {
-    let mut out = String::new();
-    writeln!(out, "{} {}", request.method(), request.uri()).unwrap();
-    let mut headers: Vec<(&str, &http::HeaderValue)> = request
-        .headers()
-        .iter()
-        .map(|(name, value)| (name.as_str(), value))
-        .collect();
-    // Stable: repeated headers keep their order.
-    headers.sort_by(|a, b| a.0.cmp(b.0));
-    for (name, value) in headers {
-        let text = String::from_utf8_lossy(value.as_bytes());
-        write!(out, "{name}: {text}").unwrap();
-        if value.is_sensitive() {
-            out.push_str("  # sensitive");
-            if let Some(encoded) = text.strip_prefix("Basic ") {
-                let decoded = STANDARD.decode(encoded).expect("Basic value is base64");
-                let decoded = String::from_utf8(decoded).expect("Basic value is UTF-8");
-                write!(out, "; decoded: {decoded}").unwrap();
-            }
-        }
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(std::str::from_utf8(request.body()).expect("request body is UTF-8"));
-    out
-}
 
 // ---------------------------------------------------------------------------------------------
 // Builders
 // ---------------------------------------------------------------------------------------------
 
-fn discovery_service() -> DiscoveryService {
-    DiscoveryService::new(
-        "https://discovery.example/v2/discovery",
-        "disc-client",
-        ClientSecret::new("disc-secret"),
-        "https://sp.example/discovered",
-    )
-    .unwrap()
-}
-
 /// A discovery service whose secret needs form-urlencoding (`+`, `=`, `/`, `:` and a space).
 fn discovery_service_awkward_secret() -> DiscoveryService {
-    DiscoveryService::new(
-        "https://discovery.example/v2/discovery",
-        "disc-client",
-        ClientSecret::new("p+ss/w=rd: x"),
-        "https://sp.example/discovered",
-    )
-    .unwrap()
+    discovery_service_with_secret("p+ss/w=rd: x")
 }
 
 fn discovery(service: &DiscoveryService, query: &DiscoveryQuery) -> String {
@@ -94,10 +41,7 @@ fn authorize_url(op: &Discovered, options: AuthorizeOptions) -> String {
 /// The token request of a login started with `options`, after a valid callback. The code holds
 /// `+` and `/` to show its form encoding in the body.
 fn token_request(op: &Discovered, options: AuthorizeOptions) -> http::Request<Vec<u8>> {
-    let started = start(op, options);
-    let query = format!("code=Spl%2Bxl%2FOBe&state={}", started.state);
-    let code = started.flow.callback(op, &query, now()).unwrap();
-    code.token_exchange(op, now()).unwrap().request()
+    exchange_code(op, start(op, options), "Spl%2Bxl%2FOBe").request()
 }
 
 /// The test operator, with a client secret that needs form-urlencoding.
@@ -538,9 +482,7 @@ fn token_pkce_verifier_matches_challenge() {
         param(&pairs, "code_challenge_method").as_deref(),
         Some("S256")
     );
-    let query = format!("code=c&state={}", started.state);
-    let code = started.flow.callback(&op, &query, now()).unwrap();
-    let request = code.token_exchange(&op, now()).unwrap().request();
+    let request = exchange_code(&op, started, "c").request();
     let body: Vec<(String, String)> = url::form_urlencoded::parse(request.body())
         .into_owned()
         .collect();
@@ -658,9 +600,7 @@ fn request_twice_is_byte_identical() {
     twice(&op.jwks_exchange().unwrap());
 
     let started = start(&op, AuthorizeOptions::new().correlation_id("c-1"));
-    let query = format!("code=abc&state={}", started.state);
-    let code = started.flow.callback(&op, &query, now()).unwrap();
-    twice(&code.token_exchange(&op, now()).unwrap());
+    twice(&exchange_code(&op, started, "abc"));
 
     twice(&tokens(&op).userinfo(&op).unwrap());
     twice(&tokens(&op).premiuminfo(&op).unwrap());

@@ -7,9 +7,9 @@ mod support;
 
 use mc_core::{
     Algorithm, AuthorizeOptions, CallbackError, ClientSecret, DiscoveryAnswer, DiscoveryOutcome,
-    DiscoveryQuery, DiscoveryService, Endpoint, Error, Exchange as _, IdTokenError, MccMnc,
-    MisuseError, Msisdn, OperatorConfig, ProtocolError, ProviderMetadata, Registration,
-    SelectionReturn, UnixTime, Verified,
+    DiscoveryQuery, Endpoint, Error, Exchange as _, IdTokenError, MccMnc, MisuseError, Msisdn,
+    OperatorConfig, ProtocolError, ProviderMetadata, Registration, SelectionReturn, UnixTime,
+    Verified,
 };
 use serde_json::json;
 use support::*;
@@ -250,16 +250,6 @@ fn authorizing_state_is_small_and_holds_no_operator_secret() {
 }
 
 // ---------------------------------------------------------------- discovery
-
-fn discovery_service() -> DiscoveryService {
-    DiscoveryService::new(
-        "https://discovery.example/v2/discovery",
-        "disc-client",
-        ClientSecret::new("disc-secret"),
-        "https://sp.example/discovered",
-    )
-    .unwrap()
-}
 
 fn discover(response: http::Response<Vec<u8>>) -> Result<DiscoveryOutcome, Error> {
     let exchange = discovery_service()

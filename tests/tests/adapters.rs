@@ -220,6 +220,12 @@ fn short_timeout<D: Adapter>(driver: &D) -> D {
 // An operator on the canned server, and its tokens.
 
 fn config(server: &CannedServer, id: &str, secret: &str) -> OperatorConfig {
+    config_at(&server.url(""), id, secret)
+}
+
+/// The registry entry of an operator whose issuer is `issuer` and whose authorization, token and
+/// JWKS endpoints are under it.
+fn config_at(issuer: &str, id: &str, secret: &str) -> OperatorConfig {
     OperatorConfig::new(Registration {
         operator_id: id.to_owned(),
         client_id: CLIENT_ID.to_owned(),
@@ -227,12 +233,12 @@ fn config(server: &CannedServer, id: &str, secret: &str) -> OperatorConfig {
         redirect_uri: REDIRECT_URI.to_owned(),
     })
     .unwrap()
-    .issuer(server.url(""))
-    .authorization(&server.url("/authorize"))
+    .issuer(issuer)
+    .authorization(&format!("{issuer}/authorize"))
     .unwrap()
-    .token(&server.url("/token"))
+    .token(&format!("{issuer}/token"))
     .unwrap()
-    .jwks(&server.url("/jwks"))
+    .jwks(&format!("{issuer}/jwks"))
     .unwrap()
 }
 
@@ -1300,22 +1306,9 @@ fn os_entropy_of_both_adapters_fills() {
 fn the_tokio_futures_are_send() {
     fn assert_send<T: Send>(_: T) {}
     let client = mc_io_tokio::Client::new().unwrap();
-    let operator = OperatorConfig::new(Registration {
-        operator_id: "send".to_owned(),
-        client_id: CLIENT_ID.to_owned(),
-        client_secret: ClientSecret::new(CLIENT_SECRET),
-        redirect_uri: REDIRECT_URI.to_owned(),
-    })
-    .unwrap()
-    .issuer("https://op.example")
-    .authorization("https://op.example/authorize")
-    .unwrap()
-    .token("https://op.example/token")
-    .unwrap()
-    .jwks("https://op.example/jwks")
-    .unwrap()
-    .build()
-    .unwrap();
+    let operator = config_at("https://op.example", "send", CLIENT_SECRET)
+        .build()
+        .unwrap();
     assert_send(client.execute(operator.jwks_exchange().unwrap()));
     assert_send(client.send(http::Request::new(Vec::new())));
 }

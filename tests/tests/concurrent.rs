@@ -16,7 +16,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mc_core::{AuthorizeOptions, Authorizing, CodeReceived, Discovered, LoginHint, Msisdn};
+use mc_core::{
+    AuthorizeOptions, Authorizing, Discovered, LoginHint, Msisdn, TokenExchange, Tokens, UnixTime,
+    UserInfo,
+};
 use mc_tests::SandboxExt as _;
 use mc_tests::{Fault, SandboxServer, Target};
 
@@ -75,10 +78,54 @@ fn browser_request(url: &str) -> http::Request<Vec<u8>> {
     request
 }
 
+/// The token exchange of a login at `operator` whose browser came back with `answer` (the
+/// operator's redirect to the SP): the callback with the query it carries.
+fn redeem(
+    operator: &Discovered,
+    flow: Authorizing,
+    answer: &http::Response<Vec<u8>>,
+    now: fn() -> UnixTime,
+) -> TokenExchange {
+    let code = flow
+        .callback(operator, &callback_query(answer), now())
+        .unwrap();
+    code.token_exchange(operator, now()).unwrap()
+}
+
+/// A login through mc-io-tokio up to its token request: authorize, the browser's visit (the
+/// handset approves), the callback.
+async fn tokio_token_exchange(
+    client: &mc_io_tokio::Client,
+    operator: &Discovered,
+) -> TokenExchange {
+    let now = mc_io_tokio::now;
+    let (redirect, flow) = operator
+        .authorize(options(), &mut mc_io_tokio::OsEntropy, now())
+        .unwrap();
+    let answer = client
+        .send(browser_request(redirect.as_str()))
+        .await
+        .unwrap();
+    redeem(operator, flow, &answer, now)
+}
+
 /// What one login saw: the `kid` of its id_token, and how long its token step took.
 struct Login {
     kid: String,
     token_step: Duration,
+}
+
+impl Login {
+    /// The login of [`MSISDN`], after checking the userinfo its tokens fetched.
+    #[track_caller]
+    fn checked(tokens: &Tokens, info: &UserInfo, token_step: Duration) -> Self {
+        assert_eq!(info.phone_number(), Some("+447700900001"));
+        assert_eq!(info.sub(), tokens.sub());
+        Self {
+            kid: tokens.id_token().kid().unwrap().to_owned(),
+            token_step,
+        }
+    }
 }
 
 /// The sandbox, with a slow JWKS at alpha.
@@ -181,18 +228,7 @@ async fn tokio_login(
     operator: &Discovered,
     barrier: &tokio::sync::Barrier,
 ) -> Login {
-    let now = mc_io_tokio::now;
-    let (redirect, flow): (_, Authorizing) = operator
-        .authorize(options(), &mut mc_io_tokio::OsEntropy, now())
-        .unwrap();
-    let answer = client
-        .send(browser_request(redirect.as_str()))
-        .await
-        .unwrap();
-    let code: CodeReceived = flow
-        .callback(operator, &callback_query(&answer), now())
-        .unwrap();
-    let exchange = code.token_exchange(operator, now()).unwrap();
+    let exchange = tokio_token_exchange(client, operator).await;
     // Every login of the phase sends its token request at once.
     barrier.wait().await;
     let token_started = Instant::now();
@@ -202,12 +238,7 @@ async fn tokio_login(
         .execute(tokens.userinfo(operator).unwrap())
         .await
         .unwrap();
-    assert_eq!(info.phone_number(), Some("+447700900001"));
-    assert_eq!(info.sub(), tokens.sub());
-    Login {
-        kid: tokens.id_token().kid().unwrap().to_owned(),
-        token_step,
-    }
+    Login::checked(&tokens, &info, token_step)
 }
 
 /// The same through mc-io-blocking: 16 threads share one `mc_io_blocking::Client` and one
@@ -262,20 +293,13 @@ fn blocking_login(
         .authorize(options(), &mut mc_io_blocking::OsEntropy, now())
         .unwrap();
     let answer = client.send(browser_request(redirect.as_str())).unwrap();
-    let code = flow
-        .callback(operator, &callback_query(&answer), now())
-        .unwrap();
-    let exchange = code.token_exchange(operator, now()).unwrap();
+    let exchange = redeem(operator, flow, &answer, now);
     barrier.wait();
     let token_started = Instant::now();
     let tokens = client.execute(exchange).unwrap();
     let token_step = token_started.elapsed();
     let info = client.execute(tokens.userinfo(operator).unwrap()).unwrap();
-    assert_eq!(info.phone_number(), Some("+447700900001"));
-    Login {
-        kid: tokens.id_token().kid().unwrap().to_owned(),
-        token_step,
-    }
+    Login::checked(&tokens, &info, token_step)
 }
 
 /// A refetch that fails is not repeated by the logins that waited for it: 16 logins pause on a
@@ -312,18 +336,7 @@ fn logins_waiting_on_a_failed_refetch_fail_without_fetching_again() {
             let (client, operator, barrier) =
                 (client.clone(), Arc::clone(&operator), Arc::clone(&barrier));
             tasks.spawn(async move {
-                let now = mc_io_tokio::now;
-                let (redirect, flow) = operator
-                    .authorize(options(), &mut mc_io_tokio::OsEntropy, now())
-                    .unwrap();
-                let answer = client
-                    .send(browser_request(redirect.as_str()))
-                    .await
-                    .unwrap();
-                let code = flow
-                    .callback(&operator, &callback_query(&answer), now())
-                    .unwrap();
-                let exchange = code.token_exchange(&operator, now()).unwrap();
+                let exchange = tokio_token_exchange(&client, &operator).await;
                 barrier.wait().await;
                 client.execute(exchange).await
             });

@@ -313,10 +313,18 @@ fn with_fault(server: &SandboxServer, target: Target, fault: Fault, d: &impl Dri
     op
 }
 
-fn fault_server_error<D: Driver>(d: &D) {
+/// A login of alpha's approving subscriber whose token request meets `fault`: its core error,
+/// and the requests the sandbox served during the login.
+fn token_fault<D: Driver>(d: &D, fault: Fault) -> (Error, Vec<String>) {
     let server = sandbox();
-    let op = with_fault(&server, Target::Token, Fault::ServerError, d);
+    let op = with_fault(&server, Target::Token, fault, d);
+    let before = server.sandbox().request_log().len();
     let err = core(login(d, &op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    (err, server.sandbox().request_log()[before..].to_vec())
+}
+
+fn fault_server_error<D: Driver>(d: &D) {
+    let (err, _) = token_fault(d, Fault::ServerError);
     assert!(matches!(
         err,
         Error::Protocol(ProtocolError::UnexpectedStatus {
@@ -354,25 +362,16 @@ fn fault_oversized_body_hits_the_cap<D: Driver>(d: &D) {
 }
 
 fn fault_redirect_is_not_followed<D: Driver>(d: &D) {
-    let server = sandbox();
-    let op = with_fault(&server, Target::Token, Fault::Redirect, d);
-    let before = server.sandbox().request_log().len();
-    let err = core(login(d, &op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    let (err, log) = token_fault(d, Fault::Redirect);
     assert!(matches!(
         err,
         Error::Protocol(ProtocolError::UnexpectedStatus { status: 302, .. })
     ));
-    let log = server.sandbox().request_log();
-    assert!(
-        !log[before..].iter().any(|r| r.ends_with("/elsewhere")),
-        "{log:?}"
-    );
+    assert!(!log.iter().any(|r| r.ends_with("/elsewhere")), "{log:?}");
 }
 
 fn fault_malformed_json<D: Driver>(d: &D) {
-    let server = sandbox();
-    let op = with_fault(&server, Target::Token, Fault::MalformedJson, d);
-    let err = core(login(d, &op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    let (err, _) = token_fault(d, Fault::MalformedJson);
     assert!(matches!(
         err,
         Error::Protocol(ProtocolError::MalformedJson {
@@ -383,16 +382,12 @@ fn fault_malformed_json<D: Driver>(d: &D) {
 }
 
 fn fault_wrong_issuer_token<D: Driver>(d: &D) {
-    let server = sandbox();
-    let op = with_fault(&server, Target::Token, Fault::WrongIssuer, d);
-    let before = server.sandbox().request_log().len();
-    let err = core(login(d, &op, msisdn_hint(subscriber(0, Handset::Approve))).unwrap_err());
+    let (err, after) = token_fault(d, Fault::WrongIssuer);
     assert!(matches!(
         err,
         Error::IdToken(IdTokenError::IssuerMismatch { .. })
     ));
     // Nothing is asked of the operator after a rejected id_token.
-    let after: Vec<String> = server.sandbox().request_log()[before..].to_vec();
     assert_eq!(
         after.last().map(String::as_str),
         Some("POST /op/alpha/token"),

@@ -65,6 +65,20 @@ impl Audit {
         self.secrets.push((what, value));
     }
 
+    /// An operator's client secret: raw, form-encoded, and inside the Basic credentials.
+    fn client_secret(&mut self, client_id: &str, secret: &str) {
+        self.secret("client secret", secret);
+        self.secret("form-encoded client secret", form_encoded(secret));
+        self.secret(
+            "Basic credentials",
+            STANDARD.encode(format!(
+                "{}:{}",
+                form_encoded(client_id),
+                form_encoded(secret)
+            )),
+        );
+    }
+
     fn debug(&mut self, label: &str, value: &impl Debug) {
         self.printed
             .push((format!("{label} {{:?}}"), format!("{value:?}")));
@@ -121,16 +135,7 @@ fn no_secret_in_any_formatted_value_after_a_login<D: Driver>(d: &D) {
             .unwrap()
             .0;
         let secret = sandbox.client_secret(info.name).unwrap();
-        audit.secret("client secret", secret.clone());
-        audit.secret("form-encoded client secret", form_encoded(&secret));
-        audit.secret(
-            "Basic credentials",
-            STANDARD.encode(format!(
-                "{}:{}",
-                form_encoded(info.client_id),
-                form_encoded(&secret)
-            )),
-        );
+        audit.client_secret(info.client_id, &secret);
         audit.secret("discovery secret", DISCOVERY_CLIENT_SECRET);
         audit.secret(
             "discovery Basic credentials",
@@ -453,16 +458,7 @@ fn pending_token_request(
         form_encoded(&issuer)
     );
     let mut audit = Audit::default();
-    audit.secret("client secret", secret.clone());
-    audit.secret("form-encoded client secret", form_encoded(&secret));
-    audit.secret(
-        "Basic credentials",
-        STANDARD.encode(format!(
-            "{}:{}",
-            form_encoded(info.client_id),
-            form_encoded(&secret)
-        )),
-    );
+    audit.client_secret(info.client_id, &secret);
     audit.secret("code", code);
     audit.secret("PKCE verifier", flow_json["pkce"].as_str().unwrap());
     audit.secret("state", flow_json["state"].as_str().unwrap());

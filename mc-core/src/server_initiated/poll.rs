@@ -84,7 +84,7 @@ impl BackchannelPending {
     /// This login still pending after a poll at `now`, waiting `interval` seconds from now.
     fn waiting(mut self, now: UnixTime, interval: u64) -> Self {
         self.interval = interval;
-        self.next_poll_at = now.plus(interval);
+        self.next_poll_at = super::poll_time(now, interval);
         self
     }
 }

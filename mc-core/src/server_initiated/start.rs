@@ -131,7 +131,7 @@ impl Exchange for BackchannelStart {
         pending.auth_req_id = auth_req_id;
         pending.expires_at = now.plus(expires_in);
         pending.interval = interval;
-        pending.next_poll_at = now.plus(interval);
+        pending.next_poll_at = super::poll_time(now, interval);
         if answer.correlation_id.is_some() {
             pending.correlation_id = answer.correlation_id;
         }

@@ -6,13 +6,15 @@
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::Algorithm;
 use mc_core::{
-    AuthorizeOptions, Authorizing, ClientSecret, Discovered, Exchange as _, Jwks, OperatorConfig,
-    Outcome, Policy, Registration, UnixTime, Verified,
+    AuthorizeOptions, Authorizing, ClientSecret, Discovered, DiscoveryService, Exchange as _, Jwks,
+    OperatorConfig, Outcome, Policy, Registration, TokenExchange, UnixTime, Verified,
 };
 use mc_sandbox::Sandbox;
+use proptest::strategy::{BoxedStrategy, Just, Strategy, Union};
+use proptest::test_runner::Config as ProptestConfig;
 // The fixed login's values under the names the tests use (each test file uses some of them).
 #[allow(unused_imports)]
 pub use mc_sandbox::fixture::{
@@ -137,6 +139,33 @@ pub fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
+/// The SP's account at the test discovery service (https).
+pub fn discovery_service() -> DiscoveryService {
+    discovery_service_with_secret("disc-secret")
+}
+
+/// The same account with another client secret.
+pub fn discovery_service_with_secret(secret: &str) -> DiscoveryService {
+    DiscoveryService::new(
+        "https://discovery.example/v2/discovery",
+        "disc-client",
+        ClientSecret::new(secret),
+        "https://sp.example/discovered",
+    )
+    .unwrap()
+}
+
+/// The `rel`s of a discovery answer's links that name an operator endpoint (each must be https).
+pub const OPERATOR_ENDPOINT_RELS: [&str; 7] = [
+    "authorization",
+    "token",
+    "userinfo",
+    "premiuminfo",
+    "jwks",
+    "tokenrevoke",
+    "tokenrefresh",
+];
+
 /// A started login: the flow state, and the state/nonce/verifier the operator saw.
 pub struct Started {
     pub flow: Authorizing,
@@ -157,9 +186,23 @@ pub fn start(op: &Discovered, options: AuthorizeOptions) -> Started {
     }
 }
 
+/// The token exchange of a started login, after the browser came back with `code` (as it stands
+/// in the query) and the login's state.
+pub fn exchange_code(op: &Discovered, started: Started, code: &str) -> TokenExchange {
+    let query = format!("code={code}&state={}", started.state);
+    let received = started.flow.callback(op, &query, now()).unwrap();
+    received.token_exchange(op, now()).unwrap()
+}
+
 /// Valid id_token claims for a login with this nonce, the default access token, LoA 2.
 pub fn valid_claims(nonce: &str) -> Value {
     mc_sandbox::fixture::valid_claims(nonce, Algorithm::RS256)
+}
+
+/// The valid id_token of a login with this nonce: [`valid_claims`] signed RS256 by RSA A as
+/// `kid-a`.
+pub fn valid_id_token(nonce: &str) -> String {
+    mc_sandbox::fixture::id_token(nonce, Algorithm::RS256)
 }
 
 /// Run a login to the token step and hand the token endpoint `response`. A JWKS refetch the
@@ -214,6 +257,71 @@ pub fn verify_claims_with(
             Some(mc_sandbox::fixture::KID_RSA),
         ))
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request transcripts
+// ---------------------------------------------------------------------------------------------
+
+/// `METHOD URI`, the headers sorted by name (`name: value`, sensitive values printed and flagged,
+/// Basic credentials decoded alongside), a blank line, then the body as UTF-8: what a reviewer
+/// reads in a snapshot.
+pub fn transcript(request: &http::Request<Vec<u8>>) -> String {
+    let mut out = String::new();
+    writeln!(out, "{} {}", request.method(), request.uri()).unwrap();
+    let mut headers: Vec<(&str, &http::HeaderValue)> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str(), value))
+        .collect();
+    // Stable: repeated headers keep their order.
+    headers.sort_by(|a, b| a.0.cmp(b.0));
+    for (name, value) in headers {
+        let text = String::from_utf8_lossy(value.as_bytes());
+        write!(out, "{name}: {text}").unwrap();
+        if value.is_sensitive() {
+            out.push_str("  # sensitive");
+            if let Some(encoded) = text.strip_prefix("Basic ") {
+                let decoded = STANDARD.decode(encoded).expect("Basic value is base64");
+                let decoded = String::from_utf8(decoded).expect("Basic value is UTF-8");
+                write!(out, "; decoded: {decoded}").unwrap();
+            }
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(std::str::from_utf8(request.body()).expect("request body is UTF-8"));
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property tests
+// ---------------------------------------------------------------------------------------------
+
+/// `n` cases, and no regression files written next to the sources (a failure prints its
+/// minimal input; copy it into a unit test to keep it).
+pub fn cases(n: u32) -> ProptestConfig {
+    ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(n)
+    }
+}
+
+/// JSON's structural characters, a space, a quote and a backslash: where a scanner of JSON text
+/// goes wrong.
+const JSON_PUNCTUATION: [&str; 9] = ["{", "}", "[", "]", ":", ",", " ", "\"", "\\"];
+
+/// JSON-ish text of up to 24 fragments, each one of [`JSON_PUNCTUATION`] or drawn from one of
+/// `more`, every one of these choices equally likely.
+pub fn json_soup(
+    more: impl IntoIterator<Item = BoxedStrategy<&'static str>>,
+) -> impl Strategy<Value = Vec<u8>> {
+    let fragments = JSON_PUNCTUATION
+        .into_iter()
+        .map(|p| Just(p).boxed())
+        .chain(more);
+    proptest::collection::vec(Union::new(fragments), 0..24)
+        .prop_map(|parts| parts.concat().into_bytes())
 }
 
 // ---------------------------------------------------------------------------------------------
