@@ -64,6 +64,8 @@ final_outcome!(
     crate::token::Tokens,
     crate::userinfo::UserInfo,
     crate::server_initiated::BackchannelPending,
+    crate::server_initiated::Poll,
+    crate::server_initiated::Notified,
 );
 
 /// A verification paused until fresh keys arrive; finishing it never asks for keys again.

@@ -348,7 +348,21 @@ impl BackchannelPending {
         self.min_acr
     }
 
-    fn check_not_expired(&self, now: UnixTime) -> Result<(), Error> {
+    /// When the next poll may go out: [`BackchannelPending::next_poll_at`], or the expiry if
+    /// that comes first (a poll then is refused with the typed expiry, without a request). What
+    /// an executor sleeps until between polls.
+    #[must_use]
+    pub fn poll_due(&self) -> UnixTime {
+        self.next_poll_at.min(self.expires_at)
+    }
+
+    /// `Ok` while the login is live at `now`, else its typed expiry
+    /// ([`crate::BackchannelError::Expired`]): what a host waiting for a notification reports
+    /// when none came in time.
+    ///
+    /// # Errors
+    /// [`crate::BackchannelError::Expired`] once `now >= expires_at`.
+    pub fn check_not_expired(&self, now: UnixTime) -> Result<(), Error> {
         if self.is_expired(now) {
             Err(crate::BackchannelError::Expired {
                 expires_at: self.expires_at.as_secs(),

@@ -2,7 +2,9 @@
 //! It only moves bytes, reads the clock and draws OS randomness: every decision stays in the core.
 //!
 //! One [`Client::execute`] call per step, the operator's key refetch included. The same shape as
-//! `mc-io-tokio` (constructors, [`Config`], [`Error`], `execute`, `send`), without `.await`.
+//! `mc-io-tokio` (constructors, [`Config`], [`Error`], `execute`, `send`, `poll_for_tokens`),
+//! without `.await`. Server-initiated logins that poll (Mobile Connect SI polling mode, OpenID
+//! CIBA poll mode) run to their end with [`Client::poll_for_tokens`].
 //!
 //! # Transport security
 //! Requests go out over https only; plain `http://` only to a loopback address (127.0.0.0/8,
@@ -76,6 +78,8 @@ use http::{Method, Request, Response};
 use mc_core::{Endpoint, Exchange, KeyRefetch, Outcome, UnixTime, Verified};
 
 pub use mc_core;
+
+mod server_initiated;
 
 /// How the [`Client`] talks HTTP: total timeout and body cap (shared with the other adapter).
 pub use mc_core::TransportConfig as Config;

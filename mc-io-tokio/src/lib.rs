@@ -8,6 +8,11 @@
 //! keeps one per operator in its shared state and hands it to every request; logins never wait on
 //! each other, and logins paused by one key rotation fetch the keys once.
 //!
+//! Server-initiated logins (Mobile Connect SI, OpenID CIBA; no browser): the core starts them
+//! and judges every answer; [`Client::poll_for_tokens`] runs the poll loop (cancelled by
+//! dropping it), and a [`NotificationInbox`] is the SP's notification endpoint on any web
+//! framework (the host's handler hands each inbound request over and returns the response).
+//!
 //! # Transport security
 //! Requests go out over https only; plain `http://` only to a loopback address (127.0.0.0/8,
 //! `::1`, where a sandbox runs), unless [`Config::allow_plain_http`] is set
@@ -83,6 +88,15 @@ use mc_core::{Endpoint, Entropy, Exchange, KeyRefetch, Outcome, UnixTime, Verifi
 use tracing::Instrument as _;
 
 pub use mc_core;
+
+mod server_initiated;
+
+pub use server_initiated::{NotificationInbox, Waiter};
+
+// The README's section on server-initiated login runs as doctests of this crate (`build.rs`).
+#[cfg(doctest)]
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/readme_server_initiated.md"))]
+struct ReadmeServerInitiated;
 
 /// How the [`Client`] talks HTTP: total timeout and body cap (shared with the other adapter).
 pub use mc_core::TransportConfig as Config;
@@ -246,25 +260,27 @@ impl Client {
         E: Exchange,
         E::Output: Outcome,
     {
-        let span = tracing::info_span!(
-            "mc_exchange",
-            step = exchange.endpoint().as_str(),
-            operator = exchange.operator_id().unwrap_or(""),
-            outcome = tracing::field::Empty,
-        );
-        let result = async {
+        let span = exchange_span(exchange.endpoint(), exchange.operator_id());
+        traced(span, async {
             match self.run(exchange).await?.into_verified() {
                 Verified::Done(value) => Ok(value),
                 Verified::NeedJwks(refetch) => self.refetch(refetch).await,
             }
+        })
+        .await
+    }
+
+    /// Finish a step that paused for the operator's keys outside an exchange (a notification's
+    /// id_token), in the same `mc_exchange` span and under the same one-refetch-per-rotation
+    /// rule as [`Client::execute`].
+    async fn finish<T>(&self, verified: Verified<T>) -> Result<T, Error> {
+        match verified {
+            Verified::Done(value) => Ok(value),
+            Verified::NeedJwks(refetch) => {
+                let span = exchange_span(refetch.endpoint(), refetch.operator_id());
+                traced(span, self.refetch(refetch)).await
+            }
         }
-        .instrument(span.clone())
-        .await;
-        span.record(
-            "outcome",
-            result.as_ref().map_or_else(Error::class, |_| "ok"),
-        );
-        result
     }
 
     /// The key refetch, one at a time per JWKS URL: a login that waited finishes against keys
@@ -363,6 +379,29 @@ impl Client {
             Error::Transport { endpoint, reason }
         }
     }
+}
+
+/// The span of one step: its name, the operator, and the outcome once known (never a secret).
+fn exchange_span(step: Endpoint, operator: Option<&str>) -> tracing::Span {
+    tracing::info_span!(
+        "mc_exchange",
+        step = step.as_str(),
+        operator = operator.unwrap_or(""),
+        outcome = tracing::field::Empty,
+    )
+}
+
+/// Run `work` in `span` and record its outcome class there.
+async fn traced<T>(
+    span: tracing::Span,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let result = work.instrument(span.clone()).await;
+    span.record(
+        "outcome",
+        result.as_ref().map_or_else(Error::class, |_| "ok"),
+    );
+    result
 }
 
 /// A reqwest error and its causes, without the URL (its query may carry secrets).

@@ -19,14 +19,34 @@
 // - at_hash in id_tokens (Mobile Connect requires it; oidc-provider v9 no longer puts it into
 //   code-flow id_tokens, which OIDC Core allows), except for `sp-plain-oidc`;
 // - POST /_admin/rotate: swap in a provider on the next key set (keys/op-keyset-N.json, new
-//   kids; the old keys are no longer published); GET /_admin/stats: request counts per path.
+//   kids; the old keys are no longer published); GET /_admin/stats: request counts per path;
+// - OpenID CIBA (features.ciba, poll and ping) for clients of its own, without redirect URIs:
+//   `sp-ciba-basic` (poll, client_secret_basic, RS256 id_tokens), `sp-ciba-pkjwt` (poll,
+//   private_key_jwt with the SP's public JWKS as mc-core publishes it, keys/sp-jwks.json,
+//   ES256), `sp-ciba-ping` (ping, client_secret_basic, PS256), `sp-ciba-ping-pkjwt` (ping,
+//   private_key_jwt, RS256); refresh tokens as for the others. The ping clients' notification
+//   endpoint is https://sp.example/ciba/notify; POST /_admin/sp-origin?origin=http://127.0.0.1:P
+//   says where that SP really listens (oidc-provider registers https notification endpoints
+//   only and refuses to call loopback addresses, so `fetch` rewrites and lets through this one
+//   origin);
+// - a CIBA handset: the login hint is `tel:+<digits>` (the CAMARA form; anything else is
+//   unknown_user_id), and the handset answers CIBA_ANSWER_MS after the request, so that the
+//   first poll finds authorization_pending: MSISDN 447700900009 declines (access_denied),
+//   447700900007 never answers (the request expires; requested_expiry is honoured), every
+//   other number approves, acr and amr as in the browser flow. oidc-provider then pings a ping
+//   client;
+// - CIBA pacing, which oidc-provider lacks (it answers /backchannel without `interval` and never
+//   answers slow_down): poll clients' answers get `interval: CIBA_INTERVAL_S` (ping clients'
+//   stay without, so CIBA's 5 s apply); a poll of a pending request sooner than the interval
+//   after the request or the previous poll, in whole seconds, is answered slow_down, and the
+//   interval grows by 5 s (CIBA Core 11); /_admin/stats counts those answers as `slow_down`.
 //
 // The process exits when its stdin closes, so a test binary that dies cannot leak it.
 import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const PORT = Number.parseInt(process.env.PORT ?? '', 10);
 if (!Number.isInteger(PORT) || PORT <= 0) {
@@ -38,6 +58,13 @@ const REDIRECT_URI = 'https://sp.example/callback';
 const DECLINING_MSISDN = '447700900009';
 const ACR_VALUES = ['2', '3'];
 const ALGS = ['RS256', 'PS256', 'ES256'];
+const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
+const CIBA_INTERVAL_S = 1;
+const CIBA_ANSWER_MS = 2000;
+const CIBA_DEFAULT_EXPIRY_S = 60;
+const SILENT_MSISDN = '447700900007';
+const SP_ORIGIN = 'https://sp.example';
+const CIBA_NOTIFY_URI = `${SP_ORIGIN}/ciba/notify`;
 
 const read = (name) => readFileSync(new URL(`keys/${name}`, import.meta.url));
 const KEYSETS = [1, 2].map((n) => JSON.parse(read(`op-keyset-${n}.json`)).keys);
@@ -46,6 +73,8 @@ const SP_PUBLIC_JWK = {
   kid: 'sp-key-1',
   use: 'sig',
 };
+// The same public key as mc-core's SpSigningKey::jwks writes it (tests/tests/interop.rs checks).
+const SP_JWKS = JSON.parse(read('sp-jwks.json'));
 
 /** The client secret of a client (mirrored in tests/src/interop.rs). */
 function clientSecret(clientId) {
@@ -87,6 +116,22 @@ function clients() {
     client_secret: clientSecret('sp-plain-oidc'),
     token_endpoint_auth_method: 'client_secret_basic',
   });
+  const ciba = (client_id, mode, auth, alg) => ({
+    client_id,
+    redirect_uris: [],
+    response_types: [],
+    grant_types: [CIBA_GRANT, 'refresh_token'],
+    id_token_signed_response_alg: alg,
+    backchannel_token_delivery_mode: mode,
+    ...(mode === 'ping' ? { backchannel_client_notification_endpoint: CIBA_NOTIFY_URI } : {}),
+    ...(auth === 'private_key_jwt'
+      ? { token_endpoint_auth_method: auth, token_endpoint_auth_signing_alg: 'RS256', jwks: SP_JWKS }
+      : { token_endpoint_auth_method: auth, client_secret: clientSecret(client_id) }),
+  });
+  out.push(ciba('sp-ciba-basic', 'poll', 'client_secret_basic', 'RS256'));
+  out.push(ciba('sp-ciba-pkjwt', 'poll', 'private_key_jwt', 'ES256'));
+  out.push(ciba('sp-ciba-ping', 'ping', 'client_secret_basic', 'PS256'));
+  out.push(ciba('sp-ciba-ping-pkjwt', 'ping', 'private_key_jwt', 'RS256'));
   return out;
 }
 
@@ -96,6 +141,43 @@ function pcrOf(msisdn) {
   const pcr = `pcr-${createHash('sha256').update(`mc-interop:${msisdn}`).digest('base64url').slice(0, 22)}`;
   subscribers.set(pcr, msisdn);
   return pcr;
+}
+
+/** The MSISDN of a CIBA login hint in the CAMARA form `tel:+<digits>`, else undefined. */
+function cibaMsisdn(loginHint) {
+  return /^tel:\+(\d{6,15})$/.exec(loginHint)?.[1];
+}
+
+/**
+ * The handset of a CIBA login: it answers CIBA_ANSWER_MS after the request (so that the first
+ * poll finds authorization_pending), by the MSISDN of the login hint. oidc-provider pings a ping
+ * client's notification endpoint itself once the result is in.
+ */
+function cibaHandset(provider, request, account) {
+  const msisdn = subscribers.get(account.accountId);
+  if (msisdn === SILENT_MSISDN) return;
+  const id = request.jti;
+  setTimeout(() => {
+    cibaAnswer(provider, id, msisdn).catch((err) => console.error('provider.mjs ciba handset:', err));
+  }, CIBA_ANSWER_MS);
+}
+
+async function cibaAnswer(provider, id, msisdn) {
+  const request = await provider.BackchannelAuthenticationRequest.find(id, { ignoreExpiration: true });
+  if (!request || request.isExpired) return;
+  if (msisdn === DECLINING_MSISDN) {
+    return provider.backchannelResult(request, new errors.AccessDenied('The user declined on the handset'));
+  }
+  const requested = String(request.params.acr_values ?? '').split(' ').filter((v) => ACR_VALUES.includes(v));
+  const acr = requested.includes('3') ? '3' : '2';
+  const grant = new provider.Grant({ accountId: request.accountId, clientId: request.clientId });
+  grant.addOIDCScope(request.scope);
+  await grant.save();
+  return provider.backchannelResult(request, grant, {
+    acr,
+    amr: [acr === '3' ? 'SIM_PIN' : 'SIM_OK'],
+    authTime: Math.floor(Date.now() / 1000),
+  });
 }
 
 async function findAccount(ctx, sub) {
@@ -139,11 +221,52 @@ function configuration(keys) {
       claimsParameter: { enabled: true },
       userinfo: { enabled: true },
       jwtUserinfo: { enabled: true },
+      ciba: {
+        enabled: true,
+        deliveryModes: ['poll', 'ping'],
+        async processLoginHint(ctx, loginHint) {
+          const msisdn = cibaMsisdn(loginHint);
+          return msisdn ? pcrOf(msisdn) : undefined;
+        },
+        async processLoginHintToken() {
+          throw new errors.InvalidRequest('login_hint_token is not supported');
+        },
+        // oidc-provider's own rule, without its "should change" notice.
+        async validateBindingMessage(ctx, bindingMessage) {
+          if (bindingMessage !== undefined && !/^[a-zA-Z0-9-._+/!?#]{1,20}$/.test(bindingMessage)) {
+            throw new errors.InvalidBindingMessage('binding_message must be 1-20 characters of [a-zA-Z0-9-._+/!?#]');
+          }
+        },
+        async validateRequestContext() {},
+        // No user codes (CAMARA ignores user_code).
+        async verifyUserCode() {},
+        async triggerAuthenticationDevice(ctx, request, account) {
+          cibaHandset(ctx.oidc.provider, request, account);
+        },
+      },
+    },
+    // Ping notifications go to the SP's https://sp.example origin, which is wherever the test
+    // said (POST /_admin/sp-origin); oidc-provider's guard against special-use addresses
+    // (loopback) is lifted for that host only. Every other request goes out as oidc-provider
+    // sends it.
+    async fetch(url, options) {
+      const target = String(url);
+      if (target.startsWith(`${SP_ORIGIN}/`)) {
+        if (!spOrigin) throw new Error('provider.mjs: POST /_admin/sp-origin first');
+        const { dispatcher, ...rest } = options;
+        return globalThis.fetch(spOrigin + target.slice(SP_ORIGIN.length), rest);
+      }
+      return globalThis.fetch(url, options);
     },
     pkce: { required: () => false },
     ttl: {
       AccessToken: 600,
       AuthorizationCode: 60,
+      // requested_expiry honoured (positive integer, checked by oidc-provider), capped.
+      BackchannelAuthenticationRequest: (ctx) => Math.min(
+        Number(ctx?.oidc?.params?.requested_expiry ?? CIBA_DEFAULT_EXPIRY_S),
+        CIBA_DEFAULT_EXPIRY_S,
+      ),
       Grant: 600,
       IdToken: 600,
       Interaction: 300,
@@ -174,9 +297,44 @@ function makeProvider(keys) {
     return issue.call(this, options);
   };
   provider.on('server_error', (ctx, err) => console.error('provider.mjs server_error:', err));
+  provider.use(cibaPacing);
   return provider;
 }
 
+// CIBA polling pace (see the header): per auth_req_id, the interval and the second of the
+// request or of the last poll. Whole seconds, like every time oidc-provider keeps.
+const pace = new Map();
+const epoch = () => Math.floor(Date.now() / 1000);
+
+async function cibaPacing(ctx, next) {
+  await next();
+  const { oidc } = ctx;
+  if (!oidc || !ctx.body || typeof ctx.body !== 'object') return;
+  if (oidc.route === 'backchannel_authentication' && ctx.status === 200 && ctx.body.auth_req_id) {
+    let interval = 5; // CIBA Core 7.3's default when the answer names none
+    if (oidc.client?.backchannelTokenDeliveryMode === 'poll') {
+      interval = CIBA_INTERVAL_S;
+      ctx.body = { ...ctx.body, interval };
+    }
+    pace.set(ctx.body.auth_req_id, { last: epoch(), interval });
+  } else if (oidc.route === 'token' && oidc.params?.grant_type === CIBA_GRANT
+    && ctx.body.error === 'authorization_pending') {
+    const seen = pace.get(oidc.params.auth_req_id);
+    if (!seen) return;
+    const now = epoch();
+    if (now - seen.last < seen.interval) {
+      seen.interval += 5;
+      counts.set('slow_down', (counts.get('slow_down') ?? 0) + 1);
+      ctx.body = {
+        error: 'slow_down',
+        error_description: `poll at most every ${seen.interval} s`,
+      };
+    }
+    seen.last = now;
+  }
+}
+
+let spOrigin;
 let keyset = 0;
 let provider = makeProvider(KEYSETS[keyset]);
 let handle = provider.callback();
@@ -239,6 +397,14 @@ const server = createServer((req, res) => {
     provider = makeProvider(KEYSETS[keyset]);
     handle = provider.callback();
     return send(res, 200, 'application/json', JSON.stringify({ kids: KEYSETS[keyset].map((k) => k.kid) }));
+  }
+  if (pathname === '/_admin/sp-origin' && req.method === 'POST') {
+    const origin = URL.parse(new URL(req.url, ISSUER).searchParams.get('origin') ?? '');
+    if (!origin || origin.protocol !== 'http:' || origin.hostname !== '127.0.0.1') {
+      return send(res, 400, 'text/plain', 'origin=http://127.0.0.1:PORT');
+    }
+    spOrigin = origin.origin;
+    return send(res, 200, 'application/json', JSON.stringify({ origin: spOrigin }));
   }
   if (pathname === '/_admin/stats' && req.method === 'GET') {
     return send(res, 200, 'application/json', JSON.stringify(Object.fromEntries(counts)));

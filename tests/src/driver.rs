@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use mc_core::{
-    AuthorizeOptions, CodeReceived, Discovered, DiscoveryOutcome, DiscoveryQuery, Exchange,
-    LoginHint, OperatorConfig, Outcome, Tokens, UserInfo,
+    AuthorizeOptions, BackchannelPending, CodeReceived, Discovered, DiscoveryOutcome,
+    DiscoveryQuery, Exchange, LoginHint, OperatorConfig, Outcome, Tokens, UserInfo,
 };
 
 /// How an adapter error reads, whichever adapter raised it.
@@ -85,6 +85,19 @@ pub trait Driver {
     fn now(&self) -> mc_core::UnixTime;
 }
 
+/// What a test of server-initiated login needs from an adapter besides the [`Driver`].
+pub trait BackchannelDriver: Driver {
+    /// Poll a server-initiated login until it ends (the adapter's `poll_for_tokens`).
+    ///
+    /// # Errors
+    /// The adapter's error, as a [`Failure`].
+    fn poll_for_tokens(
+        &self,
+        operator: &Discovered,
+        pending: BackchannelPending,
+    ) -> Result<Tokens, Failure>;
+}
+
 /// mc-io-blocking.
 #[derive(Debug, Clone)]
 pub struct Blocking(pub mc_io_blocking::Client);
@@ -123,6 +136,16 @@ impl Driver for Blocking {
 
     fn now(&self) -> mc_core::UnixTime {
         mc_io_blocking::now()
+    }
+}
+
+impl BackchannelDriver for Blocking {
+    fn poll_for_tokens(
+        &self,
+        operator: &Discovered,
+        pending: BackchannelPending,
+    ) -> Result<Tokens, Failure> {
+        Ok(self.0.poll_for_tokens(operator, pending)?)
     }
 }
 
@@ -188,6 +211,18 @@ impl Driver for Tokio {
 
     fn now(&self) -> mc_core::UnixTime {
         mc_io_tokio::now()
+    }
+}
+
+impl BackchannelDriver for Tokio {
+    fn poll_for_tokens(
+        &self,
+        operator: &Discovered,
+        pending: BackchannelPending,
+    ) -> Result<Tokens, Failure> {
+        Ok(self
+            .runtime
+            .block_on(self.client.poll_for_tokens(operator, pending))?)
     }
 }
 

@@ -10,19 +10,25 @@
 //! [`Browser`] is the user's browser: it follows the provider's own redirects (authorize ->
 //! interaction -> resume -> ...) carrying cookies, over [`Driver::send`] (the adapters never
 //! follow redirects), and stops at the first redirect that leaves the provider.
+//!
+//! OpenID CIBA: the provider's CIBA clients ([`CibaClient`]) and the SP's notification endpoint
+//! for ping mode ([`PingReceiver`]), which hands each ping to [`Notification::parse`] and
+//! [`BackchannelPending::accept`] and answers what [`notification_response`] says. (The poll
+//! loop is the adapters' own, `poll_for_tokens`.)
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use mc_core::{
-    Algorithm, AuthorizationRedirect, AuthorizeOptions, Authorizing, ClientAuth, ClientSecret,
-    CodeReceived, Discovered, MetadataExchange, OperatorConfig, Profile, Registration,
-    SpSigningKey, Tokens,
+    Algorithm, AuthorizationRedirect, AuthorizeOptions, Authorizing, BackchannelPending,
+    ClientAuth, ClientSecret, CodeReceived, Discovered, MetadataExchange, Notification, Notified,
+    OperatorConfig, Profile, Registration, SpSigningKey, Tokens, Verified, notification_response,
 };
+use mc_sandbox::loopback::{LoopbackServer, Recorded, Reply};
 use url::Url;
 
 use crate::driver::{Driver, Failure, entropy};
@@ -33,6 +39,18 @@ pub const REDIRECT_URI: &str = "https://sp.example/callback";
 pub const APPROVING_MSISDN: &str = "447700900001";
 /// A subscriber who declines (`access_denied`).
 pub const DECLINING_MSISDN: &str = "447700900009";
+/// A subscriber whose handset never answers a CIBA request (it expires).
+pub const SILENT_MSISDN: &str = "447700900007";
+/// The `interval` the provider adds to its CIBA answers for poll-mode clients (seconds).
+pub const CIBA_POLL_INTERVAL_SECS: u64 = 1;
+/// The interval of a ping-mode client's login: the provider's answer names none, so CIBA's
+/// default applies on both sides.
+pub const CIBA_DEFAULT_INTERVAL_SECS: u64 = 5;
+/// How long after a CIBA request the provider's handset answers.
+pub const CIBA_ANSWER_DELAY: Duration = Duration::from_secs(2);
+/// The path of the SP's CIBA notification endpoint (`https://sp.example/ciba/notify` at the
+/// provider, delivered to the origin given by [`Peer::set_sp_origin`]).
+pub const CIBA_NOTIFY_PATH: &str = "/ciba/notify";
 /// The client whose id_tokens carry no `at_hash` (the stock oidc-provider v9 behaviour).
 pub const PLAIN_OIDC_CLIENT: &str = "sp-plain-oidc";
 /// The `kid` under which the peer knows the SP's `private_key_jwt` key.
@@ -395,7 +413,8 @@ impl Peer {
             .collect()
     }
 
-    /// How many requests the provider has received for `path` (e.g. `/jwks`).
+    /// How many requests the provider has received for `path` (e.g. `/jwks`), or, for
+    /// `slow_down`, how many CIBA polls it answered so.
     ///
     /// # Panics
     /// When the provider does not answer.
@@ -407,6 +426,35 @@ impl Peer {
         assert_eq!(status, 200, "{body}");
         let value: serde_json::Value = serde_json::from_str(&body).expect("stats answer");
         value[path].as_u64().unwrap_or(0)
+    }
+
+    /// Where the SP's origin `https://sp.example` really is, for the provider's outgoing
+    /// requests (CIBA pings to [`CIBA_NOTIFY_PATH`]): an `http://127.0.0.1:PORT` origin.
+    ///
+    /// # Panics
+    /// When the provider does not answer or refuses the origin.
+    pub fn set_sp_origin(&self, origin: &str) {
+        let url = format!("{}/_admin/sp-origin?origin={origin}", self.issuer);
+        let (status, body) = self
+            .admin_request(http::Method::POST, &url)
+            .expect("sp-origin");
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// The operator context for one of the provider's CIBA clients, with its right credentials
+    /// (plain OpenID Connect profile).
+    ///
+    /// # Errors
+    /// Any step's failure.
+    pub fn ciba_operator<D: Driver>(
+        &self,
+        driver: &D,
+        client: CibaClient,
+    ) -> Result<Discovered, Failure> {
+        let id = client.id();
+        Ok(self
+            .config(driver, id, client_secret(id), client.client_auth())?
+            .build()?)
     }
 
     /// The configuration of an operator context for a client: `MetadataExchange::for_issuer`,
@@ -707,6 +755,170 @@ pub fn login<D: Driver>(
 ) -> Result<Tokens, Failure> {
     let code = authorize(driver, operator, options)?;
     driver.execute(code.token_exchange(operator, driver.now())?)
+}
+
+/// One of the provider's OpenID CIBA clients (`provider.mjs` registers the same).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CibaClient {
+    /// `sp-ciba-basic`: poll mode, `client_secret_basic`, RS256 id_tokens.
+    PollBasic,
+    /// `sp-ciba-pkjwt`: poll mode, `private_key_jwt` (the SP's JWKS as mc-core writes it,
+    /// `keys/sp-jwks.json`), ES256 id_tokens.
+    PollPrivateKeyJwt,
+    /// `sp-ciba-ping`: ping mode, `client_secret_basic`, PS256 id_tokens.
+    PingBasic,
+    /// `sp-ciba-ping-pkjwt`: ping mode, `private_key_jwt`, RS256 id_tokens.
+    PingPrivateKeyJwt,
+}
+
+impl CibaClient {
+    /// Its `client_id`.
+    #[must_use]
+    pub const fn id(self) -> &'static str {
+        match self {
+            Self::PollBasic => "sp-ciba-basic",
+            Self::PollPrivateKeyJwt => "sp-ciba-pkjwt",
+            Self::PingBasic => "sp-ciba-ping",
+            Self::PingPrivateKeyJwt => "sp-ciba-ping-pkjwt",
+        }
+    }
+
+    /// How it authenticates at the backchannel and token endpoints.
+    #[must_use]
+    pub const fn client_auth(self) -> ClientAuth {
+        match self {
+            Self::PollBasic | Self::PingBasic => ClientAuth::SecretBasic,
+            Self::PollPrivateKeyJwt | Self::PingPrivateKeyJwt => ClientAuth::PrivateKeyJwt,
+        }
+    }
+
+    /// Its `id_token_signed_response_alg`.
+    #[must_use]
+    pub const fn alg(self) -> Algorithm {
+        match self {
+            Self::PollBasic | Self::PingPrivateKeyJwt => Algorithm::RS256,
+            Self::PollPrivateKeyJwt => Algorithm::ES256,
+            Self::PingBasic => Algorithm::PS256,
+        }
+    }
+}
+
+/// One notification the [`PingReceiver`] handled.
+#[derive(Debug)]
+pub struct Pinged {
+    /// The request as it arrived.
+    pub request: Recorded,
+    /// What the core made of it ([`Notification::parse`], then [`BackchannelPending::accept`]
+    /// of the login it names).
+    pub result: Result<Notified, mc_core::Error>,
+    /// The status the receiver answered ([`notification_response`] of `result`).
+    pub status: u16,
+}
+
+/// The SP's CIBA notification endpoint on loopback, for one operator context: each request is
+/// parsed, matched by `auth_req_id` to a login handed to [`PingReceiver::expect`], accepted,
+/// and answered as the core says; the outcome goes to [`PingReceiver::next`].
+#[derive(Debug)]
+pub struct PingReceiver {
+    server: LoopbackServer,
+    logins: Arc<Mutex<Vec<BackchannelPending>>>,
+    handled: Mutex<mpsc::Receiver<Pinged>>,
+}
+
+impl PingReceiver {
+    /// Listen on a free loopback port for `operator`'s notifications.
+    ///
+    /// # Errors
+    /// When the socket cannot be bound or the thread cannot start.
+    pub fn start(operator: Discovered) -> std::io::Result<Self> {
+        let logins: Arc<Mutex<Vec<BackchannelPending>>> = Arc::default();
+        let (sender, handled) = mpsc::channel();
+        let sender = Mutex::new(sender);
+        let known = Arc::clone(&logins);
+        let server = LoopbackServer::serve(TcpListener::bind("127.0.0.1:0")?, move |recorded| {
+            let result = receive(&operator, &known, recorded);
+            let response = notification_response(&result);
+            let status = response.status().as_u16();
+            let mut reply = Reply::status(status);
+            for (name, value) in response.headers() {
+                reply = reply.header(name.as_str(), value.to_str().unwrap_or_default());
+            }
+            let pinged = Pinged {
+                request: recorded.clone(),
+                result,
+                status,
+            };
+            let _ = sender
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .send(pinged);
+            reply
+        })?;
+        Ok(Self {
+            server,
+            logins,
+            handled: Mutex::new(handled),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, for [`Peer::set_sp_origin`].
+    #[must_use]
+    pub fn origin(&self) -> String {
+        self.server.url("")
+    }
+
+    /// Keep a pending login for its notification (as a host stores it by `auth_req_id`).
+    pub fn expect(&self, pending: &BackchannelPending) {
+        self.logins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(pending.clone());
+    }
+
+    /// The next notification handled, waiting at most `timeout`.
+    #[must_use]
+    pub fn next(&self, timeout: Duration) -> Option<Pinged> {
+        self.handled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .recv_timeout(timeout)
+            .ok()
+    }
+}
+
+/// A notification as the host's web framework would hand it over, then the core's verdict.
+fn receive(
+    operator: &Discovered,
+    logins: &Mutex<Vec<BackchannelPending>>,
+    recorded: &Recorded,
+) -> Result<Notified, mc_core::Error> {
+    let mut request = http::Request::builder()
+        .method(recorded.method.as_str())
+        .uri(recorded.target.as_str());
+    for (name, value) in &recorded.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    // An unreadable request line or header reaches the core as a GET, which it refuses.
+    let request = request
+        .body(recorded.body.clone())
+        .unwrap_or_else(|_| http::Request::new(Vec::new()));
+    let notification = Notification::parse(&request)?;
+    let pending = logins
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|p| p.auth_req_id() == notification.auth_req_id())
+        .cloned()
+        .ok_or(mc_core::BackchannelError::UnknownAuthReqId)?;
+    match pending.accept(operator, notification, mc_io_blocking::now())? {
+        Verified::Done(notified) => Ok(notified),
+        // A ping carries no id_token, so no key is ever missing; tokens are verified by the poll.
+        Verified::NeedJwks(_) => Err(mc_core::ProtocolError::MissingField {
+            endpoint: mc_core::Endpoint::Notification,
+            field: "keys",
+        }
+        .into()),
+    }
 }
 
 #[cfg(test)]

@@ -7,13 +7,17 @@
 use std::time::Duration;
 
 use mc_core::{
-    Algorithm, AuthorizeOptions, BasicAuthEncoding, ClientAuth, ClientSecret, Endpoint, Error,
-    IdTokenError, LoginHint, Msisdn, Profile, Tokens,
+    Algorithm, AuthorizeOptions, BackchannelError, BackchannelMode, BackchannelPending,
+    BasicAuthEncoding, CibaLoginHint, CibaRequest, ClientAuth, ClientSecret, Discovered, Endpoint,
+    Error, Exchange as _, IdTokenError, LoginHint, MisuseError, Msisdn, Notified, Poll, Profile,
+    SpSigningKey, Tokens,
 };
-use mc_tests::driver::{Blocking, Driver, Failure, Tokio, entropy, userinfo};
+use mc_tests::driver::{BackchannelDriver, Blocking, Driver, Failure, Tokio, entropy, userinfo};
 use mc_tests::interop::{
-    ALGORITHMS, APPROVING_MSISDN, AuthMethod, Browser, DECLINING_MSISDN, Landing,
-    PLAIN_OIDC_CLIENT, Peer, PeerClient, authorize, client_secret, follow, login, other_key,
+    ALGORITHMS, APPROVING_MSISDN, AuthMethod, Browser, CIBA_ANSWER_DELAY,
+    CIBA_DEFAULT_INTERVAL_SECS, CIBA_NOTIFY_PATH, CIBA_POLL_INTERVAL_SECS, CibaClient,
+    DECLINING_MSISDN, Landing, PLAIN_OIDC_CLIENT, Peer, PeerClient, PingReceiver, SILENT_MSISDN,
+    authorize, client_secret, follow, login, other_key, sp_key,
 };
 use serde_json::json;
 
@@ -70,6 +74,14 @@ through_both_adapters!(
     id_token_without_at_hash_fails_only_the_mc_di_profile,
     plain_profile_identity_login_without_acr_values_or_version,
     mc_profile_login_sends_acr_values_and_version_and_stays_strict,
+    ciba_poll_login_client_secret_basic,
+    ciba_poll_login_private_key_jwt,
+    ciba_ping_login_then_one_poll,
+    ciba_polling_faster_than_the_interval_is_slow_down,
+    ciba_private_key_jwt_polls_in_one_second_repeat_the_assertion,
+    ciba_expiry_ends_the_login,
+    ciba_declined_is_access_denied,
+    ciba_unknown_login_hint_is_unknown_user_id,
 );
 
 fn hint(msisdn: &str) -> AuthorizeOptions {
@@ -634,6 +646,291 @@ fn mc_profile_login_sends_acr_values_and_version_and_stays_strict<D: Driver>(d: 
         ),
         "{err:?}"
     );
+}
+
+// OpenID CIBA (provider.mjs: features.ciba, a handset answering from the login hint).
+
+fn phone(msisdn: &str) -> CibaRequest {
+    CibaRequest::new(CibaLoginHint::Phone(Msisdn::new(msisdn)))
+}
+
+fn ciba_start<D: Driver>(
+    d: &D,
+    op: &Discovered,
+    request: CibaRequest,
+) -> Result<BackchannelPending, Failure> {
+    d.execute(op.ciba_authorize(request, &mut entropy(), d.now())?)
+}
+
+/// The operator's refusal of a failure, or a panic naming what came instead.
+fn refusal(failure: Failure) -> mc_core::OperatorError {
+    match core(failure) {
+        Error::Refused(refusal) => refusal,
+        other => panic!("expected the operator's refusal, got {other:?}"),
+    }
+}
+
+/// Sleep until the driver's clock (whole seconds) reads `at`.
+fn sleep_until<D: Driver>(d: &D, at: mc_core::UnixTime) {
+    let secs = at.as_secs().saturating_sub(d.now().as_secs());
+    std::thread::sleep(Duration::from_secs(secs));
+}
+
+/// The peer's metadata names its CIBA endpoint and both delivery modes; a poll-mode login with
+/// a `tel:+` hint, a binding message and (second round) LoA 3 ends in tokens through the
+/// adapter's poll loop, after at least one `authorization_pending` (the handset answers
+/// [`CIBA_ANSWER_DELAY`] later) and without a `slow_down`; a poll before `next_poll_at` is
+/// refused by the core without a request.
+fn ciba_poll_login<D: BackchannelDriver>(d: &D, peer: &Peer, client: CibaClient) {
+    let op = peer.ciba_operator(d, client).unwrap();
+    assert_eq!(
+        op.endpoints()
+            .backchannel_authentication
+            .as_ref()
+            .map(url::Url::as_str),
+        Some(format!("{}/backchannel", peer.issuer()).as_str())
+    );
+    let metadata = op.metadata().unwrap();
+    assert_eq!(
+        metadata.backchannel_token_delivery_modes_supported,
+        ["poll", "ping"]
+    );
+    for (levels, acr, amr) in [(None, "2", "SIM_OK"), (Some(3), "3", "SIM_PIN")] {
+        let mut request = phone(APPROVING_MSISDN).binding_message("4G7K");
+        if let Some(level) = levels {
+            request = request.acr_values([level]);
+        }
+        let polls_before = peer.request_count("/token");
+        let pending = ciba_start(d, &op, request).unwrap();
+        assert_eq!(pending.mode(), BackchannelMode::CibaPoll);
+        assert_eq!(pending.interval_secs(), CIBA_POLL_INTERVAL_SECS);
+        assert_eq!(pending.min_acr(), levels);
+        // The answer's own second: too early, refused without a request.
+        let answered = pending.next_poll_at().minus(CIBA_POLL_INTERVAL_SECS);
+        let err = pending.poll(&op, answered).unwrap_err();
+        assert!(
+            matches!(err, Error::Misuse(MisuseError::PollTooEarly { next_poll_at, now })
+                if next_poll_at == pending.next_poll_at().as_secs() && now == answered.as_secs()),
+            "{err:?}"
+        );
+        assert_eq!(peer.request_count("/token"), polls_before);
+
+        let tokens = d
+            .poll_for_tokens(&op, pending)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", client.id()));
+        let polls = peer.request_count("/token") - polls_before;
+        assert!(
+            polls >= 2,
+            "at least one authorization_pending first: {polls}"
+        );
+        assert_eq!(peer.request_count("slow_down"), 0, "paced as the peer asks");
+        let id_token = tokens.id_token();
+        assert_eq!(id_token.alg(), client.alg());
+        assert_eq!(id_token.acr(), Some(acr));
+        assert_eq!(id_token.amr(), [amr]);
+        assert!(id_token.claims().at_hash.is_some(), "checked by value");
+        assert!(tokens.sub().starts_with("pcr-"));
+        assert!(tokens.refresh_token().is_some());
+        let info = userinfo(d, &op, &tokens).unwrap();
+        assert_eq!(info.sub(), tokens.sub());
+    }
+}
+
+fn ciba_poll_login_client_secret_basic<D: BackchannelDriver>(d: &D, peer: &Peer) {
+    ciba_poll_login(d, peer, CibaClient::PollBasic);
+}
+
+/// `private_key_jwt` at both endpoints: the assertion for `/backchannel` is addressed to the
+/// issuer, the polls' to the token endpoint; the peer knows the key from the JWKS mc-core
+/// publishes (`keys/sp-jwks.json`, see `sp_jwks_file_is_what_mc_core_publishes`).
+fn ciba_poll_login_private_key_jwt<D: BackchannelDriver>(d: &D, peer: &Peer) {
+    ciba_poll_login(d, peer, CibaClient::PollPrivateKeyJwt);
+}
+
+/// Ping mode, both authentication methods: the peer's answer names no interval (CIBA's 5 s
+/// apply), nothing is polled until the peer's ping reaches the SP's receiver, which the core
+/// accepts (bearer token, `auth_req_id`) and answers 204; then one poll gives the tokens.
+fn ciba_ping_login_then_one_poll<D: Driver>(d: &D, peer: &Peer) {
+    for client in [CibaClient::PingBasic, CibaClient::PingPrivateKeyJwt] {
+        let op = peer.ciba_operator(d, client).unwrap();
+        let receiver = PingReceiver::start(op.clone()).unwrap();
+        peer.set_sp_origin(&receiver.origin());
+        let polls_before = peer.request_count("/token");
+        let pending = ciba_start(d, &op, phone(APPROVING_MSISDN).ping()).unwrap();
+        assert_eq!(pending.mode(), BackchannelMode::CibaPing);
+        assert_eq!(pending.interval_secs(), CIBA_DEFAULT_INTERVAL_SECS);
+        receiver.expect(&pending);
+
+        let pinged = receiver
+            .next(CIBA_ANSWER_DELAY + Duration::from_secs(5))
+            .expect("the peer pings");
+        assert_eq!(pinged.request.method, "POST");
+        assert_eq!(pinged.request.path(), CIBA_NOTIFY_PATH);
+        assert!(
+            matches!(pinged.result, Ok(Notified::Ping)),
+            "{:?}",
+            pinged.result
+        );
+        assert_eq!(pinged.status, 204);
+        assert_eq!(peer.request_count("/token"), polls_before, "no poll before");
+
+        let Poll::Tokens(tokens) = d.execute(pending.poll(&op, d.now()).unwrap()).unwrap() else {
+            panic!("{}: still pending after the ping", client.id());
+        };
+        assert_eq!(peer.request_count("/token"), polls_before + 1);
+        assert_eq!(tokens.id_token().alg(), client.alg());
+        assert_eq!(tokens.id_token().acr(), Some("2"));
+        assert!(tokens.sub().starts_with("pcr-"));
+        assert!(receiver.next(Duration::ZERO).is_none(), "one ping");
+    }
+}
+
+/// The peer (provider.mjs's pacing; oidc-provider itself never answers `slow_down`) refuses a
+/// poll made sooner than the interval after the request or the last poll with `slow_down`;
+/// the core then adds 5 s to the interval each time (CIBA Core 11). Provoked in ping mode,
+/// where the core lets the host poll at any time: two polls at once after the start, for a
+/// login whose handset never answers.
+fn ciba_polling_faster_than_the_interval_is_slow_down<D: Driver>(d: &D, peer: &Peer) {
+    let op = peer.ciba_operator(d, CibaClient::PingBasic).unwrap();
+    let pending = ciba_start(d, &op, phone(SILENT_MSISDN).ping()).unwrap();
+    assert_eq!(pending.interval_secs(), CIBA_DEFAULT_INTERVAL_SECS);
+    let mut state = pending;
+    for grown in [10, 15] {
+        let before = d.now();
+        let Poll::Pending(next) = d.execute(state.poll(&op, d.now()).unwrap()).unwrap() else {
+            panic!("tokens for a silent handset");
+        };
+        assert_eq!(next.interval_secs(), grown, "slow_down adds 5 s");
+        let after = d.now();
+        let due = next.next_poll_at().as_secs();
+        assert!(
+            // The answer's whole second + interval + 1 (mc-core never polls early).
+            due > before.as_secs() + grown && due <= after.as_secs() + grown + 1,
+            "{due}"
+        );
+        assert_eq!(next.auth_req_id(), state.auth_req_id());
+        assert_eq!(next.expires_at(), state.expires_at());
+        state = next;
+    }
+    assert_eq!(peer.request_count("/token"), 2);
+    assert_eq!(peer.request_count("slow_down"), 2);
+}
+
+/// mc-core derives a client assertion's `jti` from the `auth_req_id` and `now` in seconds. In
+/// ping mode the core lets the host poll at any time, so two polls dated the same second carry
+/// the same assertion, and this peer (single-use assertions, RFC 7523 3) refuses the second as
+/// `invalid_client` rather than answering `slow_down`.
+fn ciba_private_key_jwt_polls_in_one_second_repeat_the_assertion<D: Driver>(d: &D, peer: &Peer) {
+    let op = peer
+        .ciba_operator(d, CibaClient::PingPrivateKeyJwt)
+        .unwrap();
+    let pending = ciba_start(d, &op, phone(SILENT_MSISDN).ping()).unwrap();
+    let now = d.now();
+    let first = pending.poll(&op, now).unwrap();
+    let second = pending.poll(&op, now).unwrap();
+    assert_eq!(
+        first.request().into_body(),
+        second.request().into_body(),
+        "byte-identical polls"
+    );
+    let Poll::Pending(slowed) = d.execute(first).unwrap() else {
+        panic!("tokens for a silent handset");
+    };
+    assert_eq!(slowed.interval_secs(), CIBA_DEFAULT_INTERVAL_SECS + 5);
+    let refusal = refusal(d.execute(second).unwrap_err());
+    assert!(refusal.is("invalid_client"), "{refusal:?}");
+    assert_eq!(refusal.endpoint, Endpoint::Token);
+    assert_eq!(refusal.status, Some(401));
+}
+
+/// A login whose handset never answers, with `requested_expiry=3` (the peer honours it; with
+/// the 1 s interval the first poll is due 2 s after the answer, before the expiry):
+/// the adapter's poll loop polls until the core refuses the next poll itself at `expires_at`
+/// ([`BackchannelError::Expired`], no request). The peer's own verdict, `expired_token`, is
+/// seen by an SP whose clock runs a second behind the peer's: in ping mode (no `next_poll_at`
+/// to respect) a poll dated one second before `expires_at`, sent once the peer's time is past it.
+fn ciba_expiry_ends_the_login<D: BackchannelDriver>(d: &D, peer: &Peer) {
+    const EXPIRY: u64 = 3;
+    let op = peer.ciba_operator(d, CibaClient::PollBasic).unwrap();
+    let before = d.now();
+    let pending = ciba_start(d, &op, phone(SILENT_MSISDN).requested_expiry(EXPIRY)).unwrap();
+    let expires_at = pending.expires_at();
+    assert!(expires_at.as_secs() >= before.as_secs() + EXPIRY);
+    assert!(expires_at.as_secs() <= d.now().as_secs() + EXPIRY);
+    let polls_before = peer.request_count("/token");
+    let err = core(d.poll_for_tokens(&op, pending).unwrap_err());
+    assert!(
+        matches!(err, Error::Backchannel(BackchannelError::Expired { expires_at: at, now })
+            if at == expires_at.as_secs() && now >= at),
+        "{err:?}"
+    );
+    let polls = peer.request_count("/token") - polls_before;
+    assert!((1..=EXPIRY).contains(&polls), "{polls} polls");
+
+    let op = peer.ciba_operator(d, CibaClient::PingBasic).unwrap();
+    let pending = ciba_start(d, &op, phone(SILENT_MSISDN).requested_expiry(EXPIRY).ping()).unwrap();
+    sleep_until(d, pending.expires_at());
+    let err = pending.poll(&op, d.now()).unwrap_err();
+    assert!(
+        matches!(err, Error::Backchannel(BackchannelError::Expired { .. })),
+        "{err:?}"
+    );
+    let behind = pending.expires_at().minus(1);
+    let refusal = refusal(d.execute(pending.poll(&op, behind).unwrap()).unwrap_err());
+    assert!(refusal.is("expired_token"), "{refusal:?}");
+    assert_eq!(refusal.endpoint, Endpoint::Token);
+    assert_eq!(refusal.status, Some(400));
+}
+
+/// The handset declines: in poll mode the adapter's loop ends with the peer's `access_denied`
+/// from the token endpoint; in ping mode the peer pings (a ping carries no outcome), the core
+/// accepts it, and the one poll is refused `access_denied`.
+fn ciba_declined_is_access_denied<D: BackchannelDriver>(d: &D, peer: &Peer) {
+    let op = peer.ciba_operator(d, CibaClient::PollBasic).unwrap();
+    let pending = ciba_start(d, &op, phone(DECLINING_MSISDN)).unwrap();
+    let denied = refusal(d.poll_for_tokens(&op, pending).unwrap_err());
+    assert!(denied.is("access_denied"), "{denied:?}");
+    assert_eq!(denied.endpoint, Endpoint::Token);
+    assert_eq!(denied.status, Some(400));
+
+    let op = peer.ciba_operator(d, CibaClient::PingBasic).unwrap();
+    let receiver = PingReceiver::start(op.clone()).unwrap();
+    peer.set_sp_origin(&receiver.origin());
+    let pending = ciba_start(d, &op, phone(DECLINING_MSISDN).ping()).unwrap();
+    receiver.expect(&pending);
+    let pinged = receiver
+        .next(CIBA_ANSWER_DELAY + Duration::from_secs(5))
+        .expect("the peer pings");
+    assert!(
+        matches!(pinged.result, Ok(Notified::Ping)),
+        "{:?}",
+        pinged.result
+    );
+    assert_eq!(pinged.status, 204);
+    let denied = refusal(d.execute(pending.poll(&op, d.now()).unwrap()).unwrap_err());
+    assert!(denied.is("access_denied"), "{denied:?}");
+    assert_eq!(denied.endpoint, Endpoint::Token);
+}
+
+/// A hint the peer cannot resolve (a bare number: its handset knows `tel:+` hints only) is
+/// refused at the backchannel endpoint (CIBA Core 13).
+fn ciba_unknown_login_hint_is_unknown_user_id<D: Driver>(d: &D, peer: &Peer) {
+    let op = peer.ciba_operator(d, CibaClient::PollBasic).unwrap();
+    let request = CibaRequest::new(CibaLoginHint::Plain(APPROVING_MSISDN.to_owned()));
+    let refusal = refusal(ciba_start(d, &op, request).unwrap_err());
+    assert!(refusal.is("unknown_user_id"), "{refusal:?}");
+    assert_eq!(refusal.endpoint, Endpoint::BackchannelAuthentication);
+    assert_eq!(refusal.status, Some(400));
+}
+
+/// The `private_key_jwt` CIBA clients at the peer are registered with `keys/sp-jwks.json`:
+/// exactly the public JWKS mc-core publishes for the SP's key.
+#[test]
+fn sp_jwks_file_is_what_mc_core_publishes() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/keys/sp-jwks.json");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(file, SpSigningKey::jwks([&sp_key()]).unwrap());
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `mc-sandbox` started as a process, the way a user points an app at it: with the app's own
 //! redirect URI, reading the base URL from the first line it prints and the operator's issuer
-//! and credentials from the rest, then logging in through mc-core and the blocking adapter.
+//! and credentials from the rest, then logging in through mc-core and the blocking adapter
+//! (the browser flow, and server-initiated logins with the app's own JWKS and notification
+//! URI, the notification POSTed by the binary).
 //!
 //! This test lives in mc-sandbox's package, not in mc-tests, because only here does Cargo build
 //! the binary first and name its path (`CARGO_BIN_EXE_mc-sandbox`); from another package the
@@ -8,13 +10,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use mc_core::{
-    AuthorizeOptions, ClientSecret, Discovered, DiscoveryOutcome, DiscoveryQuery, Endpoint, Error,
-    LoginHint, Msisdn, OperatorConfig, Registration,
+    Algorithm, AuthorizeOptions, CibaLoginHint, CibaRequest, ClientAuth, ClientSecret, Discovered,
+    DiscoveryOutcome, DiscoveryQuery, Endpoint, Error, Exchange as _, LoginHint, Msisdn,
+    Notification, Notified, OperatorConfig, Registration, SiRequest, SpSigningKey, Verified,
 };
 use mc_io_blocking::{Client, OsEntropy, now};
+use mc_sandbox::loopback::{LoopbackServer, Reply};
 
 /// A redirect URI of the user's app: nothing listens there, the test reads the `Location`.
 const CALLBACK: &str = "http://127.0.0.1:9/my/callback";
@@ -84,16 +91,24 @@ impl Drop for Running {
 /// The operator context an SP builds from what the sandbox printed: its registry entry, with
 /// the endpoints from the provider metadata.
 fn operator(client: &Client, sandbox: &Running, name: &str) -> Discovered {
-    let config = OperatorConfig::new(Registration {
+    with_metadata(client, registry_entry(sandbox, name))
+}
+
+fn with_metadata(client: &Client, config: OperatorConfig) -> Discovered {
+    let metadata = client.execute(config.metadata_exchange().unwrap()).unwrap();
+    config.with_metadata(metadata).unwrap().build().unwrap()
+}
+
+/// The registry entry of `name` from what the sandbox printed.
+fn registry_entry(sandbox: &Running, name: &str) -> OperatorConfig {
+    OperatorConfig::new(Registration {
         operator_id: sandbox.field(name, "operator id").to_owned(),
         client_id: sandbox.field(name, "client_id").to_owned(),
         client_secret: ClientSecret::new(sandbox.field(name, "client_secret")),
         redirect_uri: CALLBACK.to_owned(),
     })
     .unwrap()
-    .issuer(sandbox.field(name, "issuer"));
-    let metadata = client.execute(config.metadata_exchange().unwrap()).unwrap();
-    config.with_metadata(metadata).unwrap().build().unwrap()
+    .issuer(sandbox.field(name, "issuer"))
 }
 
 /// The browser's round trip to the operator: the authorization redirect, the handset, and the
@@ -211,4 +226,90 @@ fn discovery_names_the_operator_and_selection_comes_by_302() {
         url.as_str()
             .starts_with(&format!("{}/discovery/operator-selection", sandbox.base()))
     );
+}
+
+/// The app registers its JWKS file and its notification endpoint (a loopback receiver here):
+/// an SI login whose tokens the binary POSTs there, and a CIBA login polled with
+/// `private_key_jwt`.
+#[test]
+fn server_initiated_logins_with_the_apps_own_keys() {
+    let key = SpSigningKey::from_pem(
+        Algorithm::RS256,
+        mc_sandbox::fixture::RSA_B.as_bytes(),
+        "app-key",
+    )
+    .unwrap();
+    let jwks_path =
+        std::env::temp_dir().join(format!("mc-sandbox-app-{}.json", std::process::id()));
+    std::fs::write(&jwks_path, SpSigningKey::jwks([&key]).unwrap().to_string()).unwrap();
+    let (arrived, notifications) = mpsc::channel();
+    let receiver =
+        LoopbackServer::serve(TcpListener::bind("127.0.0.1:0").unwrap(), move |request| {
+            let _ = arrived.send(request.clone());
+            Reply::status(204)
+        })
+        .unwrap();
+    let notify = receiver.url("/notify");
+    let sandbox = Running::start(&[
+        "--sp-jwks",
+        jwks_path.to_str().unwrap(),
+        "--notification-uri",
+        &notify,
+        "--poll-interval",
+        "1s",
+        "--handset-delay",
+        "300ms",
+    ]);
+    std::fs::remove_file(&jwks_path).unwrap();
+    assert!(
+        sandbox
+            .field("alpha", "si-authorize")
+            .ends_with("/op/alpha/si-authorize")
+    );
+    assert!(
+        sandbox
+            .banner
+            .iter()
+            .any(|line| line.contains("kids: app-key"))
+    );
+    let client = Client::new().unwrap();
+    let config = registry_entry(&sandbox, "alpha")
+        .notification_uri(&notify)
+        .unwrap()
+        .signing_key(key);
+    let operator = with_metadata(&client, config.clone());
+
+    let request = SiRequest::new(LoginHint::Msisdn(Msisdn::new("447700900001")));
+    let start = operator
+        .si_authorize(request, &mut OsEntropy, now())
+        .unwrap();
+    let pending = client.execute(start).unwrap();
+    let posted = notifications.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(posted.method, "POST");
+    assert_eq!(posted.path(), "/notify");
+    let mut inbound = http::Request::post(notify.as_str());
+    for (name, value) in &posted.headers {
+        inbound = inbound.header(name.as_str(), value.as_str());
+    }
+    let inbound = inbound.body(posted.body).unwrap();
+    let notification = Notification::parse(&inbound).unwrap();
+    let notified = match pending.accept(&operator, notification, now()).unwrap() {
+        Verified::Done(notified) => notified,
+        Verified::NeedJwks(refetch) => {
+            let keys = client.send(refetch.request()).unwrap();
+            refetch.respond(keys, now()).unwrap()
+        }
+    };
+    let Notified::Tokens(tokens) = notified else {
+        panic!("expected tokens, got {notified:?}");
+    };
+    assert_eq!(tokens.id_token().acr(), Some("2"));
+
+    let ciba = with_metadata(&client, config.client_auth(ClientAuth::PrivateKeyJwt));
+    let request = CibaRequest::new(CibaLoginHint::Phone(Msisdn::new("447700900003")));
+    let pending = client
+        .execute(ciba.ciba_authorize(request, &mut OsEntropy, now()).unwrap())
+        .unwrap();
+    let tokens = client.poll_for_tokens(&ciba, pending).unwrap();
+    assert_eq!(tokens.id_token().amr(), ["SIM_PIN"]);
 }

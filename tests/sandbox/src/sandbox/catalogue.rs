@@ -13,6 +13,9 @@ pub const DISCOVERY_CLIENT_SECRET: &str = "sp-discovery-secret";
 pub const SP_REDIRECT_URI: &str = "https://sp.example/callback";
 /// The SP's registered discovery redirect URL.
 pub const SP_DISCOVERY_REDIRECT: &str = "https://sp.example/discovered";
+/// The SP's registered notification URI at every sandbox operator (server-initiated logins:
+/// Mobile Connect SI notifications and OpenID CIBA pings).
+pub const SP_NOTIFICATION_URI: &str = "https://sp.example/notify";
 
 /// What the simulated handset does for a test MSISDN. The level of assurance asked for is the
 /// lowest of the request's `acr_values` (2 when there are none): LoA 2 is an OK button, LoA 3
@@ -180,6 +183,36 @@ impl OperatorInfo {
             "email_verified" => json!(true),
             _ => return None,
         })
+    }
+
+    /// A test subscriber and what their handset does.
+    fn subscriber(&self, msisdn: &str) -> Option<(&'static str, Handset)> {
+        self.subscribers.iter().copied().find(|(m, _)| *m == msisdn)
+    }
+
+    /// The subscriber a Mobile Connect login hint names: `MSISDN:<digits>` (a `+` tolerated),
+    /// `ENCR_MSISDN:<subscriber_id>` or `PCR:<sub>`.
+    pub(super) fn subscriber_by_hint(&self, hint: &str) -> Option<(&'static str, Handset)> {
+        if let Some(m) = hint.strip_prefix("MSISDN:") {
+            self.subscriber(m.trim_start_matches('+'))
+        } else if let Some(s) = hint.strip_prefix("ENCR_MSISDN:") {
+            self.subscriber(&decrypt_msisdn(s)?)
+        } else if let Some(pcr) = hint.strip_prefix("PCR:") {
+            self.subscribers
+                .iter()
+                .copied()
+                .find(|(m, _)| self.pcr(m) == pcr)
+        } else {
+            None
+        }
+    }
+
+    /// The subscriber an OpenID CIBA login hint names: `tel:+<digits>` (the CAMARA form), the
+    /// number alone with or without `+`, or a Mobile Connect hint.
+    pub(super) fn subscriber_by_phone(&self, hint: &str) -> Option<(&'static str, Handset)> {
+        let number = hint.strip_prefix("tel:").unwrap_or(hint);
+        self.subscriber(number.trim_start_matches('+'))
+            .or_else(|| self.subscriber_by_hint(hint))
     }
 
     /// The subscriber's PCR (the id_token `sub`).

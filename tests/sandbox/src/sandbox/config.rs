@@ -1,10 +1,14 @@
 //! What a sandbox is set up with: the SP's registered redirect URIs, how discovery sends the
-//! browser to the operator selection page, how long the simulated handset takes, and the faults
-//! switched on from the start (by name, as the `mc-sandbox` binary takes them).
+//! browser to the operator selection page, how long the simulated handset takes, the faults
+//! switched on from the start (by name, as the `mc-sandbox` binary takes them), and what
+//! server-initiated logins need: the SP's notification URIs and public JWKS, the logins'
+//! expiry and polling interval, and whether the server POSTs the notifications.
 
 use std::time::Duration;
 
-use super::catalogue::SP_REDIRECT_URI;
+use serde_json::Value;
+
+use super::catalogue::{SP_NOTIFICATION_URI, SP_REDIRECT_URI};
 use super::faults::FaultSwitch;
 
 /// How the discovery service answers when it cannot tell the operator and the browser must go
@@ -42,7 +46,10 @@ impl SelectionAnswer {
 }
 
 /// A sandbox's setup. The default is what the tests have always used: one redirect URI
-/// ([`SP_REDIRECT_URI`]), selection by 202, an instant handset, no faults.
+/// ([`SP_REDIRECT_URI`]), selection by 202, an instant handset, no faults; and for
+/// server-initiated logins one notification URI ([`SP_NOTIFICATION_URI`]), no SP JWKS (register
+/// one to start Mobile Connect SI logins or use `private_key_jwt`), logins that expire after
+/// 120 s, a 5-second polling interval, and notifications POSTed by the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SandboxConfig {
@@ -56,6 +63,21 @@ pub struct SandboxConfig {
     pub handset_delay: Duration,
     /// Faults switched on from the start.
     pub faults: Vec<FaultSwitch>,
+    /// The SP's notification URIs registered at every operator: a Mobile Connect SI request
+    /// object's `notification_uri` must be one of them exactly; CIBA pings go to the first.
+    pub notification_uris: Vec<String>,
+    /// The SP's public JWKS registered at every operator from the start
+    /// ([`super::Sandbox::register_sp_jwks`]).
+    pub sp_jwks: Option<Value>,
+    /// A server-initiated login's `expires_in`, in seconds (a CIBA `requested_expiry` may
+    /// shorten it).
+    pub backchannel_expiry: u64,
+    /// The polling interval the operator asks for, in seconds (at least 1).
+    pub poll_interval: u64,
+    /// Over HTTP ([`crate::SandboxServer`]): whether the server POSTs the notifications to the
+    /// SP (true), or leaves them in the outbox for a test to take
+    /// ([`super::Sandbox::take_notifications`]). In memory they always stay in the outbox.
+    pub deliver_notifications: bool,
 }
 
 impl Default for SandboxConfig {
@@ -65,6 +87,11 @@ impl Default for SandboxConfig {
             selection: SelectionAnswer::default(),
             handset_delay: Duration::ZERO,
             faults: Vec::new(),
+            notification_uris: vec![SP_NOTIFICATION_URI.to_owned()],
+            sp_jwks: None,
+            backchannel_expiry: 120,
+            poll_interval: 5,
+            deliver_notifications: true,
         }
     }
 }
@@ -96,6 +123,58 @@ impl SandboxConfig {
     pub fn fault(mut self, fault: FaultSwitch) -> Self {
         self.faults.push(fault);
         self
+    }
+
+    /// Register exactly these notification URIs (replacing the default).
+    #[must_use]
+    pub fn notification_uris<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        uris: I,
+    ) -> Self {
+        self.notification_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Register the SP's public JWKS at every operator.
+    #[must_use]
+    pub fn sp_jwks(mut self, jwks: Value) -> Self {
+        self.sp_jwks = Some(jwks);
+        self
+    }
+
+    /// A server-initiated login's `expires_in`, in seconds.
+    #[must_use]
+    pub fn backchannel_expiry(mut self, secs: u64) -> Self {
+        self.backchannel_expiry = secs;
+        self
+    }
+
+    /// The polling interval, in seconds.
+    #[must_use]
+    pub fn poll_interval(mut self, secs: u64) -> Self {
+        self.poll_interval = secs;
+        self
+    }
+
+    /// Whether the server POSTs the notifications (true) or leaves them in the outbox.
+    #[must_use]
+    pub fn deliver_notifications(mut self, deliver: bool) -> Self {
+        self.deliver_notifications = deliver;
+        self
+    }
+}
+
+/// A whole number of seconds as the binary takes it (`2s`, `120s`, or `2` alone), at least 1.
+///
+/// # Errors
+/// For anything else, with a message for the user.
+pub fn parse_seconds(value: &str) -> Result<u64, String> {
+    let secs = value.strip_suffix('s').unwrap_or(value);
+    match secs.parse::<u64>() {
+        Ok(secs) if secs > 0 => Ok(secs),
+        _ => Err(format!(
+            "{value:?}: expected a whole number of seconds, at least 1 (e.g. 2s)"
+        )),
     }
 }
 
@@ -144,6 +223,16 @@ mod tests {
         }
         for bad in ["", "800", "ms", "1.5s", "-2s", "2m"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn seconds_read_back() {
+        for (text, secs) in [("2s", 2), ("120", 120), ("1s", 1)] {
+            assert_eq!(parse_seconds(text), Ok(secs));
+        }
+        for bad in ["", "0s", "0", "1.5s", "800ms", "-2s", "2m"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! The fault switches: which endpoint ([`Target`]) misbehaves how ([`Fault`]), from transport
 //! faults (status, slowness, body size) to protocol attacks on the relying party (edited
-//! id_tokens, callbacks and key sets).
+//! id_tokens, callbacks and key sets, forged or mistimed server-initiated notifications, odd
+//! polling answers).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,11 +32,18 @@ pub enum Target {
     UserInfo,
     /// Premium info.
     PremiumInfo,
+    /// Mobile Connect server-initiated authorization (`si-authorize`).
+    SiAuthorize,
+    /// OpenID CIBA backchannel authentication (`bc-authorize`).
+    BcAuthorize,
+    /// The notifications the operator sends to the SP (Mobile Connect SI notification mode,
+    /// CIBA ping): not an endpoint the SP calls, so the transport faults do not apply to it.
+    Notification,
 }
 
 impl Target {
-    /// Every target, in the order of a login.
-    pub const ALL: [Self; 7] = [
+    /// Every target, in the order of a login (the browser's, then the server-initiated one's).
+    pub const ALL: [Self; 10] = [
         Self::Discovery,
         Self::Metadata,
         Self::Jwks,
@@ -43,6 +51,9 @@ impl Target {
         Self::Token,
         Self::UserInfo,
         Self::PremiumInfo,
+        Self::SiAuthorize,
+        Self::BcAuthorize,
+        Self::Notification,
     ];
 
     /// The name the binary takes (`token`, `userinfo`, ...).
@@ -56,6 +67,9 @@ impl Target {
             Self::Token => "token",
             Self::UserInfo => "userinfo",
             Self::PremiumInfo => "premiuminfo",
+            Self::SiAuthorize => "si-authorize",
+            Self::BcAuthorize => "bc-authorize",
+            Self::Notification => "notification",
         }
     }
 
@@ -83,7 +97,8 @@ pub enum Fault {
     MalformedJson,
     /// id_tokens (token endpoint) or signed userinfo carry a foreign `iss`.
     WrongIssuer,
-    /// [`Target::Token`]: the id_token is edited, re-signed, forged or replaced as described.
+    /// [`Target::Token`] (the code grant and polls alike) and [`Target::Notification`]: the
+    /// id_token is edited, re-signed, forged or replaced as described.
     /// [`Target::UserInfo`] / [`Target::PremiumInfo`] of an operator with signed userinfo: the
     /// same edit of the userinfo JWT. Other targets ignore it.
     IdToken(IdTokenMutation),
@@ -103,6 +118,40 @@ pub enum Fault {
     RequireClientAuth(ClientAuthRequirement),
     /// Any target: answer exactly this status, content type and body.
     Body(RawBody),
+    /// [`Target::Notification`]: the notifications of the logins started while it is on are
+    /// sent wrongly as described (the id_token's edits are [`Fault::IdToken`]).
+    Notification(NotificationMutation),
+    /// [`Target::Token`]: polls for server-initiated logins (the CIBA grant) are answered as
+    /// described instead of by the handset's state.
+    Poll(PollMutation),
+}
+
+/// How the operator gets a notification to the SP wrong (Mobile Connect SI notification mode
+/// and OpenID CIBA ping alike). Decided when the login starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotificationMutation {
+    /// `Authorization: Bearer` with a token other than the login's `client_notification_token`.
+    WrongBearer,
+    /// An `auth_req_id` the operator never issued.
+    UnknownAuthReqId,
+    /// The same notification twice.
+    Duplicate,
+    /// Sent only after the login expired (`expires_in` and a second and a half after the start).
+    Late,
+}
+
+/// How the token endpoint answers the polls of a server-initiated login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PollMutation {
+    /// `authorization_pending`, whatever the handset did, until the SP gives up.
+    PendingForever,
+    /// `slow_down` to the first poll of each login (its interval grows by 5 s), then the
+    /// genuine answers.
+    SlowDown,
+    /// `expired_token` at once.
+    Expired,
 }
 
 /// How the token endpoint (or signed userinfo) edits the JWT it issues. Claim and header edits
@@ -143,6 +192,9 @@ pub enum IdTokenMutation {
     ReplayLast,
     /// Serve this string as the id_token, as is.
     Raw(String),
+    /// Set a claim after signing: the claims change, the signature stays the one of the genuine
+    /// claims (a token altered in transit).
+    Tamper(String, Value),
     /// Several edits, in order.
     All(Vec<IdTokenMutation>),
 }
@@ -281,6 +333,10 @@ impl std::fmt::Debug for RawBody {
 
 /// The foreign issuer the faults use.
 pub const IMPOSTOR_ISSUER: &str = "https://impostor.example";
+
+/// The `recipient` the `wrong-recipient` fault puts in a notified id_token: another SP's
+/// notification URI.
+pub const IMPOSTOR_RECIPIENT: &str = "https://impostor.example/notify";
 
 impl Fault {
     /// The answer of a transport-level fault, which replaces the endpoint's own (with the

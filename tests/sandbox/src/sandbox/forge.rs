@@ -19,6 +19,8 @@ struct Forge {
     signer: Signer,
     corrupt: bool,
     replace: Option<String>,
+    /// Claims set after signing.
+    tamper: Vec<(String, Value)>,
 }
 
 enum Signer {
@@ -60,6 +62,7 @@ impl Sandbox {
             signer: Signer::Genuine,
             corrupt: false,
             replace: None,
+            tamper: Vec::new(),
         };
         if let Some(mutation) = mutation {
             self.apply(index, &mut forge, mutation);
@@ -83,13 +86,10 @@ impl Sandbox {
                 }
             }
         }
-        let header_json = with_duplicates(header.to_string(), &forge.duplicate_header);
+        let header_b64 =
+            URL_SAFE_NO_PAD.encode(with_duplicates(header.to_string(), &forge.duplicate_header));
         let claims_json = with_duplicates(forge.claims.to_string(), &forge.duplicate_claims);
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header_json),
-            URL_SAFE_NO_PAD.encode(claims_json)
-        );
+        let input = format!("{header_b64}.{}", URL_SAFE_NO_PAD.encode(claims_json));
         let mut signature = match &forge.signer {
             Signer::None => Vec::new(),
             Signer::Genuine => key.signature(input.as_bytes()),
@@ -115,7 +115,19 @@ impl Sandbox {
                 *byte ^= 0x5a;
             }
         }
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+        let signature = URL_SAFE_NO_PAD.encode(signature);
+        if forge.tamper.is_empty() {
+            return format!("{input}.{signature}");
+        }
+        let mut claims = forge.claims;
+        for (name, value) in forge.tamper {
+            claims[name] = value;
+        }
+        let claims_json = with_duplicates(claims.to_string(), &forge.duplicate_claims);
+        format!(
+            "{header_b64}.{}.{signature}",
+            URL_SAFE_NO_PAD.encode(claims_json)
+        )
     }
 
     fn apply(&self, index: usize, forge: &mut Forge, mutation: &IdTokenMutation) {
@@ -158,6 +170,9 @@ impl Sandbox {
                 forge.replace = self.lock().last_id_token.get(index).cloned().flatten();
             }
             IdTokenMutation::Raw(jwt) => forge.replace = Some(jwt.clone()),
+            IdTokenMutation::Tamper(name, value) => {
+                forge.tamper.push((name.clone(), value.clone()));
+            }
             IdTokenMutation::All(mutations) => {
                 for m in mutations {
                     self.apply(index, forge, m);

@@ -9,7 +9,12 @@
 //! served (method, path and query, headers, body) so that tests can check what the SP sent.
 //!
 //! A [`SandboxConfig`] sets up what a user's own app needs: its redirect URIs, selection by 202
-//! or 302, a handset delay, and faults by name ([`FaultSwitch`]).
+//! or 302, a handset delay, faults by name ([`FaultSwitch`]), and for server-initiated logins
+//! (Mobile Connect SI, OpenID CIBA) its notification URIs, its public JWKS (request objects and
+//! `private_key_jwt` assertions are verified against it; also [`Sandbox::register_sp_jwks`]),
+//! the `expires_in` and the polling interval. The notifications the operator sends wait in an
+//! outbox: in memory a test takes them ([`Sandbox::take_notifications`]), over HTTP the server
+//! POSTs them.
 //!
 //! The modules follow the jobs: `catalogue` holds the operators, test subscribers and
 //! credentials; `config` the setup; `faults` the switches; `discovery` the discovery API and
@@ -26,28 +31,32 @@ mod gateway;
 mod wire;
 
 #[cfg(test)]
+mod backchannel_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use http::{Request, Response};
+use serde_json::Value;
 
 use crate::keys::SigningKey;
 
 pub use catalogue::{
     DISCOVERY_CLIENT_ID, DISCOVERY_CLIENT_SECRET, Handset, OPERATORS, OperatorInfo,
-    SP_DISCOVERY_REDIRECT, SP_REDIRECT_URI, WRONG_PIN, encrypt_msisdn,
+    SP_DISCOVERY_REDIRECT, SP_NOTIFICATION_URI, SP_REDIRECT_URI, WRONG_PIN, encrypt_msisdn,
 };
-pub use config::{SandboxConfig, SelectionAnswer, format_duration, parse_duration};
+pub use config::{SandboxConfig, SelectionAnswer, format_duration, parse_duration, parse_seconds};
 pub use faults::{
-    CallbackMutation, ClientAuthRequirement, Fault, FaultSwitch, IMPOSTOR_ISSUER, IdTokenMutation,
-    JwksMutation, NAMED_FAULTS, NamedFault, RawBody, Target,
+    CallbackMutation, ClientAuthRequirement, Fault, FaultSwitch, IMPOSTOR_ISSUER,
+    IMPOSTOR_RECIPIENT, IdTokenMutation, JwksMutation, NAMED_FAULTS, NamedFault,
+    NotificationMutation, PollMutation, RawBody, Target,
 };
 pub use gateway::parse_form_post;
 
-use gateway::{Grant, IssuedToken};
+use gateway::{BackchannelLogin, Grant, IssuedToken, Outgoing};
 use wire::oauth_error;
 
 /// One request the sandbox served, as it arrived.
@@ -101,6 +110,12 @@ struct State {
     secrets: Vec<String>,
     /// The last id_token each operator issued.
     last_id_token: Vec<Option<String>>,
+    /// The SP's public JWKS each operator verifies its signatures with, once registered.
+    sp_jwks: Vec<Option<Value>>,
+    /// Server-initiated logins by `auth_req_id`.
+    backchannel: BTreeMap<String, BackchannelLogin>,
+    /// Notifications to the SP, waiting to be sent.
+    outbox: Vec<Outgoing>,
 }
 
 /// The sandbox. Cheap to clone (shared state).
@@ -111,6 +126,8 @@ pub struct Sandbox {
     handset_wait: Duration,
     config: Arc<SandboxConfig>,
     state: Arc<Mutex<State>>,
+    /// Signalled when a notification is queued (for the server's courier; used with `state`).
+    outbox_signal: Arc<Condvar>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -129,6 +146,17 @@ pub fn system_clock() -> Clock {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     })
+}
+
+/// Whether `jwks` is a JWKS document: an object whose `keys` is an array of objects.
+///
+/// # Errors
+/// When it is not, with a message for the user.
+pub fn check_jwks(jwks: &Value) -> Result<(), String> {
+    match jwks.get("keys").and_then(Value::as_array) {
+        Some(keys) if keys.iter().all(Value::is_object) => Ok(()),
+        _ => Err("expected a JWKS document: {\"keys\": [ {JWK}, ... ]}".to_owned()),
+    }
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -182,8 +210,19 @@ impl Sandbox {
                     .map(|o| o.client_secret.to_owned())
                     .collect(),
                 last_id_token: vec![None; OPERATORS.len()],
+                sp_jwks: vec![None; OPERATORS.len()],
+                backchannel: BTreeMap::new(),
+                outbox: Vec::new(),
             })),
+            outbox_signal: Arc::new(Condvar::new()),
         };
+        if let Some(jwks) = &sandbox.config.sp_jwks {
+            for op in &OPERATORS {
+                // A malformed document is refused when the config is read (the binary);
+                // a test's own malformed one simply registers nothing.
+                let _ = sandbox.register_sp_jwks(op.name, jwks);
+            }
+        }
         for switch in &sandbox.config.faults {
             match &switch.operator {
                 Some(operator) => {
@@ -239,6 +278,38 @@ impl Sandbox {
             .map_or(SP_REDIRECT_URI, String::as_str)
     }
 
+    /// The SP's first registered notification URI (by default [`SP_NOTIFICATION_URI`]): where
+    /// CIBA pings go.
+    #[must_use]
+    pub fn notification_uri(&self) -> Option<&str> {
+        self.config.notification_uris.first().map(String::as_str)
+    }
+
+    /// Register the SP's public JWKS (`{"keys": [...]}`) at `operator`, replacing any earlier
+    /// one: Mobile Connect SI request objects and `private_key_jwt` client assertions are
+    /// verified against it.
+    ///
+    /// # Errors
+    /// For an unknown operator or a document that is not a JWKS, with a message for the user.
+    pub fn register_sp_jwks(&self, operator: &str, jwks: &Value) -> Result<(), String> {
+        let index = OPERATORS
+            .iter()
+            .position(|o| o.name == operator)
+            .ok_or_else(|| format!("no operator {operator:?}"))?;
+        check_jwks(jwks)?;
+        if let Some(slot) = self.lock().sp_jwks.get_mut(index) {
+            *slot = Some(jwks.clone());
+        }
+        Ok(())
+    }
+
+    /// The SP's public JWKS registered at `operator`, if any.
+    #[must_use]
+    pub fn sp_jwks(&self, operator: &str) -> Option<Value> {
+        let index = OPERATORS.iter().position(|o| o.name == operator)?;
+        self.lock().sp_jwks.get(index).cloned().flatten()
+    }
+
     /// An operator's issuer.
     #[must_use]
     pub fn issuer(&self, operator: &str) -> String {
@@ -260,6 +331,16 @@ impl Sandbox {
     pub fn set_operator_fault(&self, operator: &str, target: Target, fault: Fault) {
         let index = OPERATORS.iter().position(|o| o.name == operator);
         self.lock().faults.insert((index, target), fault);
+    }
+
+    /// The fault switched on for `target` at operator `index` (or at every operator).
+    fn fault(&self, operator: Option<usize>, target: Target) -> Option<Fault> {
+        let state = self.lock();
+        state
+            .faults
+            .get(&(operator, target))
+            .or_else(|| state.faults.get(&(None, target)))
+            .cloned()
     }
 
     /// Clear every fault.
@@ -387,6 +468,8 @@ impl Sandbox {
                     ["token"] => Target::Token,
                     ["userinfo"] => Target::UserInfo,
                     ["premiuminfo"] => Target::PremiumInfo,
+                    ["si-authorize"] => Target::SiAuthorize,
+                    ["bc-authorize"] => Target::BcAuthorize,
                     _ => {
                         return (
                             oauth_error(404, "not_found", "no such endpoint"),
@@ -403,14 +486,7 @@ impl Sandbox {
                 );
             }
         };
-        let fault = {
-            let state = self.lock();
-            state
-                .faults
-                .get(&(operator, target))
-                .or_else(|| state.faults.get(&(None, target)))
-                .cloned()
-        };
+        let fault = self.fault(operator, target);
         if let Some(answer) = fault.as_ref().and_then(|f| f.short_circuit(&self.base)) {
             return answer;
         }

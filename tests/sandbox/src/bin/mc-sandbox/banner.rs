@@ -80,7 +80,15 @@ fn write_banner(out: &mut String, sandbox: &Sandbox) -> std::fmt::Result {
             out,
             "  metadata:      {issuer}/.well-known/openid-configuration"
         )?;
-        for endpoint in ["authorize", "token", "userinfo", "premiuminfo", "jwks"] {
+        for endpoint in [
+            "authorize",
+            "token",
+            "userinfo",
+            "premiuminfo",
+            "jwks",
+            "si-authorize",
+            "bc-authorize",
+        ] {
             writeln!(out, "  {:<15}{issuer}/{endpoint}", format!("{endpoint}:"))?;
         }
         writeln!(out, "  client_id:     {}", op.client_id)?;
@@ -107,6 +115,46 @@ fn write_banner(out: &mut String, sandbox: &Sandbox) -> std::fmt::Result {
         "Handset: answers after {}; a silent handset is given up after {}. LoA 3 (acr_values=3) asks for the PIN.",
         format_duration(config.handset_delay),
         format_duration(sandbox.handset_wait())
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Server-initiated logins (Mobile Connect SI at si-authorize, OpenID CIBA at bc-authorize, poll and ping):"
+    )?;
+    writeln!(
+        out,
+        "  notification URIs (an SI request object's notification_uri must be one of these; CIBA pings go to the first):"
+    )?;
+    for uri in &config.notification_uris {
+        writeln!(out, "    {uri}")?;
+    }
+    match &config.sp_jwks {
+        Some(jwks) => {
+            let kids: Vec<&str> = jwks["keys"]
+                .as_array()
+                .map(|keys| keys.iter().filter_map(|k| k["kid"].as_str()).collect())
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  SP JWKS: registered (kids: {}); request objects and private_key_jwt are verified against it",
+                kids.join(", ")
+            )?;
+        }
+        None => writeln!(
+            out,
+            "  SP JWKS: none (register yours with --sp-jwks FILE to use SI and private_key_jwt)"
+        )?,
+    }
+    writeln!(
+        out,
+        "  expires_in {}s, interval {}s; notifications are {} when the handset answers",
+        config.backchannel_expiry,
+        config.poll_interval,
+        if config.deliver_notifications {
+            "POSTed"
+        } else {
+            "kept in the outbox"
+        }
     )?;
     if config.faults.is_empty() {
         writeln!(out, "Faults: none (see --help)")?;
@@ -135,5 +183,8 @@ mod tests {
         }
         assert!(text.contains(DISCOVERY_CLIENT_SECRET));
         assert!(text.contains("https://sp.example/callback"));
+        assert!(text.contains(&format!("{}/op/alpha/si-authorize", sandbox.base())));
+        assert!(text.contains(&format!("{}/op/beta/bc-authorize", sandbox.base())));
+        assert!(text.contains("https://sp.example/notify"));
     }
 }

@@ -7,7 +7,10 @@ use std::str::FromStr;
 
 use serde_json::json;
 
-use super::{CallbackMutation, ClientAuthRequirement, Fault, IdTokenMutation, Target};
+use super::{
+    CallbackMutation, ClientAuthRequirement, Fault, IMPOSTOR_RECIPIENT, IdTokenMutation,
+    NotificationMutation, PollMutation, Target,
+};
 use crate::sandbox::catalogue::OPERATORS;
 use crate::sandbox::config::parse_duration;
 
@@ -18,7 +21,8 @@ pub struct NamedFault {
     pub name: &'static str,
     /// What follows the name after a colon (`slow:800ms`), if the fault takes anything.
     pub argument: Option<&'static str>,
-    /// The endpoints it applies to (empty: any).
+    /// The endpoints it applies to (empty: any endpoint the SP calls, that is every target but
+    /// [`Target::Notification`]).
     pub targets: &'static [Target],
     /// What the SP sees.
     pub description: &'static str,
@@ -29,9 +33,17 @@ const ANY: &[Target] = &[];
 const METADATA: &[Target] = &[Target::Metadata];
 const AUTHORIZE: &[Target] = &[Target::Authorize];
 const TOKEN: &[Target] = &[Target::Token];
-/// The endpoints that issue JWTs: the id_token, and userinfo at an operator that signs it.
-const JWT: &[Target] = &[Target::Token, Target::UserInfo, Target::PremiumInfo];
+/// Where id_tokens are issued: the token endpoint and the notifications.
+const ID_TOKEN: &[Target] = &[Target::Token, Target::Notification];
+/// Where JWTs are issued: the id_token, and userinfo at an operator that signs it.
+const JWT: &[Target] = &[
+    Target::Token,
+    Target::Notification,
+    Target::UserInfo,
+    Target::PremiumInfo,
+];
 const USERINFO: &[Target] = &[Target::UserInfo, Target::PremiumInfo];
+const NOTIFICATION: &[Target] = &[Target::Notification];
 
 const fn named(
     name: &'static str,
@@ -65,6 +77,14 @@ const fn with_argument(
 
 fn edit(mutation: IdTokenMutation) -> Result<Fault, String> {
     Ok(Fault::IdToken(mutation))
+}
+
+fn notify(mutation: NotificationMutation) -> Result<Fault, String> {
+    Ok(Fault::Notification(mutation))
+}
+
+fn poll(mutation: PollMutation) -> Result<Fault, String> {
+    Ok(Fault::Poll(mutation))
 }
 
 /// Every fault the binary knows by name. The rest of [`Fault`] (arbitrary bodies, chosen claim
@@ -178,15 +198,80 @@ pub const NAMED_FAULTS: &[NamedFault] = &[
     }),
     named(
         "wrong-nonce",
-        TOKEN,
+        ID_TOKEN,
         "an id_token with another login's nonce",
         |_| edit(IdTokenMutation::append("nonce", "1")),
     ),
     named(
         "replay",
-        TOKEN,
+        ID_TOKEN,
         "the id_token the operator issued last, again",
         |_| edit(IdTokenMutation::ReplayLast),
+    ),
+    named(
+        "tampered-id-token",
+        ID_TOKEN,
+        "an id_token whose sub was changed after signing",
+        |_| {
+            edit(IdTokenMutation::Tamper(
+                "sub".to_owned(),
+                json!("tampered-subscriber"),
+            ))
+        },
+    ),
+    named(
+        "no-recipient",
+        NOTIFICATION,
+        "the notified id_token has no recipient",
+        |_| edit(IdTokenMutation::remove("recipient")),
+    ),
+    named(
+        "wrong-recipient",
+        NOTIFICATION,
+        "the notified id_token names another SP's notification URI as recipient",
+        |_| edit(IdTokenMutation::set("recipient", json!(IMPOSTOR_RECIPIENT))),
+    ),
+    named(
+        "wrong-bearer",
+        NOTIFICATION,
+        "the notification carries another bearer token",
+        |_| notify(NotificationMutation::WrongBearer),
+    ),
+    named(
+        "unknown-auth-req-id",
+        NOTIFICATION,
+        "the notification names an auth_req_id never issued",
+        |_| notify(NotificationMutation::UnknownAuthReqId),
+    ),
+    named(
+        "duplicate",
+        NOTIFICATION,
+        "every notification is sent twice",
+        |_| notify(NotificationMutation::Duplicate),
+    ),
+    named(
+        "late",
+        NOTIFICATION,
+        "the notification comes only after the login expired",
+        |_| notify(NotificationMutation::Late),
+    ),
+    named(
+        "pending-forever",
+        TOKEN,
+        "polls are answered authorization_pending whatever the handset did",
+        |_| poll(PollMutation::PendingForever),
+    ),
+    named(
+        "slow-down",
+        TOKEN,
+        "the first poll of each login is answered slow_down",
+        |_| poll(PollMutation::SlowDown),
+    ),
+    named(
+        "expired-token",
+        TOKEN,
+        "polls are answered expired_token",
+        |_| poll(PollMutation::Expired),
     ),
     named(
         "subject-mismatch",
@@ -251,6 +336,11 @@ impl FromStr for FaultSwitch {
             }
             (None, Some(_)) => return Err(format!("fault {spec:?}: {name} takes no argument")),
         };
+        if named.targets.is_empty() && target == Target::Notification {
+            return Err(format!(
+                "fault {spec:?}: {name} applies to the endpoints the SP calls, not to notification"
+            ));
+        }
         if !named.targets.is_empty() && !named.targets.contains(&target) {
             let names: Vec<&str> = named.targets.iter().map(|t| t.name()).collect();
             return Err(format!(
@@ -294,8 +384,12 @@ mod tests {
     #[test]
     fn every_named_fault_parses_at_its_endpoints() {
         for named in NAMED_FAULTS {
+            let served: Vec<Target> = Target::ALL
+                .into_iter()
+                .filter(|t| *t != Target::Notification)
+                .collect();
             let targets = if named.targets.is_empty() {
-                &Target::ALL[..]
+                &served[..]
             } else {
                 named.targets
             };
@@ -323,6 +417,8 @@ mod tests {
             ("token=slow:fast", "duration"),
             ("token=redirect:1", "takes no argument"),
             ("jwks=foreign-iss", "applies to authorize only"),
+            ("notification=server-error", "not to notification"),
+            ("token=late", "applies to notification only"),
         ] {
             let error = spec.parse::<FaultSwitch>().unwrap_err();
             assert!(error.contains(says), "{spec}: {error}");

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use http::{Request, Response};
 
-use super::super::catalogue::{OPERATORS, decrypt_msisdn};
+use super::super::catalogue::OPERATORS;
 use super::super::faults::{CallbackMutation, Fault, IMPOSTOR_ISSUER};
 use super::super::wire::{
     html_escape, html_unescape, oauth_error, param, params, redirect, response,
 };
 use super::super::{Sandbox, random_hex};
-use super::Grant;
 use super::handset::{self, Answer};
+use super::{Authenticated, Grant};
 
 /// The fields of a form-post page built by [`CallbackMutation::FormPost`]: the form's `action`
 /// and its hidden inputs, unescaped, in document order.
@@ -171,27 +171,17 @@ impl Sandbox {
             );
         }
         let hint = param(&p, "login_hint").unwrap_or_default();
-        let msisdn = if let Some(m) = hint.strip_prefix("MSISDN:") {
-            Some(m.trim_start_matches('+').to_owned())
-        } else if let Some(s) = hint.strip_prefix("ENCR_MSISDN:") {
-            decrypt_msisdn(s)
-        } else if let Some(pcr) = hint.strip_prefix("PCR:") {
-            info.subscribers
-                .iter()
-                .map(|(m, _)| *m)
-                .find(|m| info.pcr(m) == pcr)
-                .map(str::to_owned)
+        let named = ["MSISDN:", "ENCR_MSISDN:", "PCR:"]
+            .iter()
+            .any(|method| hint.starts_with(method));
+        // No hint: the operator's page would ask for the number; the sandbox's user is the
+        // first test subscriber.
+        let subscriber = if named {
+            info.subscriber_by_hint(hint)
         } else {
-            // No hint: the operator's page would ask for the number; the sandbox's user is the
-            // first test subscriber.
-            info.subscribers.first().map(|(m, _)| (*m).to_owned())
+            info.subscribers.first().copied()
         };
-        let Some((msisdn, handset)) = msisdn.and_then(|m| {
-            info.subscribers
-                .iter()
-                .find(|(s, _)| *s == m)
-                .map(|(s, h)| ((*s).to_owned(), *h))
-        }) else {
+        let Some((msisdn, handset)) = subscriber else {
             return (
                 back(&[
                     ("error", "invalid_request"),
@@ -228,15 +218,17 @@ impl Sandbox {
             code.clone(),
             Grant {
                 operator: index,
-                claims: param(&p, "claims").and_then(|c| serde_json::from_str(c).ok()),
-                hint: format!("MSISDN:{msisdn}"),
-                msisdn,
-                nonce: param(&p, "nonce").map(str::to_owned),
+                user: Authenticated {
+                    msisdn: msisdn.to_owned(),
+                    hint: format!("MSISDN:{msisdn}"),
+                    nonce: param(&p, "nonce").map(str::to_owned),
+                    claims: param(&p, "claims").and_then(|c| serde_json::from_str(c).ok()),
+                    acr,
+                    amr,
+                    auth_time: now,
+                },
                 challenge,
                 redirect_uri: redirect_uri.to_owned(),
-                acr,
-                amr,
-                auth_time: now,
             },
         );
         (back(&[("code", &code)]), self.config.handset_delay)

@@ -1,4 +1,6 @@
-//! Provider metadata and the JWKS: what the operator publishes about itself and its keys.
+//! Provider metadata and the JWKS: what the operator publishes about itself and its keys,
+//! including its server-initiated endpoints (Mobile Connect `si_authorization_endpoint`, OpenID
+//! CIBA `backchannel_authentication_endpoint` in poll and ping modes).
 
 use http::Response;
 use serde_json::{Value, json};
@@ -44,7 +46,16 @@ impl Sandbox {
                 "acr_values_supported": ["2", "3"],
                 "id_token_signing_alg_values_supported": [alg],
                 "userinfo_signing_alg_values_supported": [alg],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+                "si_authorization_endpoint": format!("{issuer}/si-authorize"),
+                "backchannel_authentication_endpoint": format!("{issuer}/bc-authorize"),
+                "backchannel_token_delivery_modes_supported": ["poll", "ping"],
+                "backchannel_user_code_parameter_supported": false,
+                "grant_types_supported": [
+                    "authorization_code",
+                    "urn:openid:params:grant-type:ciba",
+                    "urn:openid:params:mc:grant_type:server_initiated"
+                ],
                 "code_challenge_methods_supported": ["S256"],
                 "claims_parameter_supported": true,
                 "authorization_response_iss_parameter_supported": true,

@@ -1,9 +1,18 @@
 //! The operator gateways (IDGWs): one file per endpoint, named after the step. The simulated
-//! handset lives with the authorize endpoint, where the user approves.
+//! handset lives with the authorize endpoint, where the user approves. Server-initiated logins
+//! (Mobile Connect SI, OpenID CIBA) start at `si_authorize` and `bc_authorize`, wait for the
+//! handset in `backchannel` (which also answers their polls at the token endpoint), and end by
+//! a poll or a `notification`; `client_auth` checks who the SP is (client authentication and
+//! the SP's signatures against the JWKS it registered).
 
 mod authorize;
+mod backchannel;
+mod bc_authorize;
+mod client_auth;
 mod handset;
 mod metadata;
+mod notification;
+mod si_authorize;
 mod token;
 mod userinfo;
 
@@ -16,20 +25,30 @@ use super::Sandbox;
 use super::faults::{Fault, Target};
 
 pub use authorize::parse_form_post;
+pub(super) use backchannel::BackchannelLogin;
+pub(super) use notification::Outgoing;
+
+/// Whom the handset authenticated, how, and what the SP asked to know: what an id_token is
+/// made of, whichever way the login went.
+#[derive(Clone)]
+pub(super) struct Authenticated {
+    msisdn: String,
+    /// The login hint as the SP sent it (the id_token's `hashed_login_hint` is its hash).
+    hint: String,
+    nonce: Option<String>,
+    /// The `claims` request parameter, if any.
+    claims: Option<Value>,
+    acr: &'static str,
+    amr: &'static str,
+    auth_time: u64,
+}
 
 /// What an authorization code stands for, until the token endpoint redeems it.
 pub(super) struct Grant {
     operator: usize,
-    /// The `claims` request parameter, if any.
-    claims: Option<Value>,
-    msisdn: String,
-    nonce: Option<String>,
+    user: Authenticated,
     challenge: Option<String>,
     redirect_uri: String,
-    acr: &'static str,
-    amr: &'static str,
-    hint: String,
-    auth_time: u64,
 }
 
 /// What an access token stands for, at userinfo and premiuminfo.
@@ -65,7 +84,12 @@ impl Sandbox {
             Target::Jwks => self.jwks(index, fault),
             Target::Token => self.token(index, request, fault),
             Target::UserInfo => self.userinfo(index, request, false, fault),
-            Target::PremiumInfo | Target::Discovery => self.userinfo(index, request, true, fault),
+            Target::SiAuthorize => self.si_authorize(index, request),
+            Target::BcAuthorize => self.bc_authorize(index, request, fault),
+            // No request is routed to the notification target (the operator sends those).
+            Target::PremiumInfo | Target::Discovery | Target::Notification => {
+                self.userinfo(index, request, true, fault)
+            }
         };
         (answer, Duration::ZERO)
     }
