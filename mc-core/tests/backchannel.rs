@@ -1296,7 +1296,14 @@ fn pending_state_json_is_small() {
         &ciba_operator(ClientAuth::SecretBasic),
         CibaRequest::new(phone_hint()).ping(),
     );
-    assert!(serde_json::to_string(&ciba).unwrap().len() <= 512);
+    let json = serde_json::to_string(&ciba).unwrap();
+    eprintln!("pending CIBA ping state: {} bytes: {json}", json.len());
+    assert!(json.len() <= 512, "{} bytes: {json}", json.len());
+    // Without a correlation id and in polling mode (no notification token): smaller still.
+    let polling = si_login(SiRequest::new(msisdn_hint()).polling());
+    let json = serde_json::to_string(&polling.pending).unwrap();
+    eprintln!("pending SI polling state: {} bytes: {json}", json.len());
+    assert!(json.len() <= 512, "{} bytes: {json}", json.len());
 }
 
 #[test]
