@@ -127,6 +127,21 @@ fn oauth_error_seeds() {
     replay("oauth_error");
 }
 
+#[test]
+fn si_notification_seeds() {
+    replay("si_notification");
+}
+
+#[test]
+fn backchannel_start_seeds() {
+    replay("backchannel_start");
+}
+
+#[test]
+fn backchannel_poll_seeds() {
+    replay("backchannel_poll");
+}
+
 /// The generated seeds of the harness are accepted or rejected as their names say, also when
 /// they are not (yet) written to disk.
 #[test]
@@ -141,11 +156,21 @@ fn generated_seeds_behave_as_named() {
 }
 
 /// Rewrites the generated seeds under `fuzz/seeds/` (after a change of the fixed context):
-/// `cargo test -p mc-core --test fuzz_seeds -- --ignored write_generated_seeds`.
+/// `cargo test -p mc-core --test fuzz_seeds -- --ignored write_generated_seeds`. With
+/// `MC_FUZZ_SEED_TARGETS=target,...` only those targets' seeds (the ES256 ones of the others
+/// would get new signatures for nothing).
 #[test]
 #[ignore = "writes files under fuzz/seeds"]
 fn write_generated_seeds() {
+    let only = std::env::var("MC_FUZZ_SEED_TARGETS").ok();
+    let wanted = |target: &str| {
+        only.as_deref()
+            .is_none_or(|list| list.split(',').any(|t| t.trim() == target))
+    };
     for (target, name, data) in seeds::generated_seeds() {
+        if !wanted(target) {
+            continue;
+        }
         let dir = seeds_root().join(target);
         std::fs::create_dir_all(&dir).expect("seed directory");
         std::fs::write(dir.join(&name), data).expect("seed file");
@@ -241,4 +266,73 @@ fn f2_json_arrays_are_refused_where_objects_are_required() {
         )
         .is_err()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open findings (see the module doc of fuzz/src/targets.rs): the harness oracle tolerates them
+// until mc-core is fixed; then un-ignore the test and drop the tolerance.
+// ---------------------------------------------------------------------------------------------
+
+/// F3 (open): the start answer's `correlation_id` is kept in the pending state without a bound
+/// (`BackchannelStart::respond` in `mc-core/src/server_initiated/start.rs`), so an operator's
+/// answer makes a per-login state of up to `MAX_JSON_BYTES` of JSON (DESIGN: under 512 bytes;
+/// rule 5: bound everything from the wire; `auth_req_id` has `MAX_AUTH_REQ_ID_BYTES` for this
+/// reason). The seed's 8 KiB `correlation_id` gives an 8.6 KB state. Refusing the answer or
+/// dropping the value would both fix it.
+#[test]
+#[ignore = "F3 open in mc-core: the start answer's correlation_id is kept unbounded"]
+fn f3_start_answer_correlation_id_is_bounded() {
+    use mc_core::Exchange as _;
+    let seed = std::fs::read(
+        seeds_root()
+            .join("backchannel_start")
+            .join("crash-f3-correlation-id-8k.json"),
+    )
+    .expect("crash-f3 seed");
+    let si = fixture::si_ctx();
+    for kind in fixture::StartKind::ALL {
+        let answer = fixture::response(200, "application/json", &seed);
+        if let Ok(pending) = kind.start(&si.operator).respond(answer, fixture::now()) {
+            let json = serde_json::to_string(&pending).expect("a pending state serializes");
+            assert!(
+                json.len() <= 4096,
+                "{kind:?}: {} bytes of state",
+                json.len()
+            );
+        }
+    }
+}
+
+/// F4 (open): at a success status, an `error` member is ignored when the rest of the body is no
+/// readable OAuth error body (`wire::classify` refuses only what `parse_error_body` reads; here
+/// `error_description` is a number), so the operator's `access_denied` answer still gives
+/// tokens at the token endpoint (a poll here; the browser's token exchange reads answers the
+/// same way) and a pending state at the SI/CIBA start. DESIGN rule 2: lenient never means
+/// "treat an unreadable value as absent"; the notification's reader already refuses such a
+/// body.
+#[test]
+#[ignore = "F4 open in mc-core: an error member with an unreadable sibling is ignored at 200"]
+fn f4_error_member_at_success_is_never_ignored() {
+    use mc_core::Exchange as _;
+    let seed = |target: &str, name: &str| {
+        std::fs::read(seeds_root().join(target).join(name)).expect("crash-f4 seed")
+    };
+    let si = fixture::si_ctx();
+    let answer = |body: &[u8]| fixture::response(200, "application/json", body);
+    let tokens = seed("backchannel_poll", "crash-f4-tokens-with-error.json");
+    let at = si.si_poll.pending.next_poll_at();
+    let poll = si
+        .si_poll
+        .pending
+        .poll(&si.operator, at)
+        .expect("a due poll")
+        .respond(answer(&tokens), at);
+    assert!(poll.is_err(), "tokens despite error: {poll:?}");
+    let start = seed("backchannel_start", "crash-f4-answer-with-error.json");
+    for kind in fixture::StartKind::ALL {
+        let result = kind
+            .start(&si.operator)
+            .respond(answer(&start), fixture::now());
+        assert!(result.is_err(), "{kind:?}: a pending state despite error");
+    }
 }
