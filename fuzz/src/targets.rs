@@ -12,19 +12,11 @@
 //! Fixed findings keep their `crash-f*` seeds and a strict test in `mc-core/tests/fuzz_seeds.rs`
 //! (F1: invalid UTF-8 was accepted where serde skips a member unread, in a JOSE header and in
 //! the ignored members of a JSON body such as an OAuth error body; F2: JSON arrays were read by
-//! position where an object is required). The oracle here no longer tolerates either: a
-//! regression is a failed assertion.
-//!
-//! Open findings in mc-core are tolerated by the oracle, each in one marked place, until mc-core
-//! fixes them; each has its `crash-f*` seed and an ignored strict test in
-//! `mc-core/tests/fuzz_seeds.rs` (un-ignore it and drop the tolerance with the fix). F3: the
-//! `correlation_id` of the operator's start answer is kept in the pending state unbounded
-//! (`BackchannelStart::respond`), so one login's state takes as much JSON as the answer's body
-//! may hold (`MAX_JSON_BYTES`); `check_started` leaves it out of the state's bound. F4: at a
-//! success status, an `error` member is ignored when the rest of the body is no readable OAuth
-//! error body (`{"error":"access_denied","error_description":5,...}`, or `error` twice): the
-//! token endpoint's answer then gives tokens (the poll here, the browser's token exchange too)
-//! and the SI/CIBA start's a pending state; `check_no_error` tolerates exactly those bodies.
+//! position where an object is required; F3: the `correlation_id` of the operator's start
+//! answer was kept in the pending state unbounded; F4: at a success status, an `error` member
+//! was ignored when the rest of the body was no readable OAuth error body, so the token
+//! endpoint's answer gave tokens and the SI/CIBA start a pending state). The oracle here no
+//! longer tolerates any of them: a regression is a failed assertion.
 #![allow(unreachable_pub, dead_code)]
 
 use base64::Engine as _;
@@ -1444,22 +1436,13 @@ fn check_no_secret(what: &str, text: &str, absent: &[&str]) {
     }
 }
 
-/// What a body with an `error` member (a string) is: the operator's refusal, never a success
-/// that ignores it.
-///
-/// F4 (open, mc-core; see the module doc): at a success status, a body whose `error` comes with
-/// members that make it no readable OAuth error body (a non-string `error_description`,
-/// `error_uri` or `correlation_id`, or `error` twice) is read as the success it also claims to
-/// be (tokens, a pending state); tolerated here for such bodies until mc-core refuses them. The
-/// notification's own reader refuses them already, and is held to it.
-fn check_no_error(endpoint: Endpoint, body: &[u8], members: &[(String, Value)], what: &str) {
-    if has_string(members, "error") {
-        assert!(
-            endpoint != Endpoint::Notification
-                && mc_core::wire::parse_error_body(endpoint, Some(200), body).is_none(),
-            "{what} from a body with an error"
-        );
-    }
+/// What a body with an `error` member (of any type) is: the operator's refusal, never a success
+/// that ignores it (F4, fixed: also when the rest of the body is no readable OAuth error body).
+fn check_no_error(_endpoint: Endpoint, _body: &[u8], members: &[(String, Value)], what: &str) {
+    assert!(
+        !members.iter().any(|(name, _)| name == "error"),
+        "{what} from a body with an error"
+    );
 }
 
 /// Accepted tokens of a server-initiated login: the body's own tokens, the id_token verified
@@ -1923,13 +1906,9 @@ fn check_started(
 
     // Small, serializable, and printing no secret.
     let json = serde_json::to_string(&pending).expect("a pending state serializes");
-    // F3 (open, mc-core; see the module doc): the answer's `correlation_id` is kept unbounded,
-    // so its share is not counted against the bound until mc-core bounds it.
-    let correlation = pending
-        .correlation_id()
-        .map_or(0, |c| Value::String(c.to_owned()).to_string().len());
+    // F3 (fixed): the answer's `correlation_id` is bounded like the rest of the state.
     assert!(
-        json.len() - correlation <= PENDING_JSON_BOUND,
+        json.len() <= PENDING_JSON_BOUND,
         "a pending state of {} bytes of JSON",
         json.len()
     );

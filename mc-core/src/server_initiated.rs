@@ -143,6 +143,10 @@ pub const SLOW_DOWN_SECS: u64 = 5;
 /// a lookup key.
 pub const MAX_AUTH_REQ_ID_BYTES: usize = 512;
 
+/// The longest `correlation_id` an operator's start answer may carry, in bytes (it is kept in
+/// the pending state; Mobile Connect's are UUIDs, 36 bytes): a longer one is refused.
+pub const MAX_CORRELATION_ID_BYTES: usize = 128;
+
 /// How the operator takes a Mobile Connect server-initiated authorization request: the outer
 /// parameters `client_id`, `scope`, `response_type` and `request` go in the query or the body,
 /// as each gateway wants (a per-operator setting,

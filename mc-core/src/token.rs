@@ -37,6 +37,11 @@ pub struct TokenResponse {
     scope: Option<String>,
     #[serde(default)]
     correlation_id: Option<String>,
+    /// An `error` member that did not read as an OAuth error body (a number as
+    /// `error_description`, ...): a success answer carrying it is refused, never read as
+    /// tokens with the member ignored.
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -71,6 +76,13 @@ impl TokenResponse {
     /// server-initiated notification), which the errors name.
     pub(crate) fn parse_from(endpoint: Endpoint, body: &[u8]) -> Result<Self, ProtocolError> {
         let parsed: Self = wire::json(endpoint, body)?;
+        if parsed.error.is_some() {
+            return Err(ProtocolError::InvalidField {
+                endpoint,
+                field: "error",
+                reason: "an error member in a success answer",
+            });
+        }
         if parsed
             .access_token
             .as_ref()

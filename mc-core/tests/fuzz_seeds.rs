@@ -273,14 +273,13 @@ fn f2_json_arrays_are_refused_where_objects_are_required() {
 // until mc-core is fixed; then un-ignore the test and drop the tolerance.
 // ---------------------------------------------------------------------------------------------
 
-/// F3 (open): the start answer's `correlation_id` is kept in the pending state without a bound
+/// F3 (fixed): the start answer's `correlation_id` is kept in the pending state without a bound
 /// (`BackchannelStart::respond` in `mc-core/src/server_initiated/start.rs`), so an operator's
 /// answer makes a per-login state of up to `MAX_JSON_BYTES` of JSON (DESIGN: under 512 bytes;
 /// rule 5: bound everything from the wire; `auth_req_id` has `MAX_AUTH_REQ_ID_BYTES` for this
 /// reason). The seed's 8 KiB `correlation_id` gives an 8.6 KB state. Refusing the answer or
 /// dropping the value would both fix it.
 #[test]
-#[ignore = "F3 open in mc-core: the start answer's correlation_id is kept unbounded"]
 fn f3_start_answer_correlation_id_is_bounded() {
     use mc_core::Exchange as _;
     let seed = std::fs::read(
@@ -303,7 +302,7 @@ fn f3_start_answer_correlation_id_is_bounded() {
     }
 }
 
-/// F4 (open): at a success status, an `error` member is ignored when the rest of the body is no
+/// F4 (fixed): at a success status, an `error` member is ignored when the rest of the body is no
 /// readable OAuth error body (`wire::classify` refuses only what `parse_error_body` reads; here
 /// `error_description` is a number), so the operator's `access_denied` answer still gives
 /// tokens at the token endpoint (a poll here; the browser's token exchange reads answers the
@@ -311,7 +310,6 @@ fn f3_start_answer_correlation_id_is_bounded() {
 /// "treat an unreadable value as absent"; the notification's reader already refuses such a
 /// body.
 #[test]
-#[ignore = "F4 open in mc-core: an error member with an unreadable sibling is ignored at 200"]
 fn f4_error_member_at_success_is_never_ignored() {
     use mc_core::Exchange as _;
     let seed = |target: &str, name: &str| {

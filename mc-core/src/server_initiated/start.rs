@@ -72,6 +72,10 @@ struct Answer {
     interval: Option<Read<u64>>,
     #[serde(default)]
     correlation_id: Option<String>,
+    /// An `error` member that did not read as an OAuth error body: refused, never a pending
+    /// state with the member ignored.
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
 }
 
 /// A readable, positive number of seconds, or the error naming the member.
@@ -115,6 +119,14 @@ impl Exchange for BackchannelStart {
     ) -> Result<BackchannelPending, Error> {
         let endpoint = self.endpoint;
         let answer: Answer = wire::expect_json(endpoint, &response)?;
+        if answer.error.is_some() {
+            return Err(ProtocolError::InvalidField {
+                endpoint,
+                field: "error",
+                reason: "an error member in a success answer",
+            }
+            .into());
+        }
         let auth_req_id = read_auth_req_id(endpoint, answer.auth_req_id)?;
         let expires_in = answer.expires_in.ok_or(ProtocolError::MissingField {
             endpoint,
@@ -132,6 +144,18 @@ impl Exchange for BackchannelStart {
         pending.expires_at = now.plus(expires_in);
         pending.interval = interval;
         pending.next_poll_at = super::poll_time(now, interval);
+        if answer
+            .correlation_id
+            .as_ref()
+            .is_some_and(|id| id.len() > super::MAX_CORRELATION_ID_BYTES)
+        {
+            return Err(crate::ProtocolError::InvalidField {
+                endpoint,
+                field: "correlation_id",
+                reason: "too long",
+            }
+            .into());
+        }
         if answer.correlation_id.is_some() {
             pending.correlation_id = answer.correlation_id;
         }
