@@ -1924,31 +1924,46 @@ fn check_started(
 
     // The clock rules of the state it gives.
     let op = &si.operator;
-    let expired = pending.poll(op, pending.expires_at());
+    let expired = pending.poll(
+        op,
+        &mut mc_sandbox::fixture::entropy(),
+        pending.expires_at(),
+    );
     assert!(expired.is_err(), "a poll after expiry was made");
     match kind {
         StartKind::SiNotification => assert!(
             matches!(
-                pending.poll(op, pending.next_poll_at()),
+                pending.poll(
+                    op,
+                    &mut mc_sandbox::fixture::entropy(),
+                    pending.next_poll_at()
+                ),
                 Err(Error::Misuse(MisuseError::WrongMode { .. }))
             ),
             "a notification-mode login polled"
         ),
         StartKind::CibaPing => assert_eq!(
-            pending.poll(op, now).is_ok(),
+            pending
+                .poll(op, &mut mc_sandbox::fixture::entropy(), now)
+                .is_ok(),
             !pending.is_expired(now),
             "a ping-mode login is polled at once"
         ),
         StartKind::SiPolling | StartKind::CibaPoll => {
             assert!(
                 matches!(
-                    pending.poll(op, now),
+                    pending.poll(op, &mut mc_sandbox::fixture::entropy(), now),
                     Err(Error::Misuse(MisuseError::PollTooEarly { .. }))
                 ),
                 "polled before next_poll_at"
             );
             let due = pending.next_poll_at();
-            assert_eq!(pending.poll(op, due).is_ok(), !pending.is_expired(due));
+            assert_eq!(
+                pending
+                    .poll(op, &mut mc_sandbox::fixture::entropy(), due)
+                    .is_ok(),
+                !pending.is_expired(due)
+            );
         }
     }
     true
@@ -1983,14 +1998,16 @@ fn run_backchannel_poll(data: &[u8]) -> bool {
                 if state.is_expired(at) {
                     assert!(
                         matches!(
-                            state.poll(&si.operator, at),
+                            state.poll(&si.operator, &mut mc_sandbox::fixture::entropy(), at),
                             Err(Error::Backchannel(BackchannelError::Expired { .. }))
                         ),
                         "polled an expired login"
                     );
                     break;
                 }
-                let exchange = state.poll(&si.operator, at).expect("a due poll builds");
+                let exchange = state
+                    .poll(&si.operator, &mut mc_sandbox::fixture::entropy(), at)
+                    .expect("a due poll builds");
                 let result = exchange
                     .respond(answer.build(), at)
                     .and_then(|outcome| finish_with_jwks(outcome, JWKS_JSON.as_bytes()));
@@ -2059,7 +2076,7 @@ fn check_polled(
                 if !next.is_expired(early) {
                     assert!(
                         matches!(
-                            next.poll(&si.operator, early),
+                            next.poll(&si.operator, &mut mc_sandbox::fixture::entropy(), early),
                             Err(Error::Misuse(MisuseError::PollTooEarly { .. }))
                         ),
                         "polled before next_poll_at"

@@ -86,7 +86,7 @@
 //! // 2. Poll when the core says, until the user has answered.
 //! let tokens = loop {
 //!     now = pending.next_poll_at(); // an adapter sleeps until then
-//!     let exchange = pending.poll(&operator, now)?;
+//!     let exchange = pending.poll(&operator, &mut rng, now)?;
 //!     let answer = operator_answer(&exchange.request());
 //!     let poll = match exchange.respond(answer, now)? {
 //!         Verified::Done(poll) => poll,

@@ -230,7 +230,10 @@ fn poll_answered(
     at: UnixTime,
     answer: http::Response<Vec<u8>>,
 ) -> Result<Verified<Poll>, Error> {
-    pending.poll(op, at).unwrap().respond(answer, at)
+    pending
+        .poll(op, &mut entropy(), at)
+        .unwrap()
+        .respond(answer, at)
 }
 
 fn oauth_error(status: u16, code: &str) -> http::Response<Vec<u8>> {
@@ -284,7 +287,10 @@ fn si_polling_login() {
     assert_eq!(login.pending.next_poll_at(), now().plus(6));
 
     let first = login.pending.next_poll_at();
-    let exchange = login.pending.poll(&login.op, first).unwrap();
+    let exchange = login
+        .pending
+        .poll(&login.op, &mut entropy(), first)
+        .unwrap();
     assert_eq!(exchange.endpoint(), Endpoint::Token);
     assert_eq!(exchange.operator_id(), Some("test-operator"));
     let pending = poll_pending(exchange.respond(oauth_error(400, "authorization_pending"), first));
@@ -293,7 +299,7 @@ fn si_polling_login() {
     let second = pending.next_poll_at();
     let mut claims = valid_claims(login.nonce());
     claims["hashed_login_hint"] = json!(hashed_login_hint(MSISDN));
-    let exchange = pending.poll(&login.op, second).unwrap();
+    let exchange = pending.poll(&login.op, &mut entropy(), second).unwrap();
     let tokens = poll_tokens(exchange.respond(token_response(&signed(&claims)), second));
     assert_eq!(tokens.sub(), SUB);
 }
@@ -824,7 +830,7 @@ fn ciba_poll_slow_down_adds_five_seconds() {
     let at = after.next_poll_at();
     let again = poll_pending(
         after
-            .poll(&op, at)
+            .poll(&op, &mut entropy(), at)
             .unwrap()
             .respond(oauth_error(400, "authorization_pending"), at),
     );
@@ -875,21 +881,23 @@ fn ciba_poll_after_expiry_sends_nothing() {
     let (pending, _) = ciba_login(&op, CibaRequest::new(phone_hint()));
     let expired = pending.expires_at();
     assert!(pending.is_expired(expired));
-    let err = pending.poll(&op, expired).unwrap_err();
+    let err = pending.poll(&op, &mut entropy(), expired).unwrap_err();
     assert!(
         matches!(err, Error::Backchannel(BackchannelError::Expired { expires_at, now }) if expires_at == expired.as_secs() && now == expired.as_secs()),
         "{err:?}"
     );
     assert_eq!(err.class(), mc_core::ErrorClass::Refused);
     // One second earlier the poll is still made.
-    assert!(pending.poll(&op, expired.minus(1)).is_ok());
+    assert!(pending.poll(&op, &mut entropy(), expired.minus(1)).is_ok());
 }
 
 #[test]
 fn ciba_poll_too_early_is_refused() {
     let op = ciba_operator(ClientAuth::SecretBasic);
     let (pending, _) = ciba_login(&op, CibaRequest::new(phone_hint()));
-    let err = pending.poll(&op, now().plus(1)).unwrap_err();
+    let err = pending
+        .poll(&op, &mut entropy(), now().plus(1))
+        .unwrap_err();
     assert!(
         matches!(err, Error::Misuse(MisuseError::PollTooEarly { next_poll_at, .. }) if next_poll_at == NOW + 3),
         "{err:?}"
@@ -899,7 +907,10 @@ fn ciba_poll_too_early_is_refused() {
 #[test]
 fn si_notification_login_cannot_poll() {
     let login = si_login(SiRequest::new(msisdn_hint()));
-    let err = login.pending.poll(&login.op, now().plus(60)).unwrap_err();
+    let err = login
+        .pending
+        .poll(&login.op, &mut entropy(), now().plus(60))
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -1356,7 +1367,7 @@ fn debug_prints_no_secret() {
             "{:?}",
             login
                 .pending
-                .poll(&login.op, now())
+                .poll(&login.op, &mut entropy(), now())
                 .map(|_| ())
                 .unwrap_err()
         ),
@@ -1524,22 +1535,45 @@ fn snapshot_poll_requests() {
     let at = login.pending.next_poll_at();
     insta::assert_snapshot!(
         "poll_si_polling_basic",
-        transcript_decoded(&login.pending.poll(&login.op, at).unwrap().request())
+        transcript_decoded(
+            &login
+                .pending
+                .poll(&login.op, &mut entropy(), at)
+                .unwrap()
+                .request()
+        )
     );
     let op = ciba_operator(ClientAuth::PrivateKeyJwt);
     let (pending, _) = ciba_login(&op, CibaRequest::new(phone_hint()));
     let at = pending.next_poll_at();
-    let request = pending.poll(&op, at).unwrap().request();
+    let request = pending.poll(&op, &mut entropy(), at).unwrap().request();
     insta::assert_snapshot!("poll_ciba_private_key_jwt", transcript_decoded(&request));
     let assertion = param(&form_of(&request), "client_assertion").unwrap();
     assert_eq!(decode_jws(&assertion).1["aud"], "https://op.example/token");
+    // Two polls of one state in one second (ping mode allows it) carry distinct assertions:
+    // the jti draws on the poll's entropy (RFC 7523 3: an assertion is used once).
+    let (pinged, _) = ciba_login(&op, CibaRequest::new(phone_hint()).ping());
+    let mut rng = entropy();
+    let jti = |request: &http::Request<Vec<u8>>| {
+        let assertion = param(&form_of(request), "client_assertion").unwrap();
+        decode_jws(&assertion).1["jti"].clone()
+    };
+    let first = pinged.poll(&op, &mut rng, now()).unwrap().request();
+    let second = pinged.poll(&op, &mut rng, now()).unwrap().request();
+    assert_ne!(jti(&first), jti(&second));
     // Another polling grant type, per operator.
     let other = built_with_keys(
         si_config().polling_grant_type("urn:openid:params:mc:grant_type:server_initiated"),
     );
     let login = si_login_at(&other, SiRequest::new(msisdn_hint()).polling());
     let at = login.pending.next_poll_at();
-    let form = form_of(&login.pending.poll(&login.op, at).unwrap().request());
+    let form = form_of(
+        &login
+            .pending
+            .poll(&login.op, &mut entropy(), at)
+            .unwrap()
+            .request(),
+    );
     assert_eq!(
         param(&form, "grant_type").as_deref(),
         Some("urn:openid:params:mc:grant_type:server_initiated")

@@ -322,7 +322,7 @@ fn f4_error_member_at_success_is_never_ignored() {
     let poll = si
         .si_poll
         .pending
-        .poll(&si.operator, at)
+        .poll(&si.operator, &mut mc_sandbox::fixture::entropy(), at)
         .expect("a due poll")
         .respond(answer(&tokens), at);
     assert!(poll.is_err(), "tokens despite error: {poll:?}");

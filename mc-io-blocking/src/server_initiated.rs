@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mc_core::{BackchannelPending, Discovered, MisuseError, Poll, Tokens, UnixTime};
 
-use crate::{Client, Error, now};
+use crate::{Client, Error, OsEntropy, now};
 
 /// The shortest pause between two polls of one login, whatever a stored state says (the core
 /// never asks for less; a hand-edited state could).
@@ -82,7 +82,7 @@ impl Client {
             {
                 std::thread::sleep(wait);
             }
-            let exchange = match pending.poll(operator, now()) {
+            let exchange = match pending.poll(operator, &mut OsEntropy, now()) {
                 Ok(exchange) => exchange,
                 Err(mc_core::Error::Misuse(MisuseError::PollTooEarly { .. })) => {
                     sleep_until(pending.poll_due());

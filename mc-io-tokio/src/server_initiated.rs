@@ -12,7 +12,7 @@ use tracing::Instrument as _;
 
 pub use notification::{NotificationInbox, Waiter};
 
-use crate::{Client, Error, now};
+use crate::{Client, Error, OsEntropy, now};
 
 /// The shortest pause between two polls of one login, whatever a stored state says (the core
 /// never asks for less; a hand-edited state could).
@@ -104,7 +104,7 @@ impl Client {
             {
                 tokio::time::sleep(wait).await;
             }
-            let exchange = match pending.poll(operator, now()) {
+            let exchange = match pending.poll(operator, &mut OsEntropy, now()) {
                 Ok(exchange) => exchange,
                 Err(mc_core::Error::Misuse(MisuseError::PollTooEarly { .. })) => {
                     sleep_until(pending.poll_due()).await;

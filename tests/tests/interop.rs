@@ -78,7 +78,7 @@ through_both_adapters!(
     ciba_poll_login_private_key_jwt,
     ciba_ping_login_then_one_poll,
     ciba_polling_faster_than_the_interval_is_slow_down,
-    ciba_private_key_jwt_polls_in_one_second_repeat_the_assertion,
+    ciba_private_key_jwt_polls_in_one_second_carry_distinct_assertions,
     ciba_expiry_ends_the_login,
     ciba_declined_is_access_denied,
     ciba_unknown_login_hint_is_unknown_user_id,
@@ -707,7 +707,7 @@ fn ciba_poll_login<D: BackchannelDriver>(d: &D, peer: &Peer, client: CibaClient)
         assert_eq!(pending.min_acr(), levels);
         // The answer's own second: too early, refused without a request.
         let answered = pending.next_poll_at().minus(CIBA_POLL_INTERVAL_SECS);
-        let err = pending.poll(&op, answered).unwrap_err();
+        let err = pending.poll(&op, &mut entropy(), answered).unwrap_err();
         assert!(
             matches!(err, Error::Misuse(MisuseError::PollTooEarly { next_poll_at, now })
                 if next_poll_at == pending.next_poll_at().as_secs() && now == answered.as_secs()),
@@ -774,7 +774,10 @@ fn ciba_ping_login_then_one_poll<D: Driver>(d: &D, peer: &Peer) {
         assert_eq!(pinged.status, 204);
         assert_eq!(peer.request_count("/token"), polls_before, "no poll before");
 
-        let Poll::Tokens(tokens) = d.execute(pending.poll(&op, d.now()).unwrap()).unwrap() else {
+        let Poll::Tokens(tokens) = d
+            .execute(pending.poll(&op, &mut entropy(), d.now()).unwrap())
+            .unwrap()
+        else {
             panic!("{}: still pending after the ping", client.id());
         };
         assert_eq!(peer.request_count("/token"), polls_before + 1);
@@ -797,7 +800,10 @@ fn ciba_polling_faster_than_the_interval_is_slow_down<D: Driver>(d: &D, peer: &P
     let mut state = pending;
     for grown in [10, 15] {
         let before = d.now();
-        let Poll::Pending(next) = d.execute(state.poll(&op, d.now()).unwrap()).unwrap() else {
+        let Poll::Pending(next) = d
+            .execute(state.poll(&op, &mut entropy(), d.now()).unwrap())
+            .unwrap()
+        else {
             panic!("tokens for a silent handset");
         };
         assert_eq!(next.interval_secs(), grown, "slow_down adds 5 s");
@@ -816,31 +822,34 @@ fn ciba_polling_faster_than_the_interval_is_slow_down<D: Driver>(d: &D, peer: &P
     assert_eq!(peer.request_count("slow_down"), 2);
 }
 
-/// mc-core derives a client assertion's `jti` from the `auth_req_id` and `now` in seconds. In
-/// ping mode the core lets the host poll at any time, so two polls dated the same second carry
-/// the same assertion, and this peer (single-use assertions, RFC 7523 3) refuses the second as
-/// `invalid_client` rather than answering `slow_down`.
-fn ciba_private_key_jwt_polls_in_one_second_repeat_the_assertion<D: Driver>(d: &D, peer: &Peer) {
+/// Two polls of one login dated the same second (ping mode lets the host poll at any time)
+/// carry distinct `private_key_jwt` assertions (the `jti` draws on the poll's entropy), so this
+/// peer, which takes each assertion once (RFC 7523 3), answers both as polls: `slow_down`, the
+/// second sooner than the interval after the first.
+fn ciba_private_key_jwt_polls_in_one_second_carry_distinct_assertions<D: Driver>(
+    d: &D,
+    peer: &Peer,
+) {
     let op = peer
         .ciba_operator(d, CibaClient::PingPrivateKeyJwt)
         .unwrap();
     let pending = ciba_start(d, &op, phone(SILENT_MSISDN).ping()).unwrap();
+    let slowed_before = peer.request_count("slow_down");
     let now = d.now();
-    let first = pending.poll(&op, now).unwrap();
-    let second = pending.poll(&op, now).unwrap();
-    assert_eq!(
+    let first = pending.poll(&op, &mut entropy(), now).unwrap();
+    let second = pending.poll(&op, &mut entropy(), now).unwrap();
+    assert_ne!(
         first.request().into_body(),
         second.request().into_body(),
-        "byte-identical polls"
+        "one assertion per poll"
     );
-    let Poll::Pending(slowed) = d.execute(first).unwrap() else {
-        panic!("tokens for a silent handset");
-    };
-    assert_eq!(slowed.interval_secs(), CIBA_DEFAULT_INTERVAL_SECS + 5);
-    let refusal = refusal(d.execute(second).unwrap_err());
-    assert!(refusal.is("invalid_client"), "{refusal:?}");
-    assert_eq!(refusal.endpoint, Endpoint::Token);
-    assert_eq!(refusal.status, Some(401));
+    for poll in [first, second] {
+        let Poll::Pending(slowed) = d.execute(poll).unwrap() else {
+            panic!("tokens for a silent handset");
+        };
+        assert_eq!(slowed.interval_secs(), CIBA_DEFAULT_INTERVAL_SECS + 5);
+    }
+    assert_eq!(peer.request_count("slow_down") - slowed_before, 2);
 }
 
 /// A login whose handset never answers, with `requested_expiry=3` (the peer honours it; with
@@ -870,13 +879,16 @@ fn ciba_expiry_ends_the_login<D: BackchannelDriver>(d: &D, peer: &Peer) {
     let op = peer.ciba_operator(d, CibaClient::PingBasic).unwrap();
     let pending = ciba_start(d, &op, phone(SILENT_MSISDN).requested_expiry(EXPIRY).ping()).unwrap();
     sleep_until(d, pending.expires_at());
-    let err = pending.poll(&op, d.now()).unwrap_err();
+    let err = pending.poll(&op, &mut entropy(), d.now()).unwrap_err();
     assert!(
         matches!(err, Error::Backchannel(BackchannelError::Expired { .. })),
         "{err:?}"
     );
     let behind = pending.expires_at().minus(1);
-    let refusal = refusal(d.execute(pending.poll(&op, behind).unwrap()).unwrap_err());
+    let refusal = refusal(
+        d.execute(pending.poll(&op, &mut entropy(), behind).unwrap())
+            .unwrap_err(),
+    );
     assert!(refusal.is("expired_token"), "{refusal:?}");
     assert_eq!(refusal.endpoint, Endpoint::Token);
     assert_eq!(refusal.status, Some(400));
@@ -907,7 +919,10 @@ fn ciba_declined_is_access_denied<D: BackchannelDriver>(d: &D, peer: &Peer) {
         pinged.result
     );
     assert_eq!(pinged.status, 204);
-    let denied = refusal(d.execute(pending.poll(&op, d.now()).unwrap()).unwrap_err());
+    let denied = refusal(
+        d.execute(pending.poll(&op, &mut entropy(), d.now()).unwrap())
+            .unwrap_err(),
+    );
     assert!(denied.is("access_denied"), "{denied:?}");
     assert_eq!(denied.endpoint, Endpoint::Token);
 }

@@ -818,7 +818,10 @@ fn ciba_poll_slow_down<D: BackchannelDriver>(d: &D) {
         while d.now() < pending.next_poll_at() {
             std::thread::sleep(Duration::from_millis(50));
         }
-        match d.execute(pending.poll(&sp.op, d.now()).unwrap()).unwrap() {
+        match d
+            .execute(pending.poll(&sp.op, &mut entropy(), d.now()).unwrap())
+            .unwrap()
+        {
             Poll::Pending(next) => next,
             Poll::Tokens(_) => panic!("the handset never answers"),
         }

@@ -10,6 +10,7 @@ use crate::error::{Error, MisuseError};
 use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::refetch::Verified;
 use crate::registry::Discovered;
+use crate::secret::{Entropy, random_token};
 use crate::token::{TokenResponse, Tokens};
 use crate::wire;
 
@@ -30,7 +31,9 @@ impl BackchannelPending {
     /// The token request of a poll: a form POST to the token endpoint with the operator's
     /// polling grant type ([`crate::OperatorConfig::polling_grant_type`], CIBA's by default)
     /// and `auth_req_id`, authenticated as the token endpoint requires
-    /// ([`crate::ClientAuth`]). `now` dates a `private_key_jwt` assertion.
+    /// ([`crate::ClientAuth`]). `now` dates a `private_key_jwt` assertion, and `entropy` makes
+    /// its `jti` unique to this poll (two polls in one second, which ping mode allows, must not
+    /// send the same single-use assertion: RFC 7523 3).
     ///
     /// In poll modes it may be made from [`BackchannelPending::next_poll_at`] on; in CIBA ping
     /// mode at any time (once the ping came, at once).
@@ -40,7 +43,12 @@ impl BackchannelPending {
     /// [`MisuseError::WrongMode`] for a Mobile Connect notification-mode login;
     /// [`MisuseError::PollTooEarly`] before `next_poll_at`; [`MisuseError::OperatorMismatch`]
     /// when `operator` is not this login's.
-    pub fn poll(&self, operator: &Discovered, now: UnixTime) -> Result<PollExchange, Error> {
+    pub fn poll(
+        &self,
+        operator: &Discovered,
+        entropy: &mut dyn Entropy,
+        now: UnixTime,
+    ) -> Result<PollExchange, Error> {
         operator.check_flow_operator(&self.op)?;
         if !self.mode.polls() {
             return Err(MisuseError::WrongMode {
@@ -58,10 +66,10 @@ impl BackchannelPending {
             .into());
         }
         let token_url = &operator.endpoints().token;
-        let credentials =
-            operator
-                .client()
-                .credentials(token_url.as_str(), &self.auth_req_id, now)?;
+        let unique = format!("{}\n{}", self.auth_req_id, random_token(entropy));
+        let credentials = operator
+            .client()
+            .credentials(token_url.as_str(), &unique, now)?;
         let body = wire::form(
             [
                 ("grant_type", operator.polling_grant_type()),
