@@ -333,7 +333,7 @@ impl BackchannelPending {
     }
 
     /// The earliest time of the next poll: sleep until then. It is one second more than the
-    /// answer's whole second plus the interval (see [`poll_time`]), so that a poll at this time
+    /// answer's whole second plus the interval (times are floored seconds), so that a poll at this time
     /// is never sooner than the interval after the answer (CIBA Core 7.3).
     #[must_use]
     pub fn next_poll_at(&self) -> UnixTime {

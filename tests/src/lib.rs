@@ -7,6 +7,7 @@
 pub mod canned;
 pub mod driver;
 pub mod interop;
+pub mod spans;
 
 pub use mc_sandbox::{
     Fault, Handset, OPERATORS, OperatorInfo, Sandbox, SandboxServer, Target, keys, sandbox, server,

@@ -124,10 +124,9 @@ fn si_request(bench: &Bench, transport: Transport, outer: &[(&str, &str)]) -> Re
     .unwrap()
 }
 
-/// The SI answer for `claims` signed by the SP, with outer parameters matching them.
-fn si_start(bench: &Bench, transport: Transport, claims: &Value) -> Response<Vec<u8>> {
-    let jws = sp_key().sign(claims);
-    let text = |name: &str| claims[name].as_str().unwrap_or_default().to_owned();
+/// The SI request carrying `jws`, its outer parameters copied from the claims `outer`.
+fn si_signed(bench: &Bench, transport: Transport, outer: &Value, jws: String) -> Request<Vec<u8>> {
+    let text = |name: &str| outer[name].as_str().unwrap_or_default().to_owned();
     let outer = [
         ("client_id", text("client_id")),
         ("scope", text("scope")),
@@ -135,7 +134,52 @@ fn si_start(bench: &Bench, transport: Transport, claims: &Value) -> Response<Vec
         ("request", jws),
     ];
     let outer: Vec<(&str, &str)> = outer.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    bench.sandbox.handle(&si_request(bench, transport, &outer))
+    si_request(bench, transport, &outer)
+}
+
+/// The SI answer for `claims` signed by the SP, with outer parameters matching them.
+fn si_start(bench: &Bench, transport: Transport, claims: &Value) -> Response<Vec<u8>> {
+    let request = si_signed(bench, transport, claims, sp_key().sign(claims));
+    bench.sandbox.handle(&request)
+}
+
+/// One mutation of a valid request object, for a refusal case.
+enum Mutation {
+    /// A claim set to another value; the outer parameter of that name stays the genuine one.
+    Inner(&'static str, Value),
+    /// A claim and the outer parameter of that name, both set to another value.
+    Both(&'static str, Value),
+    /// A claim left out.
+    Remove(&'static str),
+    /// A claim under another name.
+    Rename(&'static str, &'static str),
+}
+
+impl Mutation {
+    /// The request object's claims after the mutation, and the claims the outer parameters
+    /// are copied from.
+    fn apply(&self, genuine: &Value) -> (Value, Value) {
+        let mut claims = genuine.clone();
+        let object = claims.as_object_mut().unwrap();
+        match self {
+            Self::Inner(name, value) | Self::Both(name, value) => {
+                object.insert((*name).to_owned(), value.clone());
+            }
+            Self::Remove(name) => {
+                object.remove(*name);
+            }
+            Self::Rename(from, to) => {
+                let value = object.remove(*from).unwrap();
+                object.insert((*to).to_owned(), value);
+            }
+        }
+        let outer = if matches!(self, Self::Both(..)) {
+            claims.clone()
+        } else {
+            genuine.clone()
+        };
+        (claims, outer)
+    }
 }
 
 fn basic() -> String {
@@ -264,130 +308,31 @@ fn si_handset_answers_after_its_delay() {
 
 #[test]
 fn si_refusals() {
-    let other_key = SigningKey::from_pool(KeyFamily::Rs256, 3, "sp-key".to_owned());
-    type Edit = fn(&mut Value);
-    let cases: [(&str, Edit, &str, &str); 14] = [
-        (
-            "unregistered notification URI",
-            |c| c["notification_uri"] = json!("https://sp.example/elsewhere"),
-            "unauthorized_client",
-            "not registered",
-        ),
-        (
-            "wrong aud",
-            |c| c["aud"] = json!("http://sandbox.test/op/beta"),
-            "invalid_request",
-            "aud",
-        ),
-        (
-            "case-mismatched claim name",
-            |c| {
-                let hint = c["login_hint"].take();
-                c.as_object_mut().unwrap().remove("login_hint");
-                c["Login_Hint"] = hint;
-            },
-            "invalid_request",
-            "Login_Hint",
-        ),
-        (
-            "missing nonce",
-            |c| {
-                c.as_object_mut().unwrap().remove("nonce");
-            },
-            "invalid_request",
-            "nonce",
-        ),
-        (
-            "missing notification token",
-            |c| {
-                c.as_object_mut()
-                    .unwrap()
-                    .remove("client_notification_token");
-            },
-            "invalid_request",
-            "client_notification_token",
-        ),
-        (
-            "expired",
-            |c| c["exp"] = json!(NOW - 1),
-            "invalid_request",
-            "expired",
-        ),
-        (
-            "iss not the client",
-            |c| c["iss"] = json!("someone-else"),
-            "invalid_request",
-            "iss",
-        ),
-        (
-            "unknown subscriber",
-            |c| c["login_hint"] = json!("MSISDN:447700999999"),
-            "invalid_request",
-            "Unknown subscriber",
-        ),
-        (
-            "mc_authz without client_name",
-            |c| c["scope"] = json!("openid mc_authz"),
-            "invalid_request",
-            "client_name",
-        ),
-        (
-            "no openid",
-            |c| c["scope"] = json!("mc_authn"),
-            "invalid_scope",
-            "openid",
-        ),
-        (
-            "unknown response type",
-            |c| c["response_type"] = json!("code"),
-            "unsupported_response_type",
-            "code",
-        ),
-        (
-            "inner response_type",
-            |c| c["response_type"] = json!("mc_si_polling"),
-            "invalid_request",
-            "response_type",
-        ),
-        (
-            "inner client_id",
-            |c| c["client_id"] = json!("beta-client-id"),
-            "invalid_request",
-            "client_id",
-        ),
-        (
-            "inner scope",
-            |c| c["scope"] = json!("openid mc_authn mc_identity_phonenumber"),
-            "invalid_request",
-            "scope",
-        ),
+    use Mutation::{Both, Inner, Remove, Rename};
+    let invalid = "invalid_request";
+    // (case, the one mutation, expected error, what its description names)
+    #[rustfmt::skip]
+    let cases = [
+        ("unregistered notification URI", Inner("notification_uri", json!("https://sp.example/elsewhere")), "unauthorized_client",       "not registered"),
+        ("wrong aud",                     Inner("aud", json!("http://sandbox.test/op/beta")),               invalid,                     "aud"),
+        ("case-mismatched claim name",    Rename("login_hint", "Login_Hint"),                               invalid,                     "Login_Hint"),
+        ("missing nonce",                 Remove("nonce"),                                                  invalid,                     "nonce"),
+        ("missing notification token",    Remove("client_notification_token"),                              invalid,                     "client_notification_token"),
+        ("expired",                       Inner("exp", json!(NOW - 1)),                                     invalid,                     "expired"),
+        ("iss not the client",            Inner("iss", json!("someone-else")),                              invalid,                     "iss"),
+        ("unknown subscriber",            Inner("login_hint", json!("MSISDN:447700999999")),                invalid,                     "Unknown subscriber"),
+        ("mc_authz without client_name",  Both("scope", json!("openid mc_authz")),                          invalid,                     "client_name"),
+        ("no openid",                     Both("scope", json!("mc_authn")),                                 "invalid_scope",             "openid"),
+        ("unknown response type",         Both("response_type", json!("code")),                             "unsupported_response_type", "code"),
+        ("inner response_type",           Inner("response_type", json!("mc_si_polling")),                   invalid,                     "response_type"),
+        ("inner client_id",               Inner("client_id", json!("beta-client-id")),                      invalid,                     "client_id"),
+        ("inner scope",                   Inner("scope", json!("openid mc_authn mc_identity_phonenumber")), invalid,                     "scope"),
     ];
     let bench = Bench::new(SandboxConfig::default());
-    for (case, edit, error, says) in cases {
-        let genuine = request_claims(&bench, APPROVES);
-        let mut claims = genuine.clone();
-        edit(&mut claims);
-        // The outer parameters stay the genuine ones unless the case is about the outer one.
-        let outer_from = if matches!(
-            case,
-            "no openid" | "unknown response type" | "mc_authz without client_name"
-        ) {
-            &claims
-        } else {
-            &genuine
-        };
-        let text = |name: &str| outer_from[name].as_str().unwrap_or_default().to_owned();
-        let jws = sp_key().sign(&claims);
-        let outer = [
-            ("client_id", text("client_id")),
-            ("scope", text("scope")),
-            ("response_type", text("response_type")),
-            ("request", jws),
-        ];
-        let outer: Vec<(&str, &str)> = outer.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let answer = bench
-            .sandbox
-            .handle(&si_request(&bench, Transport::PostQuery, &outer));
+    for (case, mutation, error, says) in cases {
+        let (claims, outer) = mutation.apply(&request_claims(&bench, APPROVES));
+        let request = si_signed(&bench, Transport::PostQuery, &outer, sp_key().sign(&claims));
+        let answer = bench.sandbox.handle(&request);
         assert_eq!(answer.status(), 400, "{case}");
         let answer = body(&answer);
         assert_eq!(answer["error"], error, "{case}: {answer}");
@@ -399,19 +344,13 @@ fn si_refusals() {
 
     // A signature by a key the SP did not register, under its kid; no JWKS at all.
     let claims = request_claims(&bench, APPROVES);
-    let outer = |jws: &str| {
-        let pairs = [
-            ("client_id", "alpha-client-id"),
-            ("scope", "openid mc_authn"),
-            ("response_type", "mc_si_async_code"),
-            ("request", jws),
-        ];
-        si_request(&bench, Transport::PostForm, &pairs)
-    };
-    let forged = bench.sandbox.handle(&outer(&other_key.sign(&claims)));
+    let signed_by =
+        |key: &SigningKey| si_signed(&bench, Transport::PostForm, &claims, key.sign(&claims));
+    let other_key = SigningKey::from_pool(KeyFamily::Rs256, 3, "sp-key".to_owned());
+    let forged = bench.sandbox.handle(&signed_by(&other_key));
     assert_eq!(error_of(&forged), "unauthorized_client");
     let unregistered = Sandbox::configured(BASE, Arc::new(|| NOW), SandboxConfig::default());
-    let refused = unregistered.handle(&outer(&sp_key().sign(&claims)));
+    let refused = unregistered.handle(&signed_by(&sp_key()));
     assert_eq!(error_of(&refused), "unauthorized_client");
     assert!(bench.sandbox.take_notifications().is_empty());
 }
