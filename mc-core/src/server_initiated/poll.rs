@@ -141,14 +141,15 @@ impl Exchange for PollExchange {
     ) -> Result<Verified<Poll>, Error> {
         let body = match wire::json_body(Endpoint::Token, &response) {
             Ok(body) => body,
-            Err(Error::Refused(error)) if error.is("authorization_pending") => {
-                let interval = self.pending.interval;
-                return Ok(Verified::Done(Poll::Pending(
-                    self.pending.waiting(now, interval),
-                )));
-            }
-            Err(Error::Refused(error)) if error.is("slow_down") => {
-                let interval = self.pending.interval.saturating_add(SLOW_DOWN_SECS);
+            Err(Error::Refused(error))
+                if error.is("authorization_pending") || error.is("slow_down") =>
+            {
+                let slow_down = if error.is("slow_down") {
+                    SLOW_DOWN_SECS
+                } else {
+                    0
+                };
+                let interval = self.pending.interval.saturating_add(slow_down);
                 return Ok(Verified::Done(Poll::Pending(
                     self.pending.waiting(now, interval),
                 )));
