@@ -49,6 +49,8 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("si_notification", si_notification),
     ("backchannel_start", backchannel_start),
     ("backchannel_poll", backchannel_poll),
+    ("kyc_result", kyc_result),
+    ("refresh_response", refresh_response),
 ];
 
 /// A header value from fuzz bytes, when they make one.
@@ -468,6 +470,8 @@ pub fn accepts(target: &str, data: &[u8]) -> bool {
         "si_notification" => run_si_notification(data),
         "backchannel_start" => run_backchannel_start(data),
         "backchannel_poll" => run_backchannel_poll(data),
+        "kyc_result" => run_kyc_result(data),
+        "refresh_response" => run_refresh_response(data),
         _ => panic!("unknown fuzz target {target}"),
     }
 }
@@ -1269,6 +1273,7 @@ const READ_MEMBERS: &[&str] = &[
     "expires_in",
     "interval",
     "correlation_id",
+    "refresh_token",
 ];
 
 /// The top-level members of a JSON object named in [`READ_MEMBERS`], in order, duplicates kept
@@ -1914,7 +1919,17 @@ fn check_started(
     );
     let back: BackchannelPending = serde_json::from_str(&json).expect("a pending state reads back");
     assert!(back == pending, "a pending state does not round-trip");
-    let debug = format!("{pending:?}");
+    // The operator chooses the `auth_req_id` and the `correlation_id`, and Debug prints them
+    // (they are no secret of the SP): an answer may echo anything in them, the SP's own nonce
+    // included (found by this target: the nonce inside an `auth_req_id`). Look for secrets in
+    // the rest of the output.
+    let mut debug = format!("{pending:?}");
+    for echoed in [Some(pending.auth_req_id()), pending.correlation_id()]
+        .into_iter()
+        .flatten()
+    {
+        debug = debug.replace(&format!("{echoed:?}"), "");
+    }
     for secret in login.secrets().chain([si.hashed_login_hint.as_str()]) {
         assert!(
             !debug.contains(secret),
@@ -2119,4 +2134,201 @@ fn check_polled(
             None
         }
     }
+}
+
+/// KYC match: `KycResult::read` on the input as a claims map (a JSON object), and the claims
+/// request built from the input's lines as attribute values (plain and hashed).
+pub fn kyc_result(data: &[u8]) {
+    let _ = run_kyc_result(data);
+}
+
+const KYC_SUFFIXES: [&str; 3] = ["_match", "_hashed_match", "_hash_match"];
+
+fn run_kyc_result(data: &[u8]) -> bool {
+    kyc_request(data);
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(data) else {
+        return false;
+    };
+    match mc_core::KycResult::read(&claims) {
+        Ok(result) => {
+            // Every answer read is one the body holds, spelled exactly as on the wire.
+            for (attribute, code) in result.codes() {
+                let sent = KYC_SUFFIXES.iter().any(|suffix| {
+                    claims.get(&format!("{attribute}{suffix}")) == Some(&Value::from(code.as_str()))
+                });
+                assert!(sent, "{attribute} read as {code:?} without such a claim");
+            }
+            // Every attribute the body answers is read.
+            for attribute in mc_core::KycAttribute::ALL {
+                let answered = KYC_SUFFIXES
+                    .iter()
+                    .any(|suffix| claims.contains_key(&format!("{attribute}{suffix}")));
+                assert_eq!(answered, result.get(attribute).is_some(), "{attribute}");
+            }
+            if let Some(segment) = result.billing_segment() {
+                assert_eq!(claims.get("billing_segment"), Some(&Value::from(segment)));
+            }
+            if let Some(state) = result.account_state() {
+                assert_eq!(claims.get("account_state"), Some(&Value::from(state)));
+            }
+            true
+        }
+        Err(e) => {
+            let _ = e.to_string();
+            false
+        }
+    }
+}
+
+/// The input's lines as the values of the attributes, in `KycAttribute::ALL` order (an empty
+/// line leaves the attribute out): a request is built exactly when it validates, and keys its
+/// claims by attribute name.
+fn kyc_request(data: &[u8]) {
+    use mc_core::{KycAttribute, KycMatch, KycMode};
+    let text = String::from_utf8_lossy(data);
+    let mut request = KycMatch::new();
+    for (attribute, line) in KycAttribute::ALL.into_iter().zip(text.split('\n')) {
+        if !line.is_empty() {
+            request = request.set(attribute, line);
+        }
+    }
+    let valid = request.validate().is_ok();
+    for mode in [KycMode::Plain, KycMode::Hashed] {
+        match request.build(mode) {
+            Ok(claims) => {
+                assert!(valid);
+                let premiuminfo = claims
+                    .get("premiuminfo")
+                    .and_then(Value::as_object)
+                    .expect("a premiuminfo object");
+                let mut names: Vec<&str> = premiuminfo
+                    .keys()
+                    .map(|key| match mode {
+                        KycMode::Plain => key.as_str(),
+                        KycMode::Hashed => key.strip_suffix("_hashed").expect("_hashed key"),
+                    })
+                    .collect();
+                let mut expected: Vec<&str> = request.attributes().map(|a| a.as_str()).collect();
+                names.sort_unstable();
+                expected.sort_unstable();
+                assert_eq!(names, expected);
+                if mode == KycMode::Hashed {
+                    for claim in premiuminfo.values() {
+                        let hex = claim.get("value").and_then(Value::as_str).expect("a value");
+                        assert_eq!(hex.len(), 64);
+                        assert!(hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+                    }
+                }
+            }
+            Err(e) => {
+                assert!(!valid);
+                let _ = e.to_string();
+            }
+        }
+    }
+}
+
+/// The refresh token the fixed login's first answer carried (see [`refresh_login`]).
+const REFRESH_TOKEN: &str = "rt-fuzz-0001";
+
+/// Tokens of the fixed login (HS256 id_token) whose answer also carried [`REFRESH_TOKEN`].
+fn refresh_login() -> &'static Tokens {
+    static TOKENS: std::sync::OnceLock<Tokens> = std::sync::OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let ctx = ctx();
+        let mut body: Value =
+            serde_json::from_slice(&token_body(&ctx.hs256)).expect("the fixed token body");
+        body["refresh_token"] = Value::from(REFRESH_TOKEN);
+        let tokens = token_step(
+            &ctx.operator,
+            response(200, "application/json", body.to_string().as_bytes()),
+        )
+        .expect("the fixed login with a refresh token verifies");
+        assert_eq!(
+            tokens.refresh_token().map(|t| t.expose_secret()),
+            Some(REFRESH_TOKEN)
+        );
+        tokens
+    })
+}
+
+/// A refresh answer: `RefreshExchange::respond` of the fixed login's refresh on each answer
+/// the input stands for ([`answers`]: a bare JSON body at 200 and 400, or a whole message, with
+/// an `id_token` re-MACed or given as HS256-signed claims), a JWKS refetch answered with the
+/// committed keys. Accepted tokens hold to the answer and to OIDC Core 12.2 against the login.
+pub fn refresh_response(data: &[u8]) {
+    let _ = run_refresh_response(data);
+}
+
+fn run_refresh_response(data: &[u8]) -> bool {
+    let ctx = ctx();
+    let original = refresh_login();
+    let mut accepted = false;
+    for answer in answers(data) {
+        let exchange = original
+            .refresh(&ctx.operator, now())
+            .expect("the fixed login has a refresh token");
+        let outcome = exchange
+            .respond(answer.build(), now())
+            .and_then(|outcome| finish_with_jwks(outcome, JWKS_JSON.as_bytes()));
+        match outcome {
+            Ok(tokens) => {
+                check_refreshed(original, &answer, &tokens);
+                accepted = true;
+            }
+            Err(e) => touch(&e),
+        }
+    }
+    accepted
+}
+
+/// What accepted refreshed tokens must satisfy, read from the answer independently.
+fn check_refreshed(original: &Tokens, answer: &Answer, tokens: &Tokens) {
+    assert_eq!(answer.status, 200, "tokens from a {} answer", answer.status);
+    let parsed = TokenResponse::parse(&answer.body).expect("refreshed from a body parse refuses");
+    assert_eq!(
+        Some(tokens.access_token().expose_secret()),
+        parsed.access_token().map(|t| t.expose_secret()),
+        "the access token is not the one sent"
+    );
+    // A new id_token replaces the original; without one, the original stays.
+    let expected_jwt = parsed.id_token().unwrap_or(original.id_token().jwt());
+    assert_eq!(
+        tokens.id_token().jwt(),
+        expected_jwt,
+        "not the id_token sent"
+    );
+    // A rotated refresh token replaces the old one; a missing (or null) one keeps it.
+    // Read member by member: another member may hold a number no `f64` holds, which mc-core
+    // skips unread (found by this target: `"auth_time":1789e99990` inside an unknown member).
+    let members = members(&answer.body).expect("refreshed from a body that is not an object");
+    let refresh = tokens.refresh_token().map(|t| t.expose_secret());
+    match the_one(&members, "refresh_token").and_then(Value::as_str) {
+        Some(sent) if !sent.is_empty() => assert_eq!(refresh, Some(sent), "rotation lost"),
+        Some(_) => {}
+        None => assert_eq!(
+            refresh,
+            Some(REFRESH_TOKEN),
+            "the old refresh token was lost"
+        ),
+    }
+    // OIDC Core 12.2: the same authentication.
+    let (was, now_claims) = (original.id_token().claims(), tokens.id_token().claims());
+    assert_eq!(
+        now_claims.iss.as_deref(),
+        Some(ISSUER),
+        "accepted foreign iss"
+    );
+    assert_eq!(tokens.sub(), original.sub(), "accepted a changed sub");
+    assert!(
+        now_claims.aud.iter().any(|a| a == CLIENT_ID),
+        "accepted aud without our client_id"
+    );
+    if let (Some(was), Some(found)) = (was.auth_time, now_claims.auth_time) {
+        assert_eq!(was, found, "accepted a changed auth_time");
+    }
+    if let Some(nonce) = &now_claims.nonce {
+        assert_eq!(was.nonce.as_ref(), Some(nonce), "accepted a foreign nonce");
+    }
+    assert_eq!(tokens.operator_id(), original.operator_id());
 }

@@ -486,25 +486,42 @@ pub(crate) fn acr_text(levels: &[u8]) -> String {
         .join(" ")
 }
 
+/// The texts a login shows on the handset, as asked (`client_name` as given by the login, not
+/// yet defaulted).
+pub(crate) struct AuthzText<'a> {
+    pub(crate) client_name: Option<&'a str>,
+    pub(crate) context: Option<&'a str>,
+    pub(crate) binding_message: Option<&'a str>,
+}
+
 impl Discovered {
-    /// The application name a login sends: the login's, else the context's; required with
-    /// `mc_authz`.
-    pub(crate) fn authz_client_name(
+    /// The `client_name` a login sends, after the `mc_authz` rules and the operator's
+    /// [`crate::MessageLimits`]: with `mc_authz`, `context` and `client_name` (the login's, else
+    /// the context's) are required and not empty ([`MisuseError::AuthzFieldMissing`]), while
+    /// `binding_message` may be absent or empty; any value sent that is over its limit in
+    /// characters is [`MisuseError::TooLong`]. `client_name` is sent with `mc_authz`, or when the
+    /// login names one.
+    pub(crate) fn authz_text(
         &self,
         is_authz: bool,
-        requested: Option<&str>,
+        text: &AuthzText<'_>,
     ) -> Result<Option<String>, Error> {
-        let client_name = requested
-            .map(str::to_owned)
-            .or_else(|| self.inner.client_name.clone());
-        if is_authz && client_name.is_none() {
-            return Err(MisuseError::InvalidParameter {
-                name: "client_name",
-                reason: "mc_authz needs the application's name",
+        let client_name = text
+            .client_name
+            .or(self.inner.client_name.as_deref())
+            .filter(|_| is_authz || text.client_name.is_some());
+        if is_authz {
+            // context first: it is what the user confirms.
+            for (field, value) in [("context", text.context), ("client_name", client_name)] {
+                if value.is_none_or(str::is_empty) {
+                    return Err(MisuseError::AuthzFieldMissing { field }.into());
+                }
             }
-            .into());
         }
-        Ok(client_name)
+        self.inner
+            .message_limits
+            .check(client_name, text.context, text.binding_message)?;
+        Ok(client_name.map(str::to_owned))
     }
 
     /// A login hint method the operator's metadata does not list is refused.
@@ -527,8 +544,10 @@ impl Discovered {
     /// are emitted in a fixed order, so equal inputs give byte-identical URLs.
     ///
     /// # Errors
-    /// [`MisuseError::InvalidParameter`] for an unusable option (no LoA, `mc_authz` without
-    /// `context`, a login hint method the operator does not support, ...).
+    /// [`MisuseError::InvalidParameter`] for an unusable option (no LoA, a login hint method
+    /// the operator does not support, ...); [`MisuseError::AuthzFieldMissing`] for `mc_authz`
+    /// without `context` or `client_name`; [`MisuseError::TooLong`] for a `client_name`,
+    /// `context` or `binding_message` over the operator's [`crate::MessageLimits`].
     pub fn authorize(
         &self,
         options: AuthorizeOptions,
@@ -539,14 +558,14 @@ impl Discovered {
         let acr_values = requested_levels(profile, options.acr_values.as_deref())?;
         let scopes = requested_scopes(profile, options.scope.as_deref());
         let is_authz = scopes.iter().any(|s| s == "mc_authz");
-        if is_authz && options.context.is_none() {
-            return Err(MisuseError::InvalidParameter {
-                name: "context",
-                reason: "mc_authz needs a context shown on the handset",
-            }
-            .into());
-        }
-        let client_name = self.authz_client_name(is_authz, options.client_name.as_deref())?;
+        let client_name = self.authz_text(
+            is_authz,
+            &AuthzText {
+                client_name: options.client_name.as_deref(),
+                context: options.context.as_deref(),
+                binding_message: options.binding_message.as_deref(),
+            },
+        )?;
         if let Some(hint) = &options.login_hint {
             self.check_login_hint(hint)?;
         }
@@ -623,14 +642,7 @@ impl Discovered {
                 "dtbs",
                 options.dtbs.as_ref().map(DataToBeSigned::expose_secret),
             );
-            add(
-                "client_name",
-                if is_authz || options.client_name.is_some() {
-                    client_name.as_deref()
-                } else {
-                    None
-                },
-            );
+            add("client_name", client_name.as_deref());
             add("context", options.context.as_deref());
             add("binding_message", options.binding_message.as_deref());
             add("correlation_id", options.correlation_id.as_deref());

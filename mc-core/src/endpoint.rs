@@ -16,6 +16,11 @@ pub enum Endpoint {
     Authorization,
     /// The token endpoint.
     Token,
+    /// The refresh endpoint (the discovery `tokenrefresh` link), else the token endpoint
+    /// asked for a `refresh_token` grant.
+    Refresh,
+    /// The token revocation endpoint (RFC 7009; the discovery `tokenrevoke` link).
+    Revocation,
     /// The userinfo endpoint.
     UserInfo,
     /// The premium info endpoint.
@@ -39,6 +44,8 @@ impl Endpoint {
             Self::Jwks => "jwks",
             Self::Authorization => "authorization",
             Self::Token => "token",
+            Self::Refresh => "refresh",
+            Self::Revocation => "revocation",
             Self::UserInfo => "userinfo",
             Self::PremiumInfo => "premiuminfo",
             Self::SiAuthorization => "si_authorization",

@@ -162,6 +162,32 @@ pub enum MisuseError {
         /// The host's time.
         now: u64,
     },
+    /// A refresh (or the revocation of a refresh token) asked of tokens that hold no refresh
+    /// token: the operator issued none.
+    #[error("the tokens hold no refresh token")]
+    NoRefreshToken,
+    /// A login whose scope asks for `mc_authz` without a text the handset must show:
+    /// `client_name` (neither the login's nor the operator context's
+    /// [`crate::OperatorConfig::client_name`]) or `context`. An empty value counts as missing;
+    /// `binding_message` may be absent or empty.
+    #[error("mc_authz needs {field}")]
+    AuthzFieldMissing {
+        /// `client_name` or `context`.
+        field: &'static str,
+    },
+    /// A text shown on the handset (`client_name`, `context`, `binding_message`) longer than the
+    /// operator's [`crate::MessageLimits`], counted in characters (Unicode scalar values). The
+    /// library never cuts it: shorten it, or raise the operator's limit. The value itself is not
+    /// carried (it may name the user or the transaction).
+    #[error("{field} is {length} characters, over the operator's limit of {limit}")]
+    TooLong {
+        /// `client_name`, `context` or `binding_message`.
+        field: &'static str,
+        /// The operator's limit, in characters.
+        limit: usize,
+        /// The value's length, in characters.
+        length: usize,
+    },
 }
 
 /// What an operator context lacks to finish a login ([`MisuseError::IncompleteOperator`]).
@@ -743,6 +769,19 @@ pub enum IdTokenError {
     /// another subscriber).
     #[error("hashed_login_hint does not match the login hint sent")]
     HashedLoginHintMismatch,
+    /// A refreshed id_token names another subject than the login's first id_token (OIDC Core
+    /// 12.2). Neither value is printed: a subject identifies a person.
+    #[error("the refreshed id_token names another sub than the original")]
+    SubjectChanged,
+    /// A refreshed id_token's `auth_time` differs from the original's (OIDC Core 12.2: a
+    /// refresh is no new authentication).
+    #[error("the refreshed id_token's auth_time {found} differs from the original {original}")]
+    AuthTimeChanged {
+        /// The original id_token's `auth_time`.
+        original: u64,
+        /// The refreshed id_token's `auth_time`.
+        found: u64,
+    },
 }
 
 /// Epoch seconds as a UTC date and time (`2026-09-21T14:13:20Z`), for error messages.

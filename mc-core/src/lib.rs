@@ -172,9 +172,12 @@ pub mod exchange;
 pub mod id_token;
 pub mod jwks;
 mod jws;
+pub mod kyc;
 pub mod metadata;
 pub mod refetch;
+pub mod refresh;
 pub mod registry;
+pub mod revoke;
 pub mod secret;
 pub mod server_initiated;
 pub mod signing_key;
@@ -203,9 +206,17 @@ pub use exchange::{Exchange, TransportConfig, UnixTime};
 pub use id_token::{IdToken, IdTokenClaims};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{Jwks, JwksExchange, KeyType, VerificationKey};
+pub use kyc::{
+    DefaultNormalisation, KycAttribute, KycMatch, KycMode, KycRequestError, KycResult,
+    KycResultError, MatchCode, Normalisation,
+};
 pub use metadata::{MetadataExchange, ProviderMetadata};
 pub use refetch::{KeyRefetch, Outcome, Verified};
-pub use registry::{Discovered, Endpoints, OperatorConfig, Policy, Profile, Registration};
+pub use refresh::RefreshExchange;
+pub use registry::{
+    Discovered, Endpoints, MessageLimits, OperatorConfig, Policy, Profile, Registration,
+};
+pub use revoke::{RevokeExchange, TokenKind};
 pub use secret::{
     AccessToken, AuthorizationCode, ClientSecret, DataToBeSigned, Entropy, IdTokenJwt,
     LoginHintToken, Msisdn, Nonce, NotificationToken, PkceVerifier, RedactedRequest, RefreshToken,

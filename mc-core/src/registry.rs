@@ -57,6 +57,73 @@ pub struct Policy {
 /// tokens and stale logins through, and hides a host clock that needs fixing.
 pub const MAX_LEEWAY_SECS: u64 = 300;
 
+/// How long the texts shown on the handset may be at one operator, in characters (Unicode
+/// scalar values, so `"Café"` is 4 whatever its UTF-8 length): `client_name`, `context` and
+/// `binding_message`, in browser and server-initiated logins (and `binding_message` in OpenID
+/// CIBA). A longer value is refused with [`MisuseError::TooLong`] before anything is sent; it is
+/// never cut.
+///
+/// MOBILE-CONNECT.md names no limits, so the defaults are this library's choice, small enough
+/// for a handset screen or an SMS: `client_name` 32, `context` 64, `binding_message` 64
+/// characters ([`MessageLimits::DEFAULT`]). Set an operator's own with
+/// [`OperatorConfig::message_limits`].
+///
+/// ```
+/// use mc_core::MessageLimits;
+/// let limits = MessageLimits { context: 100, ..MessageLimits::default() };
+/// assert_eq!(limits.client_name, 32);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageLimits {
+    /// The longest `client_name`, in characters.
+    pub client_name: usize,
+    /// The longest `context`, in characters.
+    pub context: usize,
+    /// The longest `binding_message`, in characters.
+    pub binding_message: usize,
+}
+
+impl MessageLimits {
+    /// The defaults: `client_name` 32, `context` 64, `binding_message` 64 characters.
+    pub const DEFAULT: Self = Self {
+        client_name: 32,
+        context: 64,
+        binding_message: 64,
+    };
+
+    /// `Ok` when every value given is within its limit; else [`MisuseError::TooLong`] for the
+    /// first one over (checked in the order `client_name`, `context`, `binding_message`).
+    pub(crate) fn check(
+        &self,
+        client_name: Option<&str>,
+        context: Option<&str>,
+        binding_message: Option<&str>,
+    ) -> Result<(), MisuseError> {
+        let fields = [
+            ("client_name", client_name, self.client_name),
+            ("context", context, self.context),
+            ("binding_message", binding_message, self.binding_message),
+        ];
+        for (field, value, limit) in fields {
+            let length = value.map_or(0, |v| v.chars().count());
+            if length > limit {
+                return Err(MisuseError::TooLong {
+                    field,
+                    limit,
+                    length,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for MessageLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Self {
@@ -219,6 +286,7 @@ pub struct OperatorConfig {
     si_transport: SiTransport,
     polling_grant_type: String,
     client_name: Option<String>,
+    message_limits: MessageLimits,
     version: Option<String>,
     policy: Policy,
     client_auth: ClientAuth,
@@ -254,6 +322,7 @@ impl OperatorConfig {
             si_transport: SiTransport::default(),
             polling_grant_type: CIBA_GRANT_TYPE.to_owned(),
             client_name: None,
+            message_limits: MessageLimits::DEFAULT,
             version: None,
             policy: Policy::default(),
             client_auth: ClientAuth::default(),
@@ -429,6 +498,26 @@ impl OperatorConfig {
     /// The application name shown on the handset (`client_name` for `mc_authz`).
     pub fn client_name(mut self, name: impl Into<String>) -> Self {
         self.client_name = Some(name.into());
+        self
+    }
+
+    /// How long `client_name`, `context` and `binding_message` may be at this operator, in
+    /// characters (default [`MessageLimits::DEFAULT`]); a longer value is refused with
+    /// [`MisuseError::TooLong`], never cut.
+    ///
+    /// ```
+    /// use mc_core::{ClientSecret, MessageLimits, OperatorConfig, Registration};
+    /// let config = OperatorConfig::new(Registration {
+    ///     operator_id: "op".into(),
+    ///     client_id: "client".into(),
+    ///     client_secret: ClientSecret::new("secret"),
+    ///     redirect_uri: "https://sp.example/callback".into(),
+    /// })?
+    /// .message_limits(MessageLimits { client_name: 20, context: 100, binding_message: 8 });
+    /// # Ok::<(), mc_core::Error>(())
+    /// ```
+    pub fn message_limits(mut self, limits: MessageLimits) -> Self {
+        self.message_limits = limits;
         self
     }
 
@@ -619,6 +708,7 @@ impl OperatorConfig {
                 si_transport: self.si_transport,
                 polling_grant_type: self.polling_grant_type,
                 client_name: self.client_name,
+                message_limits: self.message_limits,
                 version: self.version,
                 policy: self.policy,
                 client_auth: self.client_auth,
@@ -685,6 +775,7 @@ pub(crate) struct Context {
     pub(crate) si_transport: SiTransport,
     pub(crate) polling_grant_type: String,
     pub(crate) client_name: Option<String>,
+    pub(crate) message_limits: MessageLimits,
     pub(crate) version: Option<String>,
     pub(crate) policy: Policy,
     pub(crate) client_auth: ClientAuth,
@@ -775,6 +866,12 @@ impl Discovered {
     #[must_use]
     pub fn si_transport(&self) -> SiTransport {
         self.inner.si_transport
+    }
+
+    /// How long the texts shown on the handset may be at this operator.
+    #[must_use]
+    pub fn message_limits(&self) -> MessageLimits {
+        self.inner.message_limits
     }
 
     /// The grant type of the polling token request.

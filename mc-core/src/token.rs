@@ -225,12 +225,10 @@ impl CodeReceived {
         now: UnixTime,
     ) -> Result<TokenExchange, Error> {
         operator.check_flow_operator(&self.flow.op)?;
-        let credentials = operator.client().credentials(
-            operator.endpoints().token.as_str(),
-            self.code.expose_secret(),
-            now,
-        )?;
-        let body = wire::form(
+        let prepared = authenticated_form(
+            operator,
+            &operator.endpoints().token,
+            "token endpoint",
             [
                 ("grant_type", Some("authorization_code")),
                 ("code", Some(self.code.expose_secret())),
@@ -242,19 +240,47 @@ impl CodeReceived {
                 ("correlation_id", self.flow.correlation_id.as_deref()),
             ]
             .into_iter()
-            .filter_map(|(n, v)| v.map(|v| (n, v)))
-            .chain(credentials.params.iter().map(|(n, v)| (*n, v.as_str()))),
-        );
-        let mut prepared = wire::post_form(&operator.endpoints().token, "token endpoint", body)?;
-        if let Some(header) = credentials.header {
-            prepared = wire::with_authorization(prepared, header);
-        }
+            .filter_map(|(n, v)| v.map(|v| (n, v))),
+            self.code.expose_secret(),
+            now,
+        )?;
         Ok(TokenExchange {
             operator: operator.clone(),
             flow: self,
             prepared,
         })
     }
+}
+
+/// A form POST of `params` to `url` with the operator's client authentication after them (a
+/// header, or parameters appended): the one way the token request, the refresh grant and a
+/// revocation authenticate. `unique` is a per-request value (the code, the refresh token, the
+/// token revoked) from which a `private_key_jwt` assertion's `jti` is derived; `now` dates it,
+/// and its audience is `url`.
+pub(crate) fn authenticated_form<'a>(
+    operator: &Discovered,
+    url: &url::Url,
+    what: &'static str,
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    unique: &str,
+    now: UnixTime,
+) -> Result<Prepared, Error> {
+    let credentials = operator.client().credentials(url.as_str(), unique, now)?;
+    #[expect(
+        clippy::map_identity,
+        reason = "the map shortens the pairs' lifetime to that of the credentials chained after"
+    )]
+    let body = wire::form(
+        params
+            .into_iter()
+            .map(|(n, v)| (n, v))
+            .chain(credentials.params.iter().map(|(n, v)| (*n, v.as_str()))),
+    );
+    let mut prepared = wire::post_form(url, what, body)?;
+    if let Some(header) = credentials.header {
+        prepared = wire::with_authorization(prepared, header);
+    }
+    Ok(prepared)
 }
 
 /// POST the code to the token endpoint; the answer is verified against the login.

@@ -579,6 +579,8 @@ impl Accepts {
             // `server_initiated::Notification::parse`, never classified as a response.
             Endpoint::Metadata
             | Endpoint::Token
+            | Endpoint::Refresh
+            | Endpoint::Revocation
             | Endpoint::Authorization
             | Endpoint::SiAuthorization
             | Endpoint::BackchannelAuthentication

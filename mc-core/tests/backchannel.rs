@@ -1097,8 +1097,8 @@ start_misuse! {
         => { Error::Misuse(MisuseError::MissingEndpoint { endpoint: "si_authorization_endpoint" }) }
     si_start_mc_authz_needs_client_name:
         bare_si_config().notification_uri(NOTIFICATION_URI).unwrap(),
-        SiRequest::new(msisdn_hint()).scope(["mc_authz"])
-        => { Error::Misuse(MisuseError::InvalidParameter { name: "client_name", .. }) }
+        SiRequest::new(msisdn_hint()).scope(["mc_authz"]).context("Pay 10 EUR to Test Shop")
+        => { Error::Misuse(MisuseError::AuthzFieldMissing { field: "client_name" }) }
     si_start_without_levels_is_refused_for_mobile_connect: si_config(), SiRequest::new(msisdn_hint()).acr_values([])
         => { Error::Misuse(MisuseError::InvalidParameter { name: "acr_values", .. }) }
 }
@@ -1110,7 +1110,9 @@ fn si_start_what_the_mode_and_the_context_supply() {
     let polling = SiRequest::new(msisdn_hint()).polling();
     assert!(op.si_authorize(polling, &mut entropy(), now()).is_ok());
     // mc_authz takes the context's application name.
-    let authz = SiRequest::new(msisdn_hint()).scope(["mc_authz"]);
+    let authz = SiRequest::new(msisdn_hint())
+        .scope(["mc_authz"])
+        .context("Pay 10 EUR to Test Shop");
     let start = si_operator()
         .si_authorize(authz, &mut entropy(), now())
         .unwrap();

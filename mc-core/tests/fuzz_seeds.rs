@@ -142,6 +142,16 @@ fn backchannel_poll_seeds() {
     replay("backchannel_poll");
 }
 
+#[test]
+fn kyc_result_seeds() {
+    replay("kyc_result");
+}
+
+#[test]
+fn refresh_response_seeds() {
+    replay("refresh_response");
+}
+
 /// The generated seeds of the harness are accepted or rejected as their names say, also when
 /// they are not (yet) written to disk.
 #[test]

@@ -634,3 +634,80 @@ fn authorize_is_deterministic_for_the_same_entropy() {
     // state, nonce and the PKCE verifier are never the same value.
     assert_ne!(param(&a, "state"), param(&a, "nonce"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Refresh and revocation
+// ---------------------------------------------------------------------------------------------
+
+/// The test operator with refresh and revocation endpoints, and a login's tokens there that
+/// hold a refresh token.
+fn refreshable(
+    config: impl FnOnce(OperatorConfig) -> OperatorConfig,
+) -> (Discovered, mc_core::Tokens) {
+    let op = built_with_keys(config(
+        operator_config()
+            .refresh("https://op.example/refresh")
+            .unwrap()
+            .revocation("https://op.example/revoke")
+            .unwrap(),
+    ));
+    let tokens = token_step(&op, AuthorizeOptions::new(), |s| {
+        let mut body: serde_json::Value =
+            serde_json::from_slice(&mc_sandbox::fixture::token_body(&valid_id_token(&s.nonce)))
+                .unwrap();
+        body["refresh_token"] = json!("rt+0001/x=");
+        json_response(200, &body)
+    })
+    .unwrap();
+    (op, tokens)
+}
+
+#[test]
+fn refresh_request() {
+    let (op, tokens) = refreshable(|c| c);
+    let request = tokens.refresh(&op, now()).unwrap().request();
+    assert_eq!(request.method(), http::Method::POST);
+    insta::assert_snapshot!("refresh", transcript(&request));
+}
+
+#[test]
+fn refresh_request_client_secret_post() {
+    let (op, tokens) = refreshable(|c| c.client_auth(mc_core::ClientAuth::SecretPost));
+    let request = tokens.refresh(&op, now()).unwrap().request();
+    assert!(request.headers().get(http::header::AUTHORIZATION).is_none());
+    insta::assert_snapshot!("refresh_client_secret_post", transcript(&request));
+}
+
+#[test]
+fn revoke_access_token_request() {
+    let (op, tokens) = refreshable(|c| c);
+    let request = tokens
+        .revoke(&op, mc_core::TokenKind::Access, now())
+        .unwrap()
+        .request();
+    insta::assert_snapshot!("revoke_access_token", transcript(&request));
+}
+
+#[test]
+fn revoke_refresh_token_request() {
+    let (op, tokens) = refreshable(|c| c);
+    let request = tokens
+        .revoke(&op, mc_core::TokenKind::Refresh, now())
+        .unwrap()
+        .request();
+    insta::assert_snapshot!("revoke_refresh_token", transcript(&request));
+}
+
+#[test]
+fn refresh_and_revoke_are_byte_identical_twice() {
+    let (op, tokens) = refreshable(|c| c);
+    let refresh = tokens.refresh(&op, now()).unwrap();
+    assert_eq!(
+        transcript(&refresh.request()),
+        transcript(&refresh.request())
+    );
+    let revoke = tokens
+        .revoke(&op, mc_core::TokenKind::Refresh, now())
+        .unwrap();
+    assert_eq!(transcript(&revoke.request()), transcript(&revoke.request()));
+}

@@ -189,10 +189,7 @@ fn authorize_refuses_unusable_options() {
         .unwrap();
     assert!(matches!(
         err,
-        Error::Misuse(MisuseError::InvalidParameter {
-            name: "context",
-            ..
-        })
+        Error::Misuse(MisuseError::AuthzFieldMissing { field: "context" })
     ));
 }
 

@@ -89,14 +89,22 @@ use tracing::Instrument as _;
 
 pub use mc_core;
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod server_initiated;
+pub mod service;
 
 pub use server_initiated::{NotificationInbox, Waiter};
+pub use service::{
+    Finish, Identity, LoggedIn, LoginId, LoginRequest, LoginService, LoginStart, LoginStore,
+    MemoryStore, ServiceConfig, ServiceError, SiStatus, StoreError,
+};
 
-// The README's section on server-initiated login runs as doctests of this crate (`build.rs`).
+// The README's sections on server-initiated login and on the login service run as doctests of
+// this crate (`build.rs`).
 #[cfg(doctest)]
-#[doc = include_str!(concat!(env!("OUT_DIR"), "/readme_server_initiated.md"))]
-struct ReadmeServerInitiated;
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/readme_sections.md"))]
+struct ReadmeSections;
 
 /// How the [`Client`] talks HTTP: total timeout and body cap (shared with the other adapter).
 pub use mc_core::TransportConfig as Config;
@@ -264,7 +272,9 @@ impl Client {
         traced(span, async {
             match self.run(exchange).await?.into_verified() {
                 Verified::Done(value) => Ok(value),
-                Verified::NeedJwks(refetch) => self.refetch(refetch).await,
+                // On the heap: the rare key refetch would otherwise set the size of every
+                // execute future (each move of which copies it), refetch or not.
+                Verified::NeedJwks(refetch) => Box::pin(self.refetch(refetch)).await,
             }
         })
         .await

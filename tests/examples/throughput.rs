@@ -1,18 +1,26 @@
 //! End-to-end throughput: many concurrent browser logins against the loopback sandbox, through
 //! mc-core + mc-io-tokio and through `openidconnect` 4.x + reqwest, the same load both ways:
 //! `cargo run --release -p mc-tests --example throughput [-- TOTAL [TASKS [ROUNDS]]]` (default
-//! 2000 logins over 16 tasks, each client twice, alternating).
+//! 2000 logins over 16 tasks, each client twice, alternating; `MC_CONTENDERS=core,service`
+//! runs only those of `core`, `oidc`, `service`, `redis`).
 //!
 //! One login: authorize (fresh state, nonce, PKCE), the browser step (GET the authorization URL,
 //! read the `Location` back to the SP; identical code for both clients), the callback checks
 //! (state, RFC 9207 `iss`), the token exchange with id_token verification, and userinfo. Every
 //! mc-core task shares one operator context, which starts without keys: the first concurrent
 //! logins pause for the JWKS and `execute` fetches it once for all of them (the run fails
-//! otherwise). The sandbox runs in the same process on its own thread and signs every id_token
+//! otherwise). The sandbox runs in the same process on its own threads (one per connection) and signs every id_token
 //! with RSA, so on a small machine it takes a good part of the CPU: the numbers are the whole
 //! system's, not the client's alone. The last columns split the CPU time spent during the run
-//! between the client's threads (HTTP stack included) and the sandbox's thread, per login
+//! between the client's threads (HTTP stack included) and the sandbox's threads, per login
 //! (Linux only); see `cargo bench -p mc-core --bench login` for the protocol work alone.
+//!
+//! Then the same login through mc-io-tokio's login service (`LoginService`: start by operator
+//! and MSISDN, the browser step, finish with userinfo; its per-login state stored and taken once):
+//! with the in-memory store, and, when `MC_REDIS_URL` names a Redis, with two service instances
+//! sharing it (every login starts on one and finishes on the other). The service's extra CPU
+//! per login over the bare adapter path is the difference of the client CPU columns; the
+//! per-login state's size is what the service hands its store (JSON bytes).
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
@@ -20,6 +28,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mc_core::{AuthorizeOptions, Discovered, LoginHint, Msisdn};
+use mc_io_tokio::service::store::{LoginId, LoginStore, StoreFuture};
+use mc_io_tokio::service::{Finish, LoginRequest, LoginService, MemoryStore, ServiceConfig};
 use mc_io_tokio::{Client, OsEntropy, now};
 use mc_tests::SandboxExt as _;
 use mc_tests::SandboxServer;
@@ -66,8 +76,8 @@ struct Report {
     sandbox_cpu: Duration,
 }
 
-/// CPU time used so far by the client's threads (everything but the sandbox's thread) and by the
-/// sandbox's thread, from Linux's per-thread `schedstat` (nanoseconds); zero elsewhere.
+/// CPU time used so far by the client's threads (everything but the sandbox's threads) and by the
+/// sandbox's threads still running, from Linux's per-thread `schedstat` (nanoseconds); zero elsewhere.
 fn cpu_times() -> (Duration, Duration) {
     let (mut client, mut sandbox) = (0u64, 0u64);
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
@@ -80,7 +90,8 @@ fn cpu_times() -> (Duration, Duration) {
             .ok()
             .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
             .unwrap_or(0);
-        if comm.trim() == "mc-sandbox" {
+        // The sandbox's loopback server: its acceptor and one thread per connection.
+        if comm.starts_with("loopback") || comm.starts_with("mc-sandbox") {
             sandbox += ns;
         } else {
             client += ns;
@@ -218,6 +229,113 @@ async fn run_core(sandbox: &Sandbox, total: usize, tasks: usize) -> Result<Repor
         return Err(format!("the keys were fetched {fetches} times for one key set").into());
     }
     Ok(report)
+}
+
+/// A store that counts the bytes of per-login state handed to the store it wraps.
+#[derive(Debug)]
+struct Measured<S> {
+    inner: S,
+    puts: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl<S> Measured<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            puts: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// The mean size of a stored per-login state, in bytes.
+    fn mean_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed) / self.puts.load(Ordering::Relaxed).max(1)
+    }
+}
+
+impl<S: LoginStore> LoginStore for Measured<S> {
+    fn put<'a>(&'a self, id: &'a LoginId, state: Vec<u8>, ttl: Duration) -> StoreFuture<'a, ()> {
+        self.puts.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(state.len(), Ordering::Relaxed);
+        self.inner.put(id, state, ttl)
+    }
+
+    fn take<'a>(&'a self, id: &'a LoginId) -> StoreFuture<'a, Option<Vec<u8>>> {
+        self.inner.take(id)
+    }
+}
+
+/// The id the sandbox's service configuration gives operator `alpha` (its display name).
+fn service_operator() -> Result<&'static str> {
+    Ok(Sandbox::operator(OPERATOR).ok_or("no operator")?.display)
+}
+
+/// One login through the login service: started on `first`, finished on `second`.
+async fn service_login(
+    first: &LoginService,
+    second: &LoginService,
+    browser_http: &reqwest::Client,
+) -> Result<()> {
+    let request = LoginRequest::msisdn(MSISDN)?.at_operator(service_operator()?);
+    let start = first.start(request).await?;
+    let query = browser(browser_http, start.redirect.as_str()).await?;
+    let Finish::LoggedIn(login) = second.finish(&start.login_id, &query).await? else {
+        return Err("the login service asked for another redirect".into());
+    };
+    if login.identity.phone_number.as_deref() != Some(PHONE) {
+        return Err("wrong phone_number".into());
+    }
+    Ok(())
+}
+
+/// The login service against the sandbox: one instance with the memory store, or (with a
+/// Redis URL) two instances sharing it.
+async fn run_service(
+    sandbox: &Sandbox,
+    redis: Option<&str>,
+    total: usize,
+    tasks: usize,
+) -> Result<(Report, usize)> {
+    let config = ServiceConfig::from_toml(&sandbox.service_config(60))?;
+    let client = Client::with_config(mc_io_tokio::Config::default().with_timeout(TIMEOUT))?;
+    let (first, second, store_bytes): (_, _, Box<dyn Fn() -> usize + Send>) = match redis {
+        None => {
+            let store = Arc::new(Measured::new(MemoryStore::default()));
+            let service = LoginService::with_store(config, store.clone(), client)?;
+            (
+                service.clone(),
+                service,
+                Box::new(move || store.mean_bytes()),
+            )
+        }
+        Some(url) => {
+            let store = Arc::new(Measured::new(
+                mc_io_tokio::service::store::RedisStore::connect(url, None).await?,
+            ));
+            let other = mc_io_tokio::service::store::RedisStore::connect(url, None).await?;
+            let first = LoginService::with_store(config.clone(), store.clone(), client.clone())?;
+            let second = LoginService::with_store(config, Arc::new(other), client)?;
+            (first, second, Box::new(move || store.mean_bytes()))
+        }
+    };
+    let browser_http = plain_http()?;
+    // Warm-up: the operator context (metadata) and its keys, on both instances.
+    for _ in 0..tasks {
+        service_login(&first, &second, &browser_http).await?;
+        service_login(&second, &first, &browser_http).await?;
+    }
+    let name = if redis.is_some() {
+        "service, Redis, 2 instances"
+    } else {
+        "service, memory store"
+    };
+    let report = load(name, total, tasks, move |_| {
+        let (first, second, browser_http) = (first.clone(), second.clone(), browser_http.clone());
+        async move { service_login(&first, &second, &browser_http).await }
+    })
+    .await?;
+    Ok((report, store_bytes()))
 }
 
 mod oidc {
@@ -388,9 +506,35 @@ fn main() -> Result<()> {
         "|----------------------------|-------:|---------:|---------:|---------:|---------:|--------------------:|---------------------:|"
     );
     // Alternate the clients, so that neither profits alone from a warmer sandbox or machine.
+    let redis = std::env::var("MC_REDIS_URL").ok().filter(|u| !u.is_empty());
+    // `MC_CONTENDERS=core,service` runs only those (of core, oidc, service, redis).
+    let contenders = std::env::var("MC_CONTENDERS").unwrap_or_default();
+    let runs = |name: &str| contenders.is_empty() || contenders.split(',').any(|c| c == name);
+    let mut state_bytes = Vec::new();
     for _ in 0..rounds {
-        runtime.block_on(run_core(sandbox, total, tasks))?.print();
-        runtime.block_on(oidc::run(sandbox, total, tasks))?.print();
+        if runs("core") {
+            runtime.block_on(run_core(sandbox, total, tasks))?.print();
+        }
+        if runs("oidc") {
+            runtime.block_on(oidc::run(sandbox, total, tasks))?.print();
+        }
+        if runs("service") {
+            let (mut report, bytes) = runtime.block_on(run_service(sandbox, None, total, tasks))?;
+            report.print();
+            state_bytes.push(("memory", bytes));
+        }
+        if let Some(url) = redis.as_deref().filter(|_| runs("redis")) {
+            let (mut report, bytes) =
+                runtime.block_on(run_service(sandbox, Some(url), total, tasks))?;
+            report.print();
+            state_bytes.push(("Redis", bytes));
+        }
+    }
+    for (store, bytes) in state_bytes {
+        println!("per-login state handed to the {store} store: {bytes} bytes (JSON, mean)");
+    }
+    if redis.is_none() {
+        println!("(set MC_REDIS_URL=redis://127.0.0.1:PORT to add two instances sharing a Redis)");
     }
     Ok(())
 }

@@ -4,9 +4,12 @@
 //! values.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod canned;
+pub mod demo;
 pub mod driver;
 pub mod interop;
+pub mod redis;
 pub mod spans;
 
 pub use mc_sandbox::{

@@ -29,6 +29,11 @@ pub(crate) const REQUEST_OBJECT_TYPE: &str = "JWT";
 /// of the operator's [`crate::Profile`] (`openid mc_authn` at LoA 2 for Mobile Connect), and
 /// the first `mc_si_*` version of the operator's metadata, else `mc_si_r2_v1.0`.
 ///
+/// With `mc_authz` in the scope, `context` and `client_name` (this request's, else the
+/// operator context's) are required and `binding_message` may be absent or empty; each text is
+/// held to the operator's [`crate::MessageLimits`] in characters
+/// ([`crate::MisuseError::AuthzFieldMissing`], [`crate::MisuseError::TooLong`]).
+///
 /// Its `Debug` prints no personal data: the login hint as its redacting type, the `claims`
 /// request and the expected hash as `[redacted]`.
 ///

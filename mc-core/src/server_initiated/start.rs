@@ -13,7 +13,7 @@ use super::{
     read_auth_req_id,
 };
 use crate::authorize::{
-    LoginHint, acr_text, requested_levels, requested_scopes, requires_at_hash_and_amr,
+    AuthzText, LoginHint, acr_text, requested_levels, requested_scopes, requires_at_hash_and_amr,
 };
 use crate::endpoint::Endpoint;
 use crate::error::{Error, MissingSetting, MisuseError, ProtocolError};
@@ -240,8 +240,10 @@ impl Discovered {
     /// [`MisuseError::MissingEndpoint`] without a `si_authorization_endpoint`;
     /// [`MisuseError::IncompleteOperator`] without a signing key, or (notification mode)
     /// without a notification URI; [`MisuseError::InvalidParameter`] for an unusable option
-    /// (no level of assurance, `mc_authz` without a `client_name`, a login hint method the
-    /// operator does not support).
+    /// (no level of assurance, a login hint method the operator does not support);
+    /// [`MisuseError::AuthzFieldMissing`] for `mc_authz` without `context` or `client_name`
+    /// (the request's, else the context's); [`MisuseError::TooLong`] for a `client_name`,
+    /// `context` or `binding_message` over the operator's [`crate::MessageLimits`].
     pub fn si_authorize(
         &self,
         request: SiRequest,
@@ -274,7 +276,14 @@ impl Discovered {
         let levels = requested_levels(self.profile(), request.acr_values.as_deref())?;
         let scope = requested_scopes(self.profile(), request.scope.as_deref()).join(" ");
         let is_authz = scope.split(' ').any(|s| s == "mc_authz");
-        let client_name = self.authz_client_name(is_authz, request.client_name.as_deref())?;
+        let client_name = self.authz_text(
+            is_authz,
+            &AuthzText {
+                client_name: request.client_name.as_deref(),
+                context: request.context.as_deref(),
+                binding_message: request.binding_message.as_deref(),
+            },
+        )?;
         self.check_login_hint(&request.login_hint)?;
         let login_hint = request.login_hint.value();
         let hashed_login_hint = match (&request.hashed_login_hint, &request.login_hint) {
@@ -307,11 +316,7 @@ impl Discovered {
             correlation_id: request.correlation_id.as_deref(),
             context: request.context.as_deref(),
             binding_message: request.binding_message.as_deref(),
-            client_name: if is_authz || request.client_name.is_some() {
-                client_name.as_deref()
-            } else {
-                None
-            },
+            client_name: client_name.as_deref(),
             claims: request.claims.as_ref(),
             iat,
             exp,
@@ -361,7 +366,10 @@ impl Discovered {
     /// # Errors
     /// [`MisuseError::MissingEndpoint`] without a `backchannel_authentication_endpoint`;
     /// [`MisuseError::InvalidParameter`] for ping mode at an operator whose metadata lists
-    /// delivery modes without `ping`, or a zero `requested_expiry`.
+    /// delivery modes without `ping`, or a zero `requested_expiry`; [`MisuseError::TooLong`]
+    /// for a `binding_message` over the operator's [`crate::MessageLimits`] (CIBA has no
+    /// `client_name` or `context`, so the `mc_authz` rules of [`Self::si_authorize`] do not
+    /// apply).
     pub fn ciba_authorize(
         &self,
         request: CibaRequest,
@@ -392,6 +400,8 @@ impl Discovered {
         if request.requested_expiry == Some(0) {
             return Err(invalid("requested_expiry", "must be positive"));
         }
+        self.message_limits()
+            .check(None, None, request.binding_message.as_deref())?;
         let scope = request
             .scope
             .unwrap_or_else(|| vec!["openid".to_owned()])

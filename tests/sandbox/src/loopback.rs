@@ -326,6 +326,9 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
             return;
         }
         let Ok(stream) = stream else { continue };
+        // Replies go out as written: without this, Nagle's algorithm holds a reply's second
+        // segment until the client's delayed ACK (about 40 ms per exchange on Linux).
+        let _ = stream.set_nodelay(true);
         let Ok(clone) = stream.try_clone() else {
             continue;
         };
@@ -357,9 +360,9 @@ fn serve(connection: usize, stream: TcpStream, shared: &Shared) {
 
 fn write_reply(writer: &mut TcpStream, reply: &Reply, shared: &Shared) -> io::Result<()> {
     let (head, body) = reply.encode();
-    writer.write_all(&head)?;
     match reply.stall {
         Some((at, pause)) => {
+            writer.write_all(&head)?;
             let (first, rest) = body.split_at(at.min(body.len()));
             writer.write_all(first)?;
             writer.flush()?;
@@ -368,7 +371,8 @@ fn write_reply(writer: &mut TcpStream, reply: &Reply, shared: &Shared) -> io::Re
             }
             writer.write_all(rest)?;
         }
-        None => writer.write_all(&body)?,
+        // One write, one segment train: the head and the body together.
+        None => writer.write_all(&[head, body].concat())?,
     }
     writer.flush()
 }

@@ -313,3 +313,31 @@ fn server_initiated_logins_with_the_apps_own_keys() {
     let tokens = client.poll_for_tokens(&ciba, pending).unwrap();
     assert_eq!(tokens.id_token().amr(), ["SIM_PIN"]);
 }
+
+#[test]
+fn writes_a_login_service_configuration_for_itself() {
+    let path = std::env::temp_dir().join(format!("mc-sandbox-service-{}.toml", std::process::id()));
+    let sandbox = Running::start(&[
+        "--redirect-uri",
+        CALLBACK,
+        "--service-config",
+        path.to_str().expect("a UTF-8 temp dir"),
+    ]);
+    let text = std::fs::read_to_string(&path).expect("the configuration was written");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        text.contains(&format!("redirect_uri = \"{CALLBACK}\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "endpoint = \"{}/discovery/v2/discovery\"",
+            sandbox.base()
+        )),
+        "{text}"
+    );
+    for operator in ["alpha", "beta"] {
+        let issuer = format!("issuer = \"{}\"", sandbox.field(operator, "issuer"));
+        assert!(text.contains(&issuer), "{issuer} in {text}");
+    }
+}

@@ -64,8 +64,9 @@
 //!   encrypted to the operator.
 //! - `rp-init-logout`, `rp-init-logout-no-state`, `rp-init-logout-other-state`: no logout in
 //!   Mobile Connect.
-//! - `oidcc-client-test-refresh-token` (marked core): mc-core has no refresh-token grant yet
-//!   (`Tokens::refresh_token` is exposed, no exchange redeems it), so there is nothing to test.
+//! - `oidcc-client-test-refresh-token` (marked core): the refresh grant (`Tokens::refresh`) is
+//!   tested through both adapters against the sandbox in `tests/tests/refresh_revoke.rs` and
+//!   rule by rule in `mc-core/tests/refresh.rs`; against oidc-provider it is still to come.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;

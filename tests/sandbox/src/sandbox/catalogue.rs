@@ -185,6 +185,40 @@ impl OperatorInfo {
         })
     }
 
+    /// The KYC facts the operator holds about a test subscriber (attribute name and value, as
+    /// in a `premiuminfo` KYC match), if it holds any: the first (approving) subscriber of each
+    /// operator. What is left out is data the operator does not hold (`N-NA`): Alpha holds no
+    /// one-line `address`, Beta no `birthdate`.
+    pub(super) fn kyc_facts(
+        &self,
+        msisdn: &str,
+    ) -> Option<&'static [(&'static str, &'static str)]> {
+        let facts: &'static [(&'static str, &'static str)] = match msisdn {
+            "447700900001" => &[
+                ("given_name", "Test"),
+                ("family_name", "Subscriber"),
+                ("name", "Test Subscriber"),
+                ("houseno_or_housename", "10"),
+                ("postal_code", "SW1A 1AA"),
+                ("town", "London"),
+                ("country", "GB"),
+                ("birthdate", "1980-01-01"),
+            ],
+            "4915100000001" => &[
+                ("given_name", "Test"),
+                ("family_name", "Subscriber"),
+                ("name", "Test Subscriber"),
+                ("houseno_or_housename", "1"),
+                ("postal_code", "10117"),
+                ("town", "Berlin"),
+                ("country", "DE"),
+                ("address", "Unter den Linden 1, 10117 Berlin"),
+            ],
+            _ => return None,
+        };
+        self.subscriber(msisdn).map(|_| facts)
+    }
+
     /// A test subscriber and what their handset does.
     fn subscriber(&self, msisdn: &str) -> Option<(&'static str, Handset)> {
         self.subscribers.iter().copied().find(|(m, _)| *m == msisdn)

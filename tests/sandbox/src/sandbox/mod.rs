@@ -28,6 +28,7 @@ mod discovery;
 mod faults;
 mod forge;
 mod gateway;
+mod kyc;
 mod wire;
 
 #[cfg(test)]
@@ -56,7 +57,7 @@ pub use faults::{
 };
 pub use gateway::parse_form_post;
 
-use gateway::{BackchannelLogin, Grant, IssuedToken, Outgoing};
+use gateway::{BackchannelLogin, Grant, IssuedToken, Outgoing, RefreshGrant};
 use wire::oauth_error;
 
 /// One request the sandbox served, as it arrived.
@@ -103,6 +104,8 @@ struct State {
     rotations: Vec<usize>,
     codes: BTreeMap<String, Grant>,
     tokens: BTreeMap<String, IssuedToken>,
+    /// Refresh tokens not yet spent or revoked.
+    refresh_tokens: BTreeMap<String, RefreshGrant>,
     faults: BTreeMap<(Option<usize>, Target), Fault>,
     log: Vec<String>,
     requests: Vec<LoggedRequest>,
@@ -202,6 +205,7 @@ impl Sandbox {
                 rotations: vec![0; OPERATORS.len()],
                 codes: BTreeMap::new(),
                 tokens: BTreeMap::new(),
+                refresh_tokens: BTreeMap::new(),
                 faults: BTreeMap::new(),
                 log: Vec::new(),
                 requests: Vec::new(),
@@ -308,6 +312,47 @@ impl Sandbox {
     pub fn sp_jwks(&self, operator: &str) -> Option<Value> {
         let index = OPERATORS.iter().position(|o| o.name == operator)?;
         self.lock().sp_jwks.get(index).cloned().flatten()
+    }
+
+    /// A configuration file for mc-io-tokio's login service (TOML) that logs in through this
+    /// sandbox: its discovery service and both operators as registry entries (keyed by the
+    /// operator id discovery answers carry, endpoints from their metadata), the SP's first
+    /// registered redirect URI as both the callback and the discovery `Redirect_URL`, and
+    /// `login_timeout_secs`. Credentials inline: they are the sandbox's.
+    #[must_use]
+    pub fn service_config(&self, login_timeout_secs: u64) -> String {
+        let redirect = self.redirect_uri();
+        let mut text = format!(
+            "# mc-io-tokio login service, against the Mobile Connect sandbox at {base}\n\
+             redirect_uri = \"{redirect}\"\n\
+             login_timeout_secs = {login_timeout_secs}\n\n\
+             [auth]\n\
+             client_name = \"Sandbox Shop\"\n\n\
+             [discovery]\n\
+             endpoint = \"{discovery}\"\n\
+             client_id = \"{DISCOVERY_CLIENT_ID}\"\n\
+             client_secret = \"{DISCOVERY_CLIENT_SECRET}\"\n\
+             redirect_uri = \"{redirect}\"\n",
+            base = self.base,
+            discovery = self.discovery_url(),
+        );
+        for op in &OPERATORS {
+            let secret = self.client_secret(op.name).unwrap_or_default();
+            text.push_str(&format!(
+                "\n[operators.\"{id}\"]\n\
+                 issuer = \"{issuer}\"\n\
+                 client_id = \"{client_id}\"\n\
+                 client_secret = \"{secret}\"\n\
+                 fetch_metadata = true\n\
+                 mcc_mnc = \"{mcc}_{mnc}\"\n",
+                id = op.display,
+                issuer = self.issuer(op.name),
+                client_id = op.client_id,
+                mcc = op.mcc,
+                mnc = op.mnc,
+            ));
+        }
+        text
     }
 
     /// An operator's issuer.
@@ -466,6 +511,8 @@ impl Sandbox {
                     ["jwks"] | ["keys", _] => Target::Jwks,
                     ["authorize"] => Target::Authorize,
                     ["token"] => Target::Token,
+                    // No fault target of its own yet: revocation answers as it should.
+                    ["revoke"] => return (self.revoke(index, request), Duration::ZERO),
                     ["userinfo"] => Target::UserInfo,
                     ["premiuminfo"] => Target::PremiumInfo,
                     ["si-authorize"] => Target::SiAuthorize,

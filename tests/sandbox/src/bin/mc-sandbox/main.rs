@@ -34,6 +34,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(path) = &options.service_config {
+        // The login timeout of the service's own default (10 minutes).
+        if let Err(e) = std::fs::write(path, server.sandbox().service_config(600)) {
+            eprintln!("mc-sandbox: cannot write the service configuration {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let mut stdout = std::io::stdout().lock();
     // Flushed at once: a parent process reads the base URL from the first line while the
     // server runs (stdout to a pipe is block-buffered otherwise).

@@ -28,6 +28,8 @@ pub(crate) struct Options {
     pub(crate) port: u16,
     /// The sandbox setup.
     pub(crate) config: SandboxConfig,
+    /// Where to write a login-service configuration for this sandbox (`--service-config`).
+    pub(crate) service_config: Option<String>,
 }
 
 /// The settings read so far: the config file first, then the flags in order (a flag's scalar
@@ -43,6 +45,7 @@ struct Settings {
     sp_jwks: Option<Value>,
     backchannel_expiry: Option<u64>,
     poll_interval: Option<u64>,
+    service_config: Option<String>,
 }
 
 /// An SP URL given on the command line: absolute, http or https.
@@ -88,6 +91,7 @@ impl Settings {
         Options {
             port: self.port.unwrap_or(0),
             config,
+            service_config: self.service_config,
         }
     }
 
@@ -116,6 +120,7 @@ impl Settings {
             "selection" => self.selection = Some(SelectionAnswer::from_status(value)?),
             "fault" => self.faults.push(value.parse()?),
             "handset-delay" => self.handset_delay = Some(parse_duration(value)?),
+            "service-config" => self.service_config = Some(value.to_owned()),
             other => return Err(format!("unknown option --{other} (see --help)")),
         }
         Ok(())
@@ -189,7 +194,7 @@ impl Settings {
 }
 
 /// The flags that take a value.
-const VALUED: [&str; 10] = [
+const VALUED: [&str; 11] = [
     "port",
     "redirect-uri",
     "selection",
@@ -200,6 +205,7 @@ const VALUED: [&str; 10] = [
     "sp-jwks",
     "backchannel-expiry",
     "poll-interval",
+    "service-config",
 ];
 
 /// Read the command line (without the program name).
@@ -273,6 +279,9 @@ Server-initiated logins (Mobile Connect SI at si-authorize, OpenID CIBA at bc-au
   --poll-interval SECS      the polling interval asked for (default 5s); polling sooner is
                             answered slow_down
 
+  --service-config FILE     write a configuration file for mc-io-tokio's login service (TOML:
+                            this sandbox's discovery service and both operators, the first
+                            redirect URI) once listening; the demo SP takes it with --config
   --config FILE             read settings from a JSON file first; flags refine them:
                             {{\"port\": 8080, \"redirect_uris\": [\"http://127.0.0.1:3000/callback\"],
                              \"selection\": \"302\", \"handset_delay\": \"500ms\",
@@ -348,8 +357,11 @@ mod tests {
             "--backchannel-expiry=30s",
             "--poll-interval",
             "2",
+            "--service-config",
+            "mc.toml",
         ]);
         assert_eq!(options.port, 8080);
+        assert_eq!(options.service_config.as_deref(), Some("mc.toml"));
         let config = &options.config;
         assert_eq!(
             config.redirect_uris,

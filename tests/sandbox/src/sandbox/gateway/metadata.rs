@@ -38,6 +38,7 @@ impl Sandbox {
                 "issuer": claimed_issuer,
                 "authorization_endpoint": format!("{issuer}/authorize"),
                 "token_endpoint": format!("{issuer}/token"),
+                "revocation_endpoint": format!("{issuer}/revoke"),
                 "userinfo_endpoint": format!("{issuer}/userinfo"),
                 "premiuminfo_endpoint": format!("{issuer}/premiuminfo"),
                 "jwks_uri": jwks_uri,
@@ -53,6 +54,7 @@ impl Sandbox {
                 "backchannel_user_code_parameter_supported": false,
                 "grant_types_supported": [
                     "authorization_code",
+                    "refresh_token",
                     "urn:openid:params:grant-type:ciba",
                     "urn:openid:params:mc:grant_type:server_initiated"
                 ],

@@ -3,7 +3,8 @@
 //! (Mobile Connect SI, OpenID CIBA) start at `si_authorize` and `bc_authorize`, wait for the
 //! handset in `backchannel` (which also answers their polls at the token endpoint), and end by
 //! a poll or a `notification`; `client_auth` checks who the SP is (client authentication and
-//! the SP's signatures against the JWKS it registered).
+//! the SP's signatures against the JWKS it registered). After a login, `token` also answers
+//! the refresh grant and `revoke` ends access and refresh tokens (RFC 7009).
 
 mod authorize;
 mod backchannel;
@@ -12,6 +13,7 @@ mod client_auth;
 mod handset;
 mod metadata;
 mod notification;
+mod revoke;
 mod si_authorize;
 mod token;
 mod userinfo;
@@ -27,6 +29,7 @@ use super::faults::{Fault, Target};
 pub use authorize::parse_form_post;
 pub(super) use backchannel::BackchannelLogin;
 pub(super) use notification::Outgoing;
+pub(super) use token::RefreshGrant;
 
 /// Whom the handset authenticated, how, and what the SP asked to know: what an id_token is
 /// made of, whichever way the login went.
@@ -57,6 +60,8 @@ pub(super) struct IssuedToken {
     msisdn: String,
     /// Claim names requested for userinfo through the `claims` parameter.
     userinfo_claims: Vec<String>,
+    /// The `claims` request's `premiuminfo` member (a KYC match asks there).
+    premiuminfo: Option<serde_json::Map<String, Value>>,
 }
 
 /// The claim names requested for `member` (`id_token` or `userinfo`) in a `claims` value.

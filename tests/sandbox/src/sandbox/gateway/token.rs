@@ -1,6 +1,7 @@
 //! The token endpoint: client authentication ([`super::client_auth`]), the code grant with
-//! PKCE, the polls of server-initiated logins ([`super::backchannel`]), and the tokens every
-//! way of logging in ends with ([`Sandbox::issue`]).
+//! PKCE, the refresh grant (rotating refresh tokens), the polls of server-initiated logins
+//! ([`super::backchannel`]), and the tokens every way of logging in ends with
+//! ([`Sandbox::issue`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,6 +15,13 @@ use super::super::{Sandbox, random_hex};
 use super::backchannel::POLLING_GRANT_TYPES;
 use super::{Authenticated, IssuedToken, requested_claims};
 use crate::keys::sha256;
+
+/// What a refresh token stands for, until a refresh spends it or a revocation ends it.
+pub(in crate::sandbox) struct RefreshGrant {
+    pub(super) operator: usize,
+    /// The login the refresh token continues (its `nonce` dropped).
+    user: Authenticated,
+}
 
 /// The lower-case hex SHA-256 of a login hint, as operators put it in `hashed_login_hint`.
 pub(super) fn hashed_login_hint(hint: &str) -> String {
@@ -40,6 +48,7 @@ impl Sandbox {
         }
         match param(&p, "grant_type") {
             Some("authorization_code") => {}
+            Some("refresh_token") => return self.refresh(index, &p, fault),
             Some(grant) if POLLING_GRANT_TYPES.contains(&grant) => {
                 return self.poll(index, &p, fault);
             }
@@ -47,7 +56,7 @@ impl Sandbox {
                 return oauth_error(
                     400,
                     "unsupported_grant_type",
-                    "authorization_code, or the CIBA grant with auth_req_id",
+                    "authorization_code, refresh_token, or the CIBA grant with auth_req_id",
                 );
             }
         }
@@ -67,10 +76,55 @@ impl Sandbox {
         match self.issue(index, &grant.user, &[], fault) {
             Ok(mut tokens) => {
                 tokens["correlation_id"] = json!(param(&p, "correlation_id"));
+                tokens["refresh_token"] = json!(self.issue_refresh_token(index, grant.user));
                 json_response(200, &tokens)
             }
             Err(description) => oauth_error(500, "server_error", description),
         }
+    }
+
+    /// The refresh grant (RFC 6749 6): the refresh token is spent, and the answer carries new
+    /// tokens, an id_token about the same authentication (OIDC Core 12.2: same `iss`, `sub`
+    /// and `auth_time`, no nonce) and a new refresh token. A spent, revoked, unknown or
+    /// foreign refresh token is `invalid_grant`.
+    fn refresh(
+        &self,
+        index: usize,
+        p: &[(String, String)],
+        fault: Option<&Fault>,
+    ) -> Response<Vec<u8>> {
+        let grant = param(p, "refresh_token").and_then(|t| self.lock().refresh_tokens.remove(t));
+        let Some(grant) = grant.filter(|g| g.operator == index) else {
+            return oauth_error(
+                400,
+                "invalid_grant",
+                "Unknown, spent, revoked or foreign refresh token",
+            );
+        };
+        let user = Authenticated {
+            nonce: None,
+            ..grant.user
+        };
+        match self.issue(index, &user, &[], fault) {
+            Ok(mut tokens) => {
+                tokens["refresh_token"] = json!(self.issue_refresh_token(index, user));
+                json_response(200, &tokens)
+            }
+            Err(description) => oauth_error(500, "server_error", description),
+        }
+    }
+
+    /// A new refresh token for `user`'s login at operator `index`, good for one refresh.
+    fn issue_refresh_token(&self, index: usize, user: Authenticated) -> String {
+        let token = format!("rt-{}", random_hex(24));
+        self.lock().refresh_tokens.insert(
+            token.clone(),
+            RefreshGrant {
+                operator: index,
+                user,
+            },
+        );
+        token
     }
 
     /// An access token and an id_token for `user`, with `extra` claims (a notification's
@@ -141,6 +195,12 @@ impl Sandbox {
                     operator: index,
                     msisdn: user.msisdn.clone(),
                     userinfo_claims,
+                    premiuminfo: user
+                        .claims
+                        .as_ref()
+                        .and_then(|c| c.get("premiuminfo"))
+                        .and_then(Value::as_object)
+                        .cloned(),
                 },
             );
         }

@@ -2,12 +2,14 @@
 //! (at an operator with signed userinfo) as a JWT.
 
 use http::{Request, Response};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::super::Sandbox;
 use super::super::catalogue::OPERATORS;
 use super::super::faults::{Fault, IMPOSTOR_ISSUER};
+use super::super::kyc;
 use super::super::wire::{bearer, json_response, oauth_error, response};
+use super::IssuedToken;
 
 impl Sandbox {
     pub(super) fn userinfo(
@@ -38,9 +40,15 @@ impl Sandbox {
                 .tokens
                 .get(&token)
                 .filter(|t| t.operator == index)
-                .map(|t| (t.msisdn.clone(), t.userinfo_claims.clone()))
+                .map(|t| {
+                    (
+                        t.msisdn.clone(),
+                        t.userinfo_claims.clone(),
+                        premiuminfo_request(t),
+                    )
+                })
         };
-        let Some((msisdn, requested)) = issued else {
+        let Some((msisdn, requested, kyc_request)) = issued else {
             return unauthorized("invalid_token", "Unknown access token");
         };
         let mut sub = info.pcr(&msisdn);
@@ -57,6 +65,11 @@ impl Sandbox {
             claims["family_name"] = json!("Subscriber");
             claims["postal_code"] = json!("SW1A 1AA");
             claims["country"] = json!(info.country);
+            if let Some(request) = &kyc_request {
+                for (name, value) in kyc::answer(info.kyc_facts(&msisdn), request) {
+                    claims[name] = value;
+                }
+            }
         }
         for name in requested {
             if claims.get(&name).is_none()
@@ -88,4 +101,10 @@ impl Sandbox {
         }
         json_response(200, &claims)
     }
+}
+
+/// The KYC match request (the `claims` request's `premiuminfo` member) the access token was
+/// issued for.
+fn premiuminfo_request(token: &IssuedToken) -> Option<Map<String, Value>> {
+    token.premiuminfo.clone()
 }
