@@ -51,6 +51,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("backchannel_poll", backchannel_poll),
     ("kyc_result", kyc_result),
     ("refresh_response", refresh_response),
+    ("otp_response", otp_response),
 ];
 
 /// A header value from fuzz bytes, when they make one.
@@ -472,6 +473,7 @@ pub fn accepts(target: &str, data: &[u8]) -> bool {
         "backchannel_poll" => run_backchannel_poll(data),
         "kyc_result" => run_kyc_result(data),
         "refresh_response" => run_refresh_response(data),
+        "otp_response" => run_otp_response(data),
         _ => panic!("unknown fuzz target {target}"),
     }
 }
@@ -2331,4 +2333,140 @@ fn check_refreshed(original: &Tokens, answer: &Answer, tokens: &Tokens) {
         assert_eq!(was.nonce.as_ref(), Some(nonce), "accepted a foreign nonce");
     }
     assert_eq!(tokens.operator_id(), original.operator_id());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SMS one-time-password grant
+// ---------------------------------------------------------------------------------------------
+
+/// The number the fixed one-time-password challenge went to.
+const OTP_NUMBER: &str = "447700900123";
+
+/// The reference of the fixed challenge.
+const OTP_REFERENCE: &str = "otp-ref-0001";
+
+/// The default challenge member.
+const OTP_CHALLENGE: &str = "x_globalsign_iam_challenge";
+
+fn otp_start() -> mc_core::OtpStartExchange {
+    ctx()
+        .operator
+        .otp_start(&Msisdn::new(OTP_NUMBER), "Your code is {0}", now())
+        .expect("the fixed start")
+}
+
+/// The fixed challenge, as the start step read it from the operator's answer.
+fn otp_challenge() -> &'static mc_core::OtpChallenge {
+    static CHALLENGE: std::sync::OnceLock<mc_core::OtpChallenge> = std::sync::OnceLock::new();
+    CHALLENGE.get_or_init(|| {
+        let body = format!(r#"{{"{OTP_CHALLENGE}":{{"reference":"{OTP_REFERENCE}"}}}}"#);
+        otp_start()
+            .respond(response(200, "application/json", body.as_bytes()), now())
+            .expect("the fixed challenge")
+    })
+}
+
+/// The reference a verification request sends, read back from its form body.
+fn sent_reference(challenge: &mc_core::OtpChallenge) -> String {
+    let request = challenge
+        .verify(&ctx().operator, &mc_core::OtpCode::new("123456"), now())
+        .expect("a challenge read now is usable now")
+        .request();
+    url::form_urlencoded::parse(request.body())
+        .find(|(name, _)| name == "x_globalsign_iam_reference_id")
+        .map(|(_, value)| value.into_owned())
+        .expect("the reference is sent")
+}
+
+/// The challenge reference an answer body holds, read independently (serde_json keeps the
+/// last of duplicate members, as mc-core's reading does).
+fn body_reference(body: &[u8]) -> Option<String> {
+    let Ok(Value::Object(members)) = serde_json::from_slice::<Value>(body) else {
+        return None;
+    };
+    members
+        .get(OTP_CHALLENGE)?
+        .get("reference")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The SMS one-time-password grant's answers: `ChallengeBody::parse` on the input, then for
+/// each answer the input stands for ([`answers`]) the start step (`OtpStartExchange::respond`:
+/// an accepted challenge carries the body's reference, printable, with an expiry ahead) and the
+/// verification of the fixed challenge (`OtpVerifyExchange::respond`, a JWKS refetch answered
+/// with the committed keys: accepted tokens come from a 200 and name the number as `sub`, with
+/// an `amr`, our issuer and audience; an "expired" verdict is an `invalid_grant` whose fresh
+/// challenge, if any, is the one in the body).
+pub fn otp_response(data: &[u8]) {
+    let _ = run_otp_response(data);
+}
+
+fn run_otp_response(data: &[u8]) -> bool {
+    if let Ok(parsed) = mc_core::otp::ChallengeBody::parse(OTP_CHALLENGE, data) {
+        assert!(
+            !parsed.reference.is_empty()
+                && parsed.reference.len() <= 1024
+                && parsed.reference.bytes().all(|b| b.is_ascii_graphic()),
+            "an unusable reference was read"
+        );
+        assert_ne!(parsed.expires_in, Some(0), "a zero expiry was read");
+    }
+    let ctx = ctx();
+    let mut accepted = false;
+    for answer in answers(data) {
+        match otp_start().respond(answer.build(), now()) {
+            Ok(challenge) => {
+                assert_eq!(answer.status, 200, "a challenge from a {} answer", answer.status);
+                assert_eq!(
+                    Some(sent_reference(&challenge)),
+                    body_reference(&answer.body),
+                    "not the reference sent"
+                );
+                assert!(challenge.expires_at() > now(), "a challenge expired when read");
+                assert_eq!(challenge.msisdn().expose_secret(), OTP_NUMBER);
+                assert!(!format!("{challenge:?}").contains(OTP_NUMBER), "the number in Debug");
+                accepted = true;
+            }
+            Err(e) => touch(&e),
+        }
+        let verify = otp_challenge()
+            .verify(&ctx.operator, &mc_core::OtpCode::new("123456"), now())
+            .expect("the fixed challenge is usable now");
+        let outcome = verify
+            .respond(answer.build(), now())
+            .and_then(|outcome| finish_with_jwks(outcome, JWKS_JSON.as_bytes()));
+        match outcome {
+            Ok(tokens) => {
+                assert_eq!(answer.status, 200, "tokens from a {} answer", answer.status);
+                let parsed = TokenResponse::parse(&answer.body).expect("tokens from a body parse refuses");
+                assert_eq!(
+                    Some(tokens.access_token().expose_secret()),
+                    parsed.access_token().map(|t| t.expose_secret()),
+                    "the access token is not the one sent"
+                );
+                let claims = tokens.id_token().claims();
+                let sub = tokens.sub();
+                let sub = sub.strip_prefix("tel:").unwrap_or(sub);
+                assert_eq!(sub.strip_prefix('+').unwrap_or(sub), OTP_NUMBER, "accepted another sub");
+                assert!(!claims.amr.is_empty(), "accepted no amr");
+                assert_eq!(claims.iss.as_deref(), Some(ISSUER), "accepted a foreign iss");
+                assert!(claims.aud.iter().any(|a| a == CLIENT_ID), "accepted a foreign aud");
+                accepted = true;
+            }
+            Err(Error::Otp(mc_core::OtpError::Expired { refusal, challenge })) => {
+                assert!(refusal.is("invalid_grant"), "expired from {}", refusal.error);
+                if let Some(fresh) = challenge {
+                    assert_eq!(
+                        Some(sent_reference(&fresh)),
+                        body_reference(&answer.body),
+                        "a fresh challenge not in the body"
+                    );
+                    assert_eq!(fresh.msisdn().expose_secret(), OTP_NUMBER);
+                }
+            }
+            Err(e) => touch(&e),
+        }
+    }
+    accepted
 }

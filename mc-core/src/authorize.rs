@@ -16,6 +16,7 @@ use crate::secret::{
     DataToBeSigned, Entropy, IdTokenJwt, LoginHintToken, Msisdn, Nonce, PkceVerifier, Redacted,
     State, SubscriberId, random_token,
 };
+use crate::server_initiated::{REQUEST_OBJECT_TYPE, RequestObject};
 use crate::wire;
 
 /// Who the operator should authenticate: `login_hint` in one of the Mobile Connect forms.
@@ -494,6 +495,110 @@ pub(crate) struct AuthzText<'a> {
     pub(crate) binding_message: Option<&'a str>,
 }
 
+/// The parameters of one authorization request, in the order they are sent: the one source
+/// of both the query and the request object's claims, so that the two cannot differ.
+#[derive(Serialize)]
+struct AuthorizationParameters<'a> {
+    client_id: &'a str,
+    redirect_uri: &'a str,
+    response_type: &'a str,
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr_values: Option<&'a str>,
+    state: &'a str,
+    nonce: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_hint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_hint_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<&'a str>,
+    /// A number in the request object, its decimal text in the query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_age: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ui_locales: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claims_locales: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token_hint: Option<&'a str>,
+    /// A JSON object in the request object, its JSON text in the query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claims: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dtbs: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    binding_message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_challenge: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_challenge_method: Option<&'a str>,
+}
+
+impl AuthorizationParameters<'_> {
+    /// Append the parameters present to `url`'s query, in the struct's order.
+    fn append_to(&self, url: &mut Url) {
+        let max_age = self.max_age.map(|m| m.to_string());
+        let claims = self.claims.map(serde_json::Value::to_string);
+        let mut query = url.query_pairs_mut();
+        let pairs = [
+            ("client_id", Some(self.client_id)),
+            ("redirect_uri", Some(self.redirect_uri)),
+            ("response_type", Some(self.response_type)),
+            ("scope", Some(self.scope)),
+            ("acr_values", self.acr_values),
+            ("state", Some(self.state)),
+            ("nonce", Some(self.nonce)),
+            ("version", self.version),
+            ("login_hint", self.login_hint),
+            ("login_hint_token", self.login_hint_token),
+            ("prompt", self.prompt),
+            ("display", self.display),
+            ("max_age", max_age.as_deref()),
+            ("ui_locales", self.ui_locales),
+            ("claims_locales", self.claims_locales),
+            ("id_token_hint", self.id_token_hint),
+            ("claims", claims.as_deref()),
+            ("dtbs", self.dtbs),
+            ("client_name", self.client_name),
+            ("context", self.context),
+            ("binding_message", self.binding_message),
+            ("correlation_id", self.correlation_id),
+            ("code_challenge", self.code_challenge),
+            ("code_challenge_method", self.code_challenge_method),
+        ];
+        for (name, value) in pairs {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+    }
+}
+
+/// The claims of a browser login's request object (OIDC Core 6.1): `iss` and `aud`, every
+/// parameter of the query with an equal value (`max_age` as a number, `claims` as an object),
+/// then `iat`, `exp` and `jti`, in this order (the same inputs give the same bytes).
+#[derive(Serialize)]
+struct AuthorizationRequestObject<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    #[serde(flatten)]
+    parameters: &'a AuthorizationParameters<'a>,
+    iat: u64,
+    exp: u64,
+    jti: &'a str,
+}
+
 impl Discovered {
     /// The `client_name` a login sends, after the `mc_authz` rules and the operator's
     /// [`crate::MessageLimits`]: with `mc_authz`, `context` and `client_name` (the login's, else
@@ -538,16 +643,57 @@ impl Discovered {
         }
     }
 
+    /// The signed request object of a login with these parameters, when this operator signs
+    /// its authorization requests.
+    fn request_object(
+        &self,
+        parameters: &AuthorizationParameters<'_>,
+        entropy: &mut dyn Entropy,
+        now: UnixTime,
+    ) -> Result<Option<String>, Error> {
+        if !self.signs_authorization_requests() {
+            return Ok(None);
+        }
+        // `build` refuses signed requests without a key; this is the same rule, kept typed.
+        let key = self
+            .signing_key()
+            .ok_or_else(|| MisuseError::IncompleteOperator {
+                operator: self.id().to_owned(),
+                missing: crate::MissingSetting::SigningKey,
+            })?;
+        let jti = random_token(entropy);
+        let (iat, exp) = RequestObject::window(now);
+        let claims = AuthorizationRequestObject {
+            iss: self.client_id(),
+            aud: self.issuer(),
+            parameters,
+            iat,
+            exp,
+            jti: &jti,
+        };
+        key.sign(REQUEST_OBJECT_TYPE, &claims).map(Some)
+    }
+
     /// Start a login: the URL to redirect the browser to, and the per-login state to keep.
     ///
     /// `state`, `nonce` and the PKCE verifier are fresh 256-bit values from `entropy`. Parameters
     /// are emitted in a fixed order, so equal inputs give byte-identical URLs.
     ///
+    /// With [`crate::OperatorConfig::sign_authorization_requests`], a `request` parameter comes
+    /// last: a request object (OIDC Core 6.1), a compact JWS signed with the context's
+    /// [`crate::SpSigningKey`] (header `alg`, `kid`, `typ: JWT`) whose claims are `iss` (the
+    /// client_id), `aud` (the issuer), every parameter of the query with an equal value
+    /// (`max_age` as a number, `claims` as a JSON object), `iat`, `exp` (300 s later) and a
+    /// `jti`, a fresh 256-bit value from `entropy` drawn after the others. The plain parameters
+    /// stay in the query. With an RS256 (or RS384/RS512) key the signature, and so the URL, is
+    /// the same for the same inputs; PS* and ES* signatures are randomized.
+    ///
     /// # Errors
     /// [`MisuseError::InvalidParameter`] for an unusable option (no LoA, a login hint method
     /// the operator does not support, ...); [`MisuseError::AuthzFieldMissing`] for `mc_authz`
     /// without `context` or `client_name`; [`MisuseError::TooLong`] for a `client_name`,
-    /// `context` or `binding_message` over the operator's [`crate::MessageLimits`].
+    /// `context` or `binding_message` over the operator's [`crate::MessageLimits`];
+    /// [`MisuseError::InvalidParameter`] when the SP's key cannot sign the request object.
     pub fn authorize(
         &self,
         options: AuthorizeOptions,
@@ -594,60 +740,44 @@ impl Discovered {
 
         let scope = scopes.join(" ");
         let acr_text = acr_text(&acr_values);
-        let max_age = options.max_age.map(|m| m.to_string());
-        let claims = options.claims.as_ref().map(serde_json::Value::to_string);
         let login_hint = options.login_hint.as_ref().map(LoginHint::value);
+        let parameters = AuthorizationParameters {
+            client_id: self.client_id(),
+            redirect_uri: redirect_uri.as_str(),
+            response_type: "code",
+            scope: &scope,
+            acr_values: Some(acr_text.as_str()).filter(|a| !a.is_empty()),
+            state: state.expose_secret(),
+            nonce: nonce.expose_secret(),
+            version: version.as_deref(),
+            login_hint: login_hint.as_deref(),
+            login_hint_token: options
+                .login_hint_token
+                .as_ref()
+                .map(LoginHintToken::expose_secret),
+            prompt: options.prompt.as_deref(),
+            display: options.display.as_deref(),
+            max_age: options.max_age,
+            ui_locales: options.ui_locales.as_deref(),
+            claims_locales: options.claims_locales.as_deref(),
+            id_token_hint: options
+                .id_token_hint
+                .as_ref()
+                .map(IdTokenJwt::expose_secret),
+            claims: options.claims.as_ref(),
+            dtbs: options.dtbs.as_ref().map(DataToBeSigned::expose_secret),
+            client_name: client_name.as_deref(),
+            context: options.context.as_deref(),
+            binding_message: options.binding_message.as_deref(),
+            correlation_id: options.correlation_id.as_deref(),
+            code_challenge: challenge.as_deref(),
+            code_challenge_method: challenge.as_ref().map(|_| "S256"),
+        };
 
         let mut url = self.endpoints().authorization.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            let mut add = |name: &str, value: Option<&str>| {
-                if let Some(value) = value {
-                    query.append_pair(name, value);
-                }
-            };
-            add("client_id", Some(self.client_id()));
-            add("redirect_uri", Some(redirect_uri.as_str()));
-            add("response_type", Some("code"));
-            add("scope", Some(&scope));
-            add(
-                "acr_values",
-                Some(acr_text.as_str()).filter(|a| !a.is_empty()),
-            );
-            add("state", Some(state.expose_secret()));
-            add("nonce", Some(nonce.expose_secret()));
-            add("version", version.as_deref());
-            add("login_hint", login_hint.as_deref());
-            add(
-                "login_hint_token",
-                options
-                    .login_hint_token
-                    .as_ref()
-                    .map(LoginHintToken::expose_secret),
-            );
-            add("prompt", options.prompt.as_deref());
-            add("display", options.display.as_deref());
-            add("max_age", max_age.as_deref());
-            add("ui_locales", options.ui_locales.as_deref());
-            add("claims_locales", options.claims_locales.as_deref());
-            add(
-                "id_token_hint",
-                options
-                    .id_token_hint
-                    .as_ref()
-                    .map(IdTokenJwt::expose_secret),
-            );
-            add("claims", claims.as_deref());
-            add(
-                "dtbs",
-                options.dtbs.as_ref().map(DataToBeSigned::expose_secret),
-            );
-            add("client_name", client_name.as_deref());
-            add("context", options.context.as_deref());
-            add("binding_message", options.binding_message.as_deref());
-            add("correlation_id", options.correlation_id.as_deref());
-            add("code_challenge", challenge.as_deref());
-            add("code_challenge_method", challenge.as_ref().map(|_| "S256"));
+        parameters.append_to(&mut url);
+        if let Some(request) = self.request_object(&parameters, entropy, now)? {
+            url.query_pairs_mut().append_pair("request", &request);
         }
 
         let min_acr = acr_values.iter().copied().min();

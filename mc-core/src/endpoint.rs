@@ -21,6 +21,9 @@ pub enum Endpoint {
     Refresh,
     /// The token revocation endpoint (RFC 7009; the discovery `tokenrevoke` link).
     Revocation,
+    /// The token endpoint asked for the SMS one-time-password grant (its challenge, then
+    /// the code).
+    Otp,
     /// The userinfo endpoint.
     UserInfo,
     /// The premium info endpoint.
@@ -46,6 +49,7 @@ impl Endpoint {
             Self::Token => "token",
             Self::Refresh => "refresh",
             Self::Revocation => "revocation",
+            Self::Otp => "otp",
             Self::UserInfo => "userinfo",
             Self::PremiumInfo => "premiuminfo",
             Self::SiAuthorization => "si_authorization",

@@ -28,6 +28,10 @@ pub enum Error {
     /// notification that fails its checks, or a login past its expiry.
     #[error("server-initiated login: {0}")]
     Backchannel(#[from] BackchannelError),
+    /// The SMS one-time-password grant was refused on one of its own paths: the code expired
+    /// (with the fresh challenge the operator may have sent), or the challenge did.
+    #[error("one-time password: {0}")]
+    Otp(#[from] crate::otp::OtpError),
 }
 
 /// Who is at fault, for hosts that map errors to HTTP answers or alerts.
@@ -64,6 +68,7 @@ impl Error {
             Self::Refused(_) => ErrorClass::Refused,
             Self::Protocol(_) | Self::Callback(_) | Self::IdToken(_) => ErrorClass::Misbehaving,
             Self::Backchannel(e) => e.class(),
+            Self::Otp(e) => e.class(),
         }
     }
 
@@ -71,7 +76,9 @@ impl Error {
     #[must_use]
     pub fn operator_error(&self) -> Option<&OperatorError> {
         match self {
-            Self::Refused(e) => Some(e),
+            Self::Refused(e) | Self::Otp(crate::otp::OtpError::Expired { refusal: e, .. }) => {
+                Some(e)
+            }
             _ => None,
         }
     }
@@ -773,6 +780,10 @@ pub enum IdTokenError {
     /// 12.2). Neither value is printed: a subject identifies a person.
     #[error("the refreshed id_token names another sub than the original")]
     SubjectChanged,
+    /// The id_token of a one-time-password grant names another subject than the number the
+    /// code was sent to. Neither value is printed: both identify a person.
+    #[error("the id_token's sub is not the number the one-time code was sent to")]
+    SubjectNotTheNumber,
     /// A refreshed id_token's `auth_time` differs from the original's (OIDC Core 12.2: a
     /// refresh is no new authentication).
     #[error("the refreshed id_token's auth_time {found} differs from the original {original}")]

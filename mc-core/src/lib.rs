@@ -174,6 +174,7 @@ pub mod jwks;
 mod jws;
 pub mod kyc;
 pub mod metadata;
+pub mod otp;
 pub mod refetch;
 pub mod refresh;
 pub mod registry;
@@ -211,6 +212,7 @@ pub use kyc::{
     KycResultError, MatchCode, Normalisation,
 };
 pub use metadata::{MetadataExchange, ProviderMetadata};
+pub use otp::{OtpChallenge, OtpError, OtpSettings, OtpStartExchange, OtpVerifyExchange};
 pub use refetch::{KeyRefetch, Outcome, Verified};
 pub use refresh::RefreshExchange;
 pub use registry::{
@@ -219,8 +221,8 @@ pub use registry::{
 pub use revoke::{RevokeExchange, TokenKind};
 pub use secret::{
     AccessToken, AuthorizationCode, ClientSecret, DataToBeSigned, Entropy, IdTokenJwt,
-    LoginHintToken, Msisdn, Nonce, NotificationToken, PkceVerifier, RedactedRequest, RefreshToken,
-    State, SubscriberId, redacted,
+    LoginHintToken, Msisdn, Nonce, NotificationToken, OtpCode, OtpReference, PkceVerifier,
+    RedactedRequest, RefreshToken, State, SubscriberId, redacted,
 };
 pub use server_initiated::{
     BackchannelMode, BackchannelPending, BackchannelStart, CibaLoginHint, CibaRequest, CibaStart,

@@ -66,6 +66,7 @@ final_outcome!(
     crate::server_initiated::BackchannelPending,
     crate::server_initiated::Poll,
     crate::server_initiated::Notified,
+    crate::otp::OtpChallenge,
 );
 
 /// A verification paused until fresh keys arrive; finishing it never asks for keys again.

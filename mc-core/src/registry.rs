@@ -14,6 +14,7 @@ use crate::error::{Error, MissingSetting, MisuseError, ProtocolError};
 use crate::exchange::UnixTime;
 use crate::jwks::{Jwks, JwksExchange, KeySnapshot, KeyStore};
 use crate::metadata::{MetadataExchange, ProviderMetadata};
+use crate::otp::OtpSettings;
 use crate::secret::ClientSecret;
 use crate::server_initiated::{CIBA_GRANT_TYPE, SiTransport};
 use crate::signing_key::SpSigningKey;
@@ -287,10 +288,12 @@ pub struct OperatorConfig {
     polling_grant_type: String,
     client_name: Option<String>,
     message_limits: MessageLimits,
+    otp: OtpSettings,
     version: Option<String>,
     policy: Policy,
     client_auth: ClientAuth,
     signing_key: Option<SpSigningKey>,
+    sign_authorization_requests: bool,
     profile: Option<Profile>,
     metadata: Option<ProviderMetadata>,
     keys: Option<Jwks>,
@@ -323,10 +326,12 @@ impl OperatorConfig {
             polling_grant_type: CIBA_GRANT_TYPE.to_owned(),
             client_name: None,
             message_limits: MessageLimits::DEFAULT,
+            otp: OtpSettings::default(),
             version: None,
             policy: Policy::default(),
             client_auth: ClientAuth::default(),
             signing_key: None,
+            sign_authorization_requests: false,
             profile: None,
             metadata: None,
             keys: None,
@@ -445,6 +450,48 @@ impl OperatorConfig {
         self
     }
 
+    /// Sign every browser authorization request of this operator (default `false`): with it,
+    /// [`Discovered::authorize`] adds a `request` parameter, a request object (OIDC Core 6.1)
+    /// signed with the [`OperatorConfig::signing_key`] whose claims repeat every parameter of
+    /// the query with equal values, plus `iss` (the client_id), `aud` (the issuer), `iat`, `exp`
+    /// (300 s later) and a fresh `jti`. The plain parameters stay in the query (OIDC Core
+    /// allows them when equal, and many gateways read only the query). For an operator that
+    /// registered the SP's public keys ([`SpSigningKey::jwks`]) and requires, or prefers,
+    /// signed requests; [`OperatorConfig::build`] refuses it without a signing key.
+    ///
+    /// ```
+    /// use mc_core::{Algorithm, ClientSecret, MissingSetting, MisuseError, OperatorConfig};
+    /// use mc_core::{Error, Registration, SpSigningKey};
+    /// # let pem = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sandbox/keys/rsa-b.pem"));
+    /// let config = OperatorConfig::new(Registration {
+    ///     operator_id: "op".into(),
+    ///     client_id: "client".into(),
+    ///     client_secret: ClientSecret::new("secret"),
+    ///     redirect_uri: "https://sp.example/callback".into(),
+    /// })?
+    /// .issuer("https://op.example")
+    /// .authorization("https://op.example/authorize")?
+    /// .token("https://op.example/token")?
+    /// .jwks("https://op.example/jwks")?
+    /// .sign_authorization_requests(true);
+    ///
+    /// // Without the SP's key there is nothing to sign with.
+    /// let refused = config.clone().build().unwrap_err();
+    /// assert!(matches!(
+    ///     refused,
+    ///     Error::Misuse(MisuseError::IncompleteOperator { missing: MissingSetting::SigningKey, .. })
+    /// ));
+    ///
+    /// let key = SpSigningKey::from_pem(Algorithm::RS256, pem, "sp-key-2026")?;
+    /// let operator = config.signing_key(key).build()?;
+    /// assert!(operator.signs_authorization_requests());
+    /// # Ok::<(), mc_core::Error>(())
+    /// ```
+    pub fn sign_authorization_requests(mut self, sign: bool) -> Self {
+        self.sign_authorization_requests = sign;
+        self
+    }
+
     /// Mobile Connect's server-initiated authorization endpoint (`si_authorization_endpoint`;
     /// the metadata supplies it when the operator publishes it).
     ///
@@ -519,6 +566,17 @@ impl OperatorConfig {
     pub fn message_limits(mut self, limits: MessageLimits) -> Self {
         self.message_limits = limits;
         self
+    }
+
+    /// How this operator names the SMS one-time-password grant and its parameters
+    /// ([`OtpSettings`], the gateway's names by default).
+    ///
+    /// # Errors
+    /// [`MisuseError::InvalidParameter`] for an empty name or a zero challenge lifetime.
+    pub fn otp(mut self, settings: OtpSettings) -> Result<Self, Error> {
+        settings.check()?;
+        self.otp = settings;
+        Ok(self)
     }
 
     /// The Mobile Connect `version` to send when the metadata does not say.
@@ -655,8 +713,8 @@ impl OperatorConfig {
     /// address, unless [`OperatorConfig::allow_plain_http`];
     /// [`MisuseError::PolicyOutOfBounds`] for a [`Policy::leeway_secs`] over
     /// [`MAX_LEEWAY_SECS`]; [`MisuseError::IncompleteOperator`] with
-    /// [`MissingSetting::SigningKey`] for [`ClientAuth::PrivateKeyJwt`] without
-    /// [`OperatorConfig::signing_key`].
+    /// [`MissingSetting::SigningKey`] for [`ClientAuth::PrivateKeyJwt`] or
+    /// [`OperatorConfig::sign_authorization_requests`] without [`OperatorConfig::signing_key`].
     pub fn build(self) -> Result<Discovered, Error> {
         self.check_plain_http()?;
         self.policy.check_bounds()?;
@@ -681,6 +739,9 @@ impl OperatorConfig {
             return Err(incomplete(MissingSetting::KeySource).into());
         }
         if self.client_auth == ClientAuth::PrivateKeyJwt && self.signing_key.is_none() {
+            return Err(incomplete(MissingSetting::SigningKey).into());
+        }
+        if self.sign_authorization_requests && self.signing_key.is_none() {
             return Err(incomplete(MissingSetting::SigningKey).into());
         }
         let profile = self
@@ -709,10 +770,12 @@ impl OperatorConfig {
                 polling_grant_type: self.polling_grant_type,
                 client_name: self.client_name,
                 message_limits: self.message_limits,
+                otp: self.otp,
                 version: self.version,
                 policy: self.policy,
                 client_auth: self.client_auth,
                 signing_key: self.signing_key,
+                sign_authorization_requests: self.sign_authorization_requests,
                 profile,
                 metadata: self.metadata,
                 keys: KeyStore::new(keys),
@@ -776,10 +839,12 @@ pub(crate) struct Context {
     pub(crate) polling_grant_type: String,
     pub(crate) client_name: Option<String>,
     pub(crate) message_limits: MessageLimits,
+    pub(crate) otp: OtpSettings,
     pub(crate) version: Option<String>,
     pub(crate) policy: Policy,
     pub(crate) client_auth: ClientAuth,
     pub(crate) signing_key: Option<SpSigningKey>,
+    pub(crate) sign_authorization_requests: bool,
     pub(crate) profile: Profile,
     pub(crate) metadata: Option<ProviderMetadata>,
     pub(crate) keys: KeyStore,
@@ -856,6 +921,13 @@ impl Discovered {
         self.inner.signing_key.as_ref()
     }
 
+    /// Whether browser authorization requests carry a signed request object
+    /// ([`OperatorConfig::sign_authorization_requests`]).
+    #[must_use]
+    pub fn signs_authorization_requests(&self) -> bool {
+        self.inner.sign_authorization_requests
+    }
+
     /// The SP's notification URI for server-initiated logins, if configured.
     #[must_use]
     pub fn notification_uri(&self) -> Option<&Url> {
@@ -872,6 +944,12 @@ impl Discovered {
     #[must_use]
     pub fn message_limits(&self) -> MessageLimits {
         self.inner.message_limits
+    }
+
+    /// How this operator names the SMS one-time-password grant.
+    #[must_use]
+    pub fn otp_settings(&self) -> &OtpSettings {
+        &self.inner.otp
     }
 
     /// The grant type of the polling token request.

@@ -133,6 +133,15 @@ secret_string!(
 );
 
 secret_string!(
+    /// A one-time code the user typed (the SMS one-time-password grant).
+    OtpCode
+);
+secret_string!(
+    /// The operator's reference of one texted one-time code: with the client credentials, it
+    /// is what the code is checked against.
+    OtpReference
+);
+secret_string!(
     /// A `login_hint_token` (an operator- or SP-issued token naming the user).
     LoginHintToken
 );

@@ -116,6 +116,8 @@ use serde::{Deserialize, Serialize};
 pub use notification::{Notification, Notified, notification_response};
 pub use poll::{Poll, PollExchange};
 pub use request::{CibaLoginHint, CibaRequest, SiRequest};
+// The browser's request object (`authorize`) shares the SI one's `typ` and validity window.
+pub(crate) use request::{REQUEST_OBJECT_TYPE, RequestObject};
 pub use start::{BackchannelStart, CibaStart, SiStart};
 
 use crate::error::{Error, IdTokenError};

@@ -580,6 +580,7 @@ impl Accepts {
             Endpoint::Metadata
             | Endpoint::Token
             | Endpoint::Refresh
+            | Endpoint::Otp
             | Endpoint::Revocation
             | Endpoint::Authorization
             | Endpoint::SiAuthorization

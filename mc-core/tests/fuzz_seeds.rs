@@ -152,6 +152,11 @@ fn refresh_response_seeds() {
     replay("refresh_response");
 }
 
+#[test]
+fn otp_response_seeds() {
+    replay("otp_response");
+}
+
 /// The generated seeds of the harness are accepted or rejected as their names say, also when
 /// they are not (yet) written to disk.
 #[test]

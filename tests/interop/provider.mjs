@@ -11,7 +11,19 @@
 //   private_key_jwt clients know the public half of keys/sp-private-key-jwt.pem (kid sp-key-1);
 // - scopes mc_authn and mc_identity_phonenumber (phone_number, phone_number_verified),
 //   acr_values_supported ["2","3"], the claims parameter, signed userinfo, PKCE allowed but not
-//   required, refresh tokens for every client, RFC 9207 iss (always on in v9);
+//   required, refresh tokens for every client (but see sp-refresh* below), RFC 9207 iss (always
+//   on in v9);
+// - refresh and revocation: rotating refresh tokens (rotateRefreshToken: a refresh token is
+//   spent by its use; using it again is invalid_grant and revokes the whole grant, which is
+//   oidc-provider's reuse detection) and RFC 7009 revocation (features.revocation, at
+//   /token/revocation; revoking either token revokes every token of its grant, as RFC 7009 2.1
+//   allows). Clients `sp-refresh`, `sp-refresh-new-sub` and `sp-refresh-new-iss`
+//   (client_secret_basic, RS256) get refresh tokens by oidc-provider's stock rule only: when the
+//   login asked for offline_access with prompt=consent;
+// - misbehaviour switches, per client: the id_token of a refresh (never of the login) is edited
+//   and signed again with the genuine key, so only OIDC Core 12.2's comparison with the first
+//   id_token can catch it: `sp-refresh-new-sub` another `sub` (`<sub>-other`),
+//   `sp-refresh-new-iss` another `iss` (IMPOSTOR_ISSUER);
 // - a handset instead of a person: the interaction reads login_hint (MSISDN:<digits> or
 //   PCR:<sub>) and finishes on its own. MSISDN 447700900009 declines (access_denied); acr is
 //   the highest requested of acr_values (default 2), amr SIM_OK at LoA 2 and SIM_PIN at LoA 3;
@@ -42,7 +54,9 @@
 //   interval grows by 5 s (CIBA Core 11); /_admin/stats counts those answers as `slow_down`.
 //
 // The process exits when its stdin closes, so a test binary that dies cannot leak it.
-import { createHash, createPublicKey } from 'node:crypto';
+import {
+  constants, createHash, createPrivateKey, createPublicKey, sign,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
@@ -65,6 +79,14 @@ const CIBA_DEFAULT_EXPIRY_S = 60;
 const SILENT_MSISDN = '447700900007';
 const SP_ORIGIN = 'https://sp.example';
 const CIBA_NOTIFY_URI = `${SP_ORIGIN}/ciba/notify`;
+const IMPOSTOR_ISSUER = 'https://impostor.example';
+// The misbehaviour switches: how a client's refreshed id_token is edited (see the header).
+const REFRESH_EDITS = new Map([
+  ['sp-refresh-new-sub', (claims) => ({ ...claims, sub: `${claims.sub}-other` })],
+  ['sp-refresh-new-iss', (claims) => ({ ...claims, iss: IMPOSTOR_ISSUER })],
+]);
+// The clients that get refresh tokens by the stock rule (offline_access, prompt=consent).
+const STOCK_REFRESH_CLIENTS = new Set(['sp-refresh', ...REFRESH_EDITS.keys()]);
 
 const read = (name) => readFileSync(new URL(`keys/${name}`, import.meta.url));
 const KEYSETS = [1, 2].map((n) => JSON.parse(read(`op-keyset-${n}.json`)).keys);
@@ -106,6 +128,17 @@ function clients() {
       client_secret: clientSecret(`sp-jwtui-${a}`),
       token_endpoint_auth_method: 'client_secret_basic',
       userinfo_signed_response_alg: alg,
+    });
+  }
+  for (const client_id of STOCK_REFRESH_CLIENTS) {
+    out.push({
+      redirect_uris: [REDIRECT_URI],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      client_id,
+      client_secret: clientSecret(client_id),
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
     });
   }
   out.push({
@@ -221,6 +254,13 @@ function configuration(keys) {
       claimsParameter: { enabled: true },
       userinfo: { enabled: true },
       jwtUserinfo: { enabled: true },
+      revocation: {
+        enabled: true,
+        // oidc-provider's own rule (a client revokes its own tokens), without its notice.
+        async allowedPolicy(ctx, client, token) {
+          return token.clientId === client.clientId;
+        },
+      },
       ciba: {
         enabled: true,
         deliveryModes: ['poll', 'ping'],
@@ -273,7 +313,9 @@ function configuration(keys) {
       RefreshToken: 3600,
       Session: 600,
     },
-    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    issueRefreshToken: async (ctx, client, source) => client.grantTypeAllowed('refresh_token')
+      && (!STOCK_REFRESH_CLIENTS.has(client.clientId) || source.scopes.has('offline_access')),
+    rotateRefreshToken: true,
     findAccount,
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     discovery: {
@@ -286,7 +328,8 @@ function configuration(keys) {
 function makeProvider(keys) {
   const provider = new Provider(ISSUER, configuration(keys));
   // Mobile Connect id_tokens carry at_hash. The access token of a code exchange is opaque and
-  // its value is its jti; IdToken#issue hashes at_hash with the id_token's algorithm.
+  // its value is its jti; IdToken#issue hashes at_hash with the id_token's algorithm. The
+  // misbehaviour switches (REFRESH_EDITS) then edit a refreshed id_token.
   const { IdToken } = provider;
   const issue = IdToken.prototype.issue;
   IdToken.prototype.issue = async function issueWithAtHash(options) {
@@ -294,11 +337,32 @@ function makeProvider(keys) {
     if (options?.use === 'idtoken' && at?.jti && this.client?.clientId !== 'sp-plain-oidc') {
       this.set('at_hash', at.jti);
     }
-    return issue.call(this, options);
+    const jwt = await issue.call(this, options);
+    const edit = REFRESH_EDITS.get(this.client?.clientId);
+    const refreshing = this.ctx?.oidc?.params?.grant_type === 'refresh_token';
+    return options?.use === 'idtoken' && refreshing && edit ? resign(jwt, keys, edit) : jwt;
   };
   provider.on('server_error', (ctx, err) => console.error('provider.mjs server_error:', err));
   provider.use(cibaPacing);
   return provider;
+}
+
+/**
+ * The compact JWS `jwt` with its claims edited by `edit`, signed again under the same header
+ * with the private key of its `kid` (RS256, PS256 or ES256, as oidc-provider signs).
+ */
+function resign(jwt, keys, edit) {
+  const [header, payload] = jwt.split('.');
+  const { alg, kid } = JSON.parse(Buffer.from(header, 'base64url'));
+  const claims = edit(JSON.parse(Buffer.from(payload, 'base64url')));
+  const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const key = createPrivateKey({ key: keys.find((k) => k.kid === kid), format: 'jwk' });
+  const options = {
+    RS256: { key },
+    PS256: { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+    ES256: { key, dsaEncoding: 'ieee-p1363' },
+  }[alg];
+  return `${input}.${sign('sha256', Buffer.from(input), options).toString('base64url')}`;
 }
 
 // CIBA polling pace (see the header): per auth_req_id, the interval and the second of the

@@ -10,7 +10,7 @@ use mc_core::{
     Algorithm, AuthorizeOptions, BackchannelError, BackchannelMode, BackchannelPending,
     BasicAuthEncoding, CibaLoginHint, CibaRequest, ClientAuth, ClientSecret, Discovered, Endpoint,
     Error, Exchange as _, IdTokenError, LoginHint, MisuseError, Msisdn, Notified, Poll, Profile,
-    SpSigningKey, Tokens,
+    SpSigningKey, TokenKind, Tokens,
 };
 use mc_tests::driver::{BackchannelDriver, Blocking, Driver, Failure, Tokio, entropy, userinfo};
 use mc_tests::interop::{
@@ -82,6 +82,10 @@ through_both_adapters!(
     ciba_expiry_ends_the_login,
     ciba_declined_is_access_denied,
     ciba_unknown_login_hint_is_unknown_user_id,
+    offline_access_with_consent_gets_a_rotating_refresh_token,
+    revoked_refresh_token_is_invalid_grant,
+    revoked_access_token_fails_at_userinfo,
+    refreshed_id_token_is_held_to_the_first,
 );
 
 fn hint(msisdn: &str) -> AuthorizeOptions {
@@ -649,6 +653,175 @@ fn mc_profile_login_sends_acr_values_and_version_and_stays_strict<D: Driver>(d: 
 }
 
 // OpenID CIBA (provider.mjs: features.ciba, a handset answering from the login hint).
+
+/// The peer's client that gets refresh tokens by oidc-provider's stock rule only
+/// (`offline_access` asked with `prompt=consent`); `client_secret_basic`, RS256.
+const REFRESH_CLIENT: &str = "sp-refresh";
+
+/// The issuer the peer's `sp-refresh-new-iss` switch writes into a refreshed id_token.
+const IMPOSTOR_ISSUER: &str = "https://impostor.example";
+
+/// The operator context for one of the peer's refresh clients (`sp-refresh*`).
+fn refresh_operator<D: Driver>(d: &D, peer: &Peer, client_id: &str) -> Discovered {
+    peer.operator(
+        d,
+        client_id,
+        client_secret(client_id),
+        ClientAuth::SecretBasic,
+    )
+    .unwrap()
+}
+
+/// A login that asks for a refresh token the way OpenID Connect Core 11 says.
+fn offline(msisdn: &str) -> AuthorizeOptions {
+    hint(msisdn).scope(["offline_access"]).prompt("consent")
+}
+
+fn refresh<D: Driver>(d: &D, op: &Discovered, tokens: &Tokens) -> Result<Tokens, Failure> {
+    d.execute(tokens.refresh(op, d.now())?)
+}
+
+fn revoke<D: Driver>(d: &D, op: &Discovered, tokens: &Tokens, which: TokenKind) {
+    d.execute(tokens.revoke(op, which, d.now()).unwrap())
+        .unwrap_or_else(|e| panic!("revoke {which:?}: {e:?}"));
+}
+
+/// The typed refusal `code` from `endpoint`, with its HTTP status.
+fn assert_refused(failure: Failure, code: &str, endpoint: Endpoint, status: u16) {
+    let refusal = refusal(failure);
+    assert!(refusal.is(code), "{refusal:?}");
+    assert_eq!(refusal.endpoint, endpoint);
+    assert_eq!(refusal.status, Some(status));
+}
+
+/// oidc-provider issues a refresh token to this client only for `offline_access` with
+/// `prompt=consent`; a refresh gives new tokens, a new id_token about the same login and a
+/// rotated refresh token; the spent one is `invalid_grant`, and its reuse revokes the grant
+/// (the peer's reuse detection), so the rotated one is refused too.
+fn offline_access_with_consent_gets_a_rotating_refresh_token<D: Driver>(d: &D, peer: &Peer) {
+    let op = refresh_operator(d, peer, REFRESH_CLIENT);
+    let online = login(d, &op, hint(APPROVING_MSISDN)).unwrap();
+    assert!(online.refresh_token().is_none(), "no offline_access asked");
+    let tokens = login(d, &op, offline(APPROVING_MSISDN)).unwrap();
+    let first = tokens.refresh_token().expect("offline_access with consent");
+    let refreshed = refresh(d, &op, &tokens).unwrap();
+    assert_ne!(
+        refreshed.access_token().expose_secret(),
+        tokens.access_token().expose_secret()
+    );
+    let second = refreshed.refresh_token().expect("a rotated refresh token");
+    assert_ne!(second.expose_secret(), first.expose_secret());
+    assert_eq!(refreshed.sub(), tokens.sub());
+    assert_eq!(
+        refreshed.id_token().claims().iss.as_deref(),
+        Some(peer.issuer())
+    );
+    assert_ne!(
+        refreshed.id_token().jwt().expose_secret(),
+        tokens.id_token().jwt().expose_secret()
+    );
+    assert_eq!(userinfo(d, &op, &refreshed).unwrap().sub(), tokens.sub());
+    assert_refused(
+        refresh(d, &op, &tokens).unwrap_err(),
+        "invalid_grant",
+        Endpoint::Refresh,
+        400,
+    );
+    assert_refused(
+        refresh(d, &op, &refreshed).unwrap_err(),
+        "invalid_grant",
+        Endpoint::Refresh,
+        400,
+    );
+}
+
+/// The peer's metadata names its revocation endpoint, which `with_metadata` takes; a revoked
+/// refresh token is `invalid_grant` (and the peer revoked its grant's access token with it,
+/// as RFC 7009 2.1 allows); revoking it again is success (RFC 7009 2.2).
+fn revoked_refresh_token_is_invalid_grant<D: Driver>(d: &D, peer: &Peer) {
+    let op = refresh_operator(d, peer, REFRESH_CLIENT);
+    assert_eq!(
+        op.endpoints().revocation.as_ref().map(url::Url::as_str),
+        Some(format!("{}/token/revocation", peer.issuer()).as_str())
+    );
+    let tokens = login(d, &op, offline(APPROVING_MSISDN)).unwrap();
+    revoke(d, &op, &tokens, TokenKind::Refresh);
+    assert_refused(
+        refresh(d, &op, &tokens).unwrap_err(),
+        "invalid_grant",
+        Endpoint::Refresh,
+        400,
+    );
+    assert_refused(
+        userinfo(d, &op, &tokens).unwrap_err(),
+        "invalid_token",
+        Endpoint::UserInfo,
+        401,
+    );
+    revoke(d, &op, &tokens, TokenKind::Refresh);
+}
+
+/// A revoked access token is refused at userinfo (`invalid_token`); revoking it again is
+/// success. The peer revokes every token of the grant with it (RFC 7009 2.1 allows that for
+/// the refresh token), so a refresh is `invalid_grant` too.
+fn revoked_access_token_fails_at_userinfo<D: Driver>(d: &D, peer: &Peer) {
+    let op = refresh_operator(d, peer, REFRESH_CLIENT);
+    let tokens = login(d, &op, offline(APPROVING_MSISDN)).unwrap();
+    assert_eq!(userinfo(d, &op, &tokens).unwrap().sub(), tokens.sub());
+    revoke(d, &op, &tokens, TokenKind::Access);
+    assert_refused(
+        userinfo(d, &op, &tokens).unwrap_err(),
+        "invalid_token",
+        Endpoint::UserInfo,
+        401,
+    );
+    revoke(d, &op, &tokens, TokenKind::Access);
+    assert_refused(
+        refresh(d, &op, &tokens).unwrap_err(),
+        "invalid_grant",
+        Endpoint::Refresh,
+        400,
+    );
+}
+
+/// Whether an id_token error is the one a case expects.
+type IsExpected = fn(&IdTokenError) -> bool;
+
+/// The peer's misbehaviour switches (per client, `provider.mjs`): the refreshed id_token is
+/// edited and signed again with the genuine key, so only the comparison with the first
+/// (OpenID Connect Core 12.2) catches it. After the refusal nothing more was requested (no key
+/// refetch, no userinfo).
+fn refreshed_id_token_is_held_to_the_first<D: Driver>(d: &D, peer: &Peer) {
+    let cases: [(&str, &str, IsExpected); 2] = [
+        ("another sub", "sp-refresh-new-sub", |e| {
+            matches!(e, IdTokenError::SubjectChanged)
+        }),
+        (
+            "another iss",
+            "sp-refresh-new-iss",
+            |e| matches!(e, IdTokenError::IssuerMismatch { found, .. } if found == IMPOSTOR_ISSUER),
+        ),
+    ];
+    for (case, client_id, expected) in cases {
+        let op = refresh_operator(d, peer, client_id);
+        let tokens = login(d, &op, offline(APPROVING_MSISDN)).unwrap();
+        // The login's id_token is genuine: the switch edits refreshes only.
+        assert!(tokens.sub().starts_with("pcr-"), "{case}");
+        assert_eq!(
+            tokens.id_token().claims().iss.as_deref(),
+            Some(peer.issuer()),
+            "{case}"
+        );
+        let paths = ["/token", "/jwks", "/me"];
+        let before = paths.map(|p| peer.request_count(p));
+        match core(refresh(d, &op, &tokens).unwrap_err()) {
+            Error::IdToken(e) if expected(&e) => {}
+            other => panic!("{case}: {other:?}"),
+        }
+        let after = paths.map(|p| peer.request_count(p));
+        assert_eq!(after, [before[0] + 1, before[1], before[2]], "{case}");
+    }
+}
 
 fn phone(msisdn: &str) -> CibaRequest {
     CibaRequest::new(CibaLoginHint::Phone(Msisdn::new(msisdn)))

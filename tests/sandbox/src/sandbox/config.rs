@@ -78,6 +78,11 @@ pub struct SandboxConfig {
     /// SP (true), or leaves them in the outbox for a test to take
     /// ([`super::Sandbox::take_notifications`]). In memory they always stay in the outbox.
     pub deliver_notifications: bool,
+    /// The operators (by name) whose authorize endpoint requires a signed request object
+    /// (`request`): an authorization request without one is refused with `invalid_request`.
+    /// At every operator a request object that is sent is verified against the SP's
+    /// registered JWKS whether or not it is required.
+    pub request_objects_required: Vec<String>,
 }
 
 impl Default for SandboxConfig {
@@ -92,6 +97,7 @@ impl Default for SandboxConfig {
             backchannel_expiry: 120,
             poll_interval: 5,
             deliver_notifications: true,
+            request_objects_required: Vec::new(),
         }
     }
 }
@@ -161,6 +167,19 @@ impl SandboxConfig {
     pub fn deliver_notifications(mut self, deliver: bool) -> Self {
         self.deliver_notifications = deliver;
         self
+    }
+
+    /// Make `operator`'s authorize endpoint require a signed request object.
+    #[must_use]
+    pub fn require_request_objects(mut self, operator: impl Into<String>) -> Self {
+        self.request_objects_required.push(operator.into());
+        self
+    }
+
+    /// Whether `operator`'s authorize endpoint requires a signed request object.
+    #[must_use]
+    pub fn requires_request_objects(&self, operator: &str) -> bool {
+        self.request_objects_required.iter().any(|o| o == operator)
     }
 }
 

@@ -32,6 +32,9 @@ pub enum Target {
     UserInfo,
     /// Premium info.
     PremiumInfo,
+    /// Token revocation (RFC 7009, `revoke`): the transport faults and [`Fault::Body`] apply
+    /// (a 200 with any body is still success to the SP).
+    Revocation,
     /// Mobile Connect server-initiated authorization (`si-authorize`).
     SiAuthorize,
     /// OpenID CIBA backchannel authentication (`bc-authorize`).
@@ -42,8 +45,9 @@ pub enum Target {
 }
 
 impl Target {
-    /// Every target, in the order of a login (the browser's, then the server-initiated one's).
-    pub const ALL: [Self; 10] = [
+    /// Every target, in the order of a login (the browser's and what follows it, then the
+    /// server-initiated one's).
+    pub const ALL: [Self; 11] = [
         Self::Discovery,
         Self::Metadata,
         Self::Jwks,
@@ -51,6 +55,7 @@ impl Target {
         Self::Token,
         Self::UserInfo,
         Self::PremiumInfo,
+        Self::Revocation,
         Self::SiAuthorize,
         Self::BcAuthorize,
         Self::Notification,
@@ -67,6 +72,7 @@ impl Target {
             Self::Token => "token",
             Self::UserInfo => "userinfo",
             Self::PremiumInfo => "premiuminfo",
+            Self::Revocation => "revoke",
             Self::SiAuthorize => "si-authorize",
             Self::BcAuthorize => "bc-authorize",
             Self::Notification => "notification",

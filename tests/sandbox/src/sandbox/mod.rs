@@ -119,6 +119,8 @@ struct State {
     backchannel: BTreeMap<String, BackchannelLogin>,
     /// Notifications to the SP, waiting to be sent.
     outbox: Vec<Outgoing>,
+    /// SMS one-time-password challenges, and the codes texted.
+    otp: gateway::OtpChallenges,
 }
 
 /// The sandbox. Cheap to clone (shared state).
@@ -217,6 +219,7 @@ impl Sandbox {
                 sp_jwks: vec![None; OPERATORS.len()],
                 backchannel: BTreeMap::new(),
                 outbox: Vec::new(),
+                otp: gateway::OtpChallenges::default(),
             })),
             outbox_signal: Arc::new(Condvar::new()),
         };
@@ -511,8 +514,7 @@ impl Sandbox {
                     ["jwks"] | ["keys", _] => Target::Jwks,
                     ["authorize"] => Target::Authorize,
                     ["token"] => Target::Token,
-                    // No fault target of its own yet: revocation answers as it should.
-                    ["revoke"] => return (self.revoke(index, request), Duration::ZERO),
+                    ["revoke"] => Target::Revocation,
                     ["userinfo"] => Target::UserInfo,
                     ["premiuminfo"] => Target::PremiumInfo,
                     ["si-authorize"] => Target::SiAuthorize,

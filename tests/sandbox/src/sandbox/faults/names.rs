@@ -379,6 +379,10 @@ mod tests {
         let switch: FaultSwitch = "token@beta=server-error".parse().unwrap();
         assert_eq!(switch.operator.as_deref(), Some("beta"));
         assert_eq!(switch.fault, Fault::ServerError);
+        // The revocation endpoint takes the transport faults.
+        let switch: FaultSwitch = "revoke@alpha=slow:3s".parse().unwrap();
+        assert_eq!(switch.target, Target::Revocation);
+        assert_eq!(switch.fault, Fault::Slow(Duration::from_secs(3)));
     }
 
     #[test]
@@ -417,6 +421,7 @@ mod tests {
             ("token=slow:fast", "duration"),
             ("token=redirect:1", "takes no argument"),
             ("jwks=foreign-iss", "applies to authorize only"),
+            ("revoke=wrong-issuer", "applies to token, notification"),
             ("notification=server-error", "not to notification"),
             ("token=late", "applies to notification only"),
         ] {

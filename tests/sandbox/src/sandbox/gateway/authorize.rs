@@ -1,20 +1,40 @@
-//! The authorize endpoint: it checks the client and the registered redirect URI, asks the
-//! subscriber's handset ([`super::handset`]) at the level of assurance requested, and sends the
-//! browser back to the SP's redirect URI (a 302, or a form-post page) with a code or an error,
-//! as a fault may have edited it.
+//! The authorize endpoint: it checks the client and the registered redirect URI, verifies a
+//! signed request object (`request`, OIDC Core 6.1) when one is sent or the operator requires
+//! one, asks the subscriber's handset ([`super::handset`]) at the level of assurance requested,
+//! and sends the browser back to the SP's redirect URI (a 302, or a form-post page) with a code
+//! or an error, as a fault may have edited it.
 
 use std::time::Duration;
 
 use http::{Request, Response};
+use serde_json::Value;
 
-use super::super::catalogue::OPERATORS;
+use super::super::catalogue::{OPERATORS, OperatorInfo};
 use super::super::faults::{CallbackMutation, Fault, IMPOSTOR_ISSUER};
 use super::super::wire::{
     html_escape, html_unescape, oauth_error, param, params, redirect, response,
 };
 use super::super::{Sandbox, random_hex};
+use super::client_auth::{audience_matches, verify_sp_jws};
 use super::handset::{self, Answer};
 use super::{Authenticated, Grant};
+
+/// The request object's own claims, which have no query parameter to equal.
+const OWN_CLAIMS: [&str; 6] = ["iss", "aud", "iat", "exp", "nbf", "jti"];
+
+/// Whether a request object's claim equals the query's text of the same parameter: a string
+/// as it is, a number as its decimal text (`max_age`), an object as the JSON it parses to
+/// (`claims`).
+fn claim_equals(claim: &Value, text: &str) -> bool {
+    match claim {
+        Value::String(s) => s == text,
+        Value::Number(n) => n.to_string() == text,
+        Value::Object(_) | Value::Array(_) => {
+            serde_json::from_str::<Value>(text).is_ok_and(|parsed| parsed == *claim)
+        }
+        _ => false,
+    }
+}
 
 /// The fields of a form-post page built by [`CallbackMutation::FormPost`]: the form's `action`
 /// and its hidden inputs, unescaped, in document order.
@@ -97,6 +117,53 @@ fn callback_response(
 }
 
 impl Sandbox {
+    /// A request object sent to the authorize endpoint (OIDC Core 6.1): signed by a key of the
+    /// SP's registered JWKS (the same check as the SI request object's), `iss` the client_id,
+    /// `aud` this operator's issuer, `exp` not passed on the sandbox clock, and every claim
+    /// that is also a query parameter equal to it. `Err` holds the `error_description`.
+    fn check_request_object(
+        &self,
+        info: &OperatorInfo,
+        jws: &str,
+        query: &[(String, String)],
+    ) -> Result<(), String> {
+        let keys = self
+            .sp_jwks(info.name)
+            .ok_or("the SP has registered no JWKS to verify its request object with")?;
+        let (_, claims) = verify_sp_jws(jws, &keys)?;
+        let members = claims
+            .as_object()
+            .ok_or("the request object's claims are not an object")?;
+        if members.get("iss").and_then(Value::as_str) != Some(info.client_id) {
+            return Err("iss is not the client_id".to_owned());
+        }
+        let issuer = self.issuer(info.name);
+        if !audience_matches(members.get("aud"), &[&issuer]) {
+            return Err(format!("aud is not this operator ({issuer})"));
+        }
+        let now = (self.clock)();
+        if members
+            .get("exp")
+            .and_then(Value::as_u64)
+            .is_none_or(|exp| exp <= now)
+        {
+            return Err("the request object has expired".to_owned());
+        }
+        for (name, claim) in members {
+            if OWN_CLAIMS.contains(&name.as_str()) {
+                continue;
+            }
+            if let Some(text) = param(query, name)
+                && !claim_equals(claim, text)
+            {
+                return Err(format!(
+                    "the request object's {name} is not the query parameter's"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The authorization request, with how long the handset kept it waiting.
     pub(super) fn authorize(
         &self,
@@ -141,6 +208,32 @@ impl Sandbox {
         };
         let back =
             |pairs: &[(&str, &str)]| callback_response(redirect_uri, pairs, state, &iss, mutation);
+        match param(&p, "request") {
+            Some(jws) => {
+                if let Err(description) = self.check_request_object(info, jws, &p) {
+                    return (
+                        back(&[
+                            ("error", "invalid_request_object"),
+                            ("error_description", &description),
+                        ]),
+                        Duration::ZERO,
+                    );
+                }
+            }
+            None if self.config.requires_request_objects(info.name) => {
+                return (
+                    back(&[
+                        ("error", "invalid_request"),
+                        (
+                            "error_description",
+                            "this operator requires a signed request object",
+                        ),
+                    ]),
+                    Duration::ZERO,
+                );
+            }
+            None => {}
+        }
         if param(&p, "response_type") != Some("code") {
             return (
                 back(&[("error", "unsupported_response_type")]),

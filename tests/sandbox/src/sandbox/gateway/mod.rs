@@ -13,6 +13,7 @@ mod client_auth;
 mod handset;
 mod metadata;
 mod notification;
+mod otp;
 mod revoke;
 mod si_authorize;
 mod token;
@@ -29,6 +30,7 @@ use super::faults::{Fault, Target};
 pub use authorize::parse_form_post;
 pub(super) use backchannel::BackchannelLogin;
 pub(super) use notification::Outgoing;
+pub(super) use otp::OtpChallenges;
 pub(super) use token::RefreshGrant;
 
 /// Whom the handset authenticated, how, and what the SP asked to know: what an id_token is
@@ -91,6 +93,7 @@ impl Sandbox {
             Target::UserInfo => self.userinfo(index, request, false, fault),
             Target::SiAuthorize => self.si_authorize(index, request),
             Target::BcAuthorize => self.bc_authorize(index, request, fault),
+            Target::Revocation => self.revoke(index, request),
             // No request is routed to the notification target (the operator sends those).
             Target::PremiumInfo | Target::Discovery | Target::Notification => {
                 self.userinfo(index, request, true, fault)

@@ -1,6 +1,8 @@
 //! The revocation endpoint (RFC 7009): the SP hands back an access token (userinfo and
 //! premiuminfo then answer `invalid_token`) or a refresh token (a refresh then answers
-//! `invalid_grant`).
+//! `invalid_grant`). Its faults
+//! ([`Target::Revocation`](super::super::faults::Target::Revocation)) are the transport ones,
+//! applied before it is asked (or, for `slow`, to its genuine answer).
 
 use http::{Method, Request, Response};
 

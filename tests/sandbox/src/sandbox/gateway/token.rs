@@ -49,6 +49,7 @@ impl Sandbox {
         match param(&p, "grant_type") {
             Some("authorization_code") => {}
             Some("refresh_token") => return self.refresh(index, &p, fault),
+            Some(super::otp::GRANT_TYPE) => return self.otp(index, &p, fault),
             Some(grant) if POLLING_GRANT_TYPES.contains(&grant) => {
                 return self.poll(index, &p, fault);
             }
