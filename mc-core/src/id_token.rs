@@ -535,6 +535,69 @@ pub(crate) fn verify(
     }))
 }
 
+/// The rules an id_token is held to outside a login (a diagnostic tool, a token kept from an
+/// earlier login): the same JWS and claim rules as the token exchange, signature first. `iss`
+/// exactly `issuer`, `aud`/`azp` naming `client_id`, `sub`, `exp`/`nbf`/`iat` (and
+/// `max_token_age_secs`) against `now` with the policy's leeway, `auth_time` not in the future,
+/// and `nonce` when one is given. HMAC algorithms only when `policy` allows them, keyed by
+/// `client_secret`. What only a login knows (`max_age`, the requested `acr`, the access token
+/// for `at_hash`) is not checked.
+///
+/// ```
+/// use mc_core::id_token::IdTokenRules;
+/// use mc_core::{ClientSecret, IdTokenError, Jwks, Policy, UnixTime};
+/// let keys = Jwks::parse(br#"{"keys":[]}"#)?;
+/// let rules = IdTokenRules {
+///     issuer: "https://op.example",
+///     client_id: "my-client-id",
+///     client_secret: &ClientSecret::new(""),
+///     nonce: None,
+///     policy: &Policy::default(),
+/// };
+/// let verdict = rules.verify("not.a.jwt", &keys, UnixTime::from_secs(1_790_000_000));
+/// assert!(matches!(verdict, Err(IdTokenError::Malformed { .. })));
+/// # Ok::<(), mc_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct IdTokenRules<'a> {
+    /// The issuer the token must name.
+    pub issuer: &'a str,
+    /// The client the token must be for.
+    pub client_id: &'a str,
+    /// The key of HMAC algorithms, when the policy allows them.
+    pub client_secret: &'a ClientSecret,
+    /// The nonce the token must carry, if any.
+    pub nonce: Option<&'a Nonce>,
+    /// The algorithms allowed, the leeway, the token age.
+    pub policy: &'a Policy,
+}
+
+impl IdTokenRules<'_> {
+    /// Verify `jwt` with `keys` at `now`.
+    ///
+    /// # Errors
+    /// The [`IdTokenError`] naming the first rule broken; a token whose key is not in `keys`
+    /// gives [`IdTokenError::UnknownKeyId`] or [`IdTokenError::NoUsableKey`] (no refetch here).
+    pub fn verify(&self, jwt: &str, keys: &Jwks, now: UnixTime) -> Result<IdToken, IdTokenError> {
+        let expect = Expectations {
+            issuer: self.issuer,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            nonce: self.nonce,
+            max_age: None,
+            min_acr: None,
+            access_token: None,
+            require_at_hash: false,
+            require_amr: false,
+            policy: self.policy,
+        };
+        match verify(IdTokenJwt::new(jwt), keys, &expect, now)? {
+            Signed::Verified(token) => Ok(token),
+            Signed::KeyMissing(error) => Err(error),
+        }
+    }
+}
+
 fn check_claims(
     claims: &IdTokenClaims,
     alg: Algorithm,

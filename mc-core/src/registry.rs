@@ -444,7 +444,8 @@ impl OperatorConfig {
     }
 
     /// The SP's signing key registered with this operator: it signs `private_key_jwt` client
-    /// assertions and the request objects of server-initiated logins.
+    /// assertions, the request objects of server-initiated logins, and those of browser logins
+    /// when [`OperatorConfig::sign_authorization_requests`] is on.
     pub fn signing_key(mut self, key: SpSigningKey) -> Self {
         self.signing_key = Some(key);
         self
@@ -862,6 +863,10 @@ impl fmt::Debug for Discovered {
             .field("policy", &self.inner.policy)
             .field("client_auth", &self.inner.client_auth)
             .field("signing_key", &self.inner.signing_key)
+            .field(
+                "sign_authorization_requests",
+                &self.inner.sign_authorization_requests,
+            )
             .field("notification_uri", &self.inner.notification_uri)
             .field("si_transport", &self.inner.si_transport)
             .field("polling_grant_type", &self.inner.polling_grant_type)

@@ -1,5 +1,6 @@
 //! The SP's own signing key ([`SpSigningKey`]): it signs `private_key_jwt` client assertions
-//! (RFC 7523) and server-initiated request objects, and its public half is what the SP
+//! (RFC 7523) and request objects (server-initiated, and browser logins where the operator
+//! asks for them), and its public half is what the SP
 //! publishes for operators to verify them ([`SpSigningKey::public_jwk`],
 //! [`SpSigningKey::jwks`]).
 
@@ -30,7 +31,8 @@ enum PublicKey {
 
 /// The SP's private key, registered with operators under its `kid`: it signs `private_key_jwt`
 /// client assertions ([`crate::ClientAuth::PrivateKeyJwt`]) and the request objects of
-/// server-initiated logins. Give it to the operator context with
+/// server-initiated logins and of browser logins
+/// ([`crate::OperatorConfig::sign_authorization_requests`]). Give it to the operator context with
 /// [`crate::OperatorConfig::signing_key`]; publish [`SpSigningKey::jwks`] where the operator
 /// fetches the SP's keys.
 ///

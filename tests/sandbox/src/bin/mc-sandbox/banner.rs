@@ -86,6 +86,7 @@ fn write_banner(out: &mut String, sandbox: &Sandbox) -> std::fmt::Result {
             "userinfo",
             "premiuminfo",
             "jwks",
+            "revoke",
             "si-authorize",
             "bc-authorize",
         ] {
@@ -100,6 +101,10 @@ fn write_banner(out: &mut String, sandbox: &Sandbox) -> std::fmt::Result {
         writeln!(
             out,
             "  signs:         id_tokens {alg}; userinfo is {userinfo}"
+        )?;
+        writeln!(
+            out,
+            "  token grants:  authorization_code, refresh_token (rotating), CIBA/SI polls, the SMS one-time password (its code: Sandbox::otp_code, in process)"
         )?;
         writeln!(
             out,
