@@ -2417,15 +2417,25 @@ fn run_otp_response(data: &[u8]) -> bool {
     for answer in answers(data) {
         match otp_start().respond(answer.build(), now()) {
             Ok(challenge) => {
-                assert_eq!(answer.status, 200, "a challenge from a {} answer", answer.status);
+                assert_eq!(
+                    answer.status, 200,
+                    "a challenge from a {} answer",
+                    answer.status
+                );
                 assert_eq!(
                     Some(sent_reference(&challenge)),
                     body_reference(&answer.body),
                     "not the reference sent"
                 );
-                assert!(challenge.expires_at() > now(), "a challenge expired when read");
+                assert!(
+                    challenge.expires_at() > now(),
+                    "a challenge expired when read"
+                );
                 assert_eq!(challenge.msisdn().expose_secret(), OTP_NUMBER);
-                assert!(!format!("{challenge:?}").contains(OTP_NUMBER), "the number in Debug");
+                assert!(
+                    !format!("{challenge:?}").contains(OTP_NUMBER),
+                    "the number in Debug"
+                );
                 accepted = true;
             }
             Err(e) => touch(&e),
@@ -2439,7 +2449,8 @@ fn run_otp_response(data: &[u8]) -> bool {
         match outcome {
             Ok(tokens) => {
                 assert_eq!(answer.status, 200, "tokens from a {} answer", answer.status);
-                let parsed = TokenResponse::parse(&answer.body).expect("tokens from a body parse refuses");
+                let parsed =
+                    TokenResponse::parse(&answer.body).expect("tokens from a body parse refuses");
                 assert_eq!(
                     Some(tokens.access_token().expose_secret()),
                     parsed.access_token().map(|t| t.expose_secret()),
@@ -2448,14 +2459,29 @@ fn run_otp_response(data: &[u8]) -> bool {
                 let claims = tokens.id_token().claims();
                 let sub = tokens.sub();
                 let sub = sub.strip_prefix("tel:").unwrap_or(sub);
-                assert_eq!(sub.strip_prefix('+').unwrap_or(sub), OTP_NUMBER, "accepted another sub");
+                assert_eq!(
+                    sub.strip_prefix('+').unwrap_or(sub),
+                    OTP_NUMBER,
+                    "accepted another sub"
+                );
                 assert!(!claims.amr.is_empty(), "accepted no amr");
-                assert_eq!(claims.iss.as_deref(), Some(ISSUER), "accepted a foreign iss");
-                assert!(claims.aud.iter().any(|a| a == CLIENT_ID), "accepted a foreign aud");
+                assert_eq!(
+                    claims.iss.as_deref(),
+                    Some(ISSUER),
+                    "accepted a foreign iss"
+                );
+                assert!(
+                    claims.aud.iter().any(|a| a == CLIENT_ID),
+                    "accepted a foreign aud"
+                );
                 accepted = true;
             }
             Err(Error::Otp(mc_core::OtpError::Expired { refusal, challenge })) => {
-                assert!(refusal.is("invalid_grant"), "expired from {}", refusal.error);
+                assert!(
+                    refusal.is("invalid_grant"),
+                    "expired from {}",
+                    refusal.error
+                );
                 if let Some(fresh) = challenge {
                     assert_eq!(
                         Some(sent_reference(&fresh)),

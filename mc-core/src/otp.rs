@@ -22,10 +22,10 @@ use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::id_token::IdToken;
 use crate::jwks::Jwks;
 use crate::jws::Signed;
-use crate::refetch::{Paused, Verified, pause_or_refuse};
+use crate::refetch::Verified;
 use crate::registry::Discovered;
 use crate::secret::{Msisdn, OtpCode, OtpReference};
-use crate::token::{self, LoginExpectations, TokenResponse, Tokens};
+use crate::token::{self, LoginExpectations, TokenAnswer, TokenResponse, Tokens, verify_answer};
 use crate::wire;
 
 /// The grant type of the gateway's SMS one-time-password grant.
@@ -480,25 +480,24 @@ impl fmt::Debug for OtpVerifyExchange {
     }
 }
 
-/// An answer whose id_token waits for the operator's keys.
-struct PausedOtp {
-    challenge: OtpChallenge,
-    response: TokenResponse,
-}
-
-impl Paused<Tokens> for PausedOtp {
-    fn finish(
-        self: Box<Self>,
+impl TokenAnswer for OtpChallenge {
+    fn verify(
+        &self,
         operator: &Discovered,
+        response: &TokenResponse,
         keys: &Jwks,
         now: UnixTime,
+    ) -> Result<Signed<IdToken>, Error> {
+        verify(operator, self, response, keys, now)
+    }
+
+    fn tokens(
+        self,
+        response: TokenResponse,
+        id_token: IdToken,
+        now: UnixTime,
     ) -> Result<Tokens, Error> {
-        match verify(operator, &self.challenge, &self.response, keys, now)? {
-            Signed::Verified(id_token) => {
-                token::tokens(self.challenge.op, self.response, id_token, now)
-            }
-            Signed::KeyMissing(error) => Err(error.into()),
-        }
+        token::tokens(self.op, response, id_token, now)
     }
 }
 
@@ -597,25 +596,6 @@ impl Exchange for OtpVerifyExchange {
             expired_refusal(&self.operator, &self.challenge.msisdn, e, &response, now)
         })?;
         let parsed = TokenResponse::parse_from(Endpoint::Otp, body)?;
-        let snapshot = self.operator.key_snapshot();
-        match verify(
-            &self.operator,
-            &self.challenge,
-            &parsed,
-            &snapshot.jwks,
-            now,
-        )? {
-            Signed::Verified(id_token) => {
-                token::tokens(self.challenge.op, parsed, id_token, now).map(Verified::Done)
-            }
-            Signed::KeyMissing(missing) => {
-                pause_or_refuse(&self.operator, &snapshot, now, missing, || {
-                    Box::new(PausedOtp {
-                        challenge: self.challenge,
-                        response: parsed,
-                    })
-                })
-            }
-        }
+        verify_answer(&self.operator, self.challenge, parsed, now)
     }
 }

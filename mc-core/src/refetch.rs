@@ -26,6 +26,26 @@ pub enum Verified<T> {
     NeedJwks(KeyRefetch<T>),
 }
 
+impl<T: 'static> Verified<T> {
+    /// The value as `map` wraps it, now or when the paused step finishes (the tokens of a
+    /// poll become `Poll::Tokens`).
+    pub(crate) fn map<U: 'static>(self, map: fn(T) -> U) -> Verified<U> {
+        match self {
+            Self::Done(value) => Verified::Done(map(value)),
+            Self::NeedJwks(refetch) => Verified::NeedJwks(KeyRefetch {
+                operator: refetch.operator,
+                generation: refetch.generation,
+                missing: refetch.missing,
+                prepared: refetch.prepared,
+                paused: Box::new(Mapped {
+                    inner: refetch.paused,
+                    map,
+                }),
+            }),
+        }
+    }
+}
+
 /// What an exchange yields, seen by a generic executor: a final value, or a [`KeyRefetch`] to
 /// run before the value exists. Implemented by [`Verified`] and by every plain output, so that
 /// an adapter has one `execute` for every step.
@@ -81,9 +101,9 @@ pub(crate) trait Paused<T>: Send {
 
 /// A paused verification whose value is wrapped when it finishes (the tokens of a poll become
 /// `Poll::Tokens`): one paused step serves every output that carries its value.
-pub(crate) struct Mapped<T, U> {
-    pub(crate) inner: Box<dyn Paused<T>>,
-    pub(crate) map: fn(T) -> U,
+struct Mapped<T, U> {
+    inner: Box<dyn Paused<T>>,
+    map: fn(T) -> U,
 }
 
 impl<T, U> Paused<U> for Mapped<T, U> {

@@ -9,9 +9,9 @@ use crate::exchange::{Exchange, Prepared, UnixTime};
 use crate::id_token::{IdToken, IdTokenClaims};
 use crate::jwks::Jwks;
 use crate::jws::Signed;
-use crate::refetch::{Paused, Verified, pause_or_refuse};
+use crate::refetch::Verified;
 use crate::registry::Discovered;
-use crate::token::{self, LoginExpectations, TokenResponse, Tokens};
+use crate::token::{self, LoginExpectations, TokenAnswer, TokenResponse, Tokens, verify_answer};
 use crate::wire;
 
 impl Tokens {
@@ -80,23 +80,27 @@ impl fmt::Debug for RefreshExchange {
     }
 }
 
-/// A refresh answer whose id_token waits for the operator's keys.
-struct PausedRefresh {
-    original: Tokens,
-    response: TokenResponse,
-}
+/// A refresh answer, held to the tokens it refreshes.
+struct Refreshed(Tokens);
 
-impl Paused<Tokens> for PausedRefresh {
-    fn finish(
-        self: Box<Self>,
+impl TokenAnswer for Refreshed {
+    fn verify(
+        &self,
         operator: &Discovered,
+        response: &TokenResponse,
         keys: &Jwks,
         now: UnixTime,
+    ) -> Result<Signed<IdToken>, Error> {
+        verify(operator, &self.0, response, keys, now)
+    }
+
+    fn tokens(
+        self,
+        response: TokenResponse,
+        id_token: IdToken,
+        now: UnixTime,
     ) -> Result<Tokens, Error> {
-        match verify(operator, &self.original, &self.response, keys, now)? {
-            Signed::Verified(id_token) => refreshed(self.original, self.response, id_token, now),
-            Signed::KeyMissing(error) => Err(error.into()),
-        }
+        refreshed(self.0, response, id_token, now)
     }
 }
 
@@ -200,19 +204,6 @@ impl Exchange for RefreshExchange {
             let id_token = self.original.id_token.clone();
             return refreshed(self.original, parsed, id_token, now).map(Verified::Done);
         }
-        let snapshot = self.operator.key_snapshot();
-        match verify(&self.operator, &self.original, &parsed, &snapshot.jwks, now)? {
-            Signed::Verified(id_token) => {
-                refreshed(self.original, parsed, id_token, now).map(Verified::Done)
-            }
-            Signed::KeyMissing(missing) => {
-                pause_or_refuse(&self.operator, &snapshot, now, missing, || {
-                    Box::new(PausedRefresh {
-                        original: self.original,
-                        response: parsed,
-                    })
-                })
-            }
-        }
+        verify_answer(&self.operator, Refreshed(self.original), parsed, now)
     }
 }

@@ -125,10 +125,10 @@ use crate::exchange::UnixTime;
 use crate::id_token::IdToken;
 use crate::jwks::Jwks;
 use crate::jws::Signed;
-use crate::refetch::{Mapped, Paused, Verified, pause_or_refuse};
+use crate::refetch::Verified;
 use crate::registry::Discovered;
 use crate::secret::{Nonce, NotificationToken, Redacted, ct_eq};
-use crate::token::{self, LoginExpectations, TokenResponse, Tokens};
+use crate::token::{self, LoginExpectations, TokenAnswer, TokenResponse, Tokens};
 
 /// OpenID CIBA's grant type, the default polling grant type
 /// ([`crate::OperatorConfig::polling_grant_type`]).
@@ -465,33 +465,30 @@ fn verify(
     Ok(Signed::Verified(id_token))
 }
 
-/// Tokens whose id_token waits for the operator's keys.
-struct PausedTokens {
+/// A server-initiated login's tokens (notified, or polled), held to the login.
+struct Backchannel {
     pending: BackchannelPending,
-    response: TokenResponse,
     notified: bool,
 }
 
-impl Paused<Tokens> for PausedTokens {
-    fn finish(
-        self: Box<Self>,
+impl TokenAnswer for Backchannel {
+    fn verify(
+        &self,
         operator: &Discovered,
+        response: &TokenResponse,
         keys: &Jwks,
         now: UnixTime,
+    ) -> Result<Signed<IdToken>, Error> {
+        verify(operator, &self.pending, response, keys, now, self.notified)
+    }
+
+    fn tokens(
+        self,
+        response: TokenResponse,
+        id_token: IdToken,
+        now: UnixTime,
     ) -> Result<Tokens, Error> {
-        match verify(
-            operator,
-            &self.pending,
-            &self.response,
-            keys,
-            now,
-            self.notified,
-        )? {
-            Signed::Verified(id_token) => {
-                token::tokens(self.pending.op, self.response, id_token, now)
-            }
-            Signed::KeyMissing(missing) => Err(missing.into()),
-        }
+        token::tokens(self.pending.op, response, id_token, now)
     }
 }
 
@@ -504,23 +501,11 @@ fn finish_tokens<U: 'static>(
     notified: bool,
     map: fn(Tokens) -> U,
 ) -> Result<Verified<U>, Error> {
-    let snapshot = operator.key_snapshot();
-    match verify(operator, pending, &response, &snapshot.jwks, now, notified)? {
-        Signed::Verified(id_token) => {
-            let tokens = token::tokens(pending.op.clone(), response, id_token, now)?;
-            Ok(Verified::Done(map(tokens)))
-        }
-        Signed::KeyMissing(missing) => pause_or_refuse(operator, &snapshot, now, missing, || {
-            Box::new(Mapped {
-                inner: Box::new(PausedTokens {
-                    pending: pending.clone(),
-                    response,
-                    notified,
-                }),
-                map,
-            })
-        }),
-    }
+    let answer = Backchannel {
+        pending: pending.clone(),
+        notified,
+    };
+    Ok(token::verify_answer(operator, answer, response, now)?.map(map))
 }
 
 /// When to poll again after an answer at `now` with this interval. Times are whole seconds,

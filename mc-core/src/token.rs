@@ -300,23 +300,84 @@ impl fmt::Debug for TokenExchange {
     }
 }
 
-/// A token response whose id_token waits for the operator's keys.
-struct PausedTokens {
-    flow: CodeReceived,
+/// What one kind of token answer is held to (a login's code, a refresh, a server-initiated
+/// login, the one-time-password grant): its id_token rules, then the tokens it gives. Every
+/// kind takes the one path, [`verify_answer`], pause for the operator's keys included.
+pub(crate) trait TokenAnswer: Send + 'static {
+    /// Verify the answer's id_token with `keys`.
+    fn verify(
+        &self,
+        operator: &Discovered,
+        response: &TokenResponse,
+        keys: &Jwks,
+        now: UnixTime,
+    ) -> Result<Signed<IdToken>, Error>;
+
+    /// The tokens of the answer, once its id_token is verified.
+    fn tokens(
+        self,
+        response: TokenResponse,
+        id_token: IdToken,
+        now: UnixTime,
+    ) -> Result<Tokens, Error>;
+}
+
+/// Verify `response` as `answer` expects with the operator's keys: the tokens, or a pause
+/// for a refetch when the id_token names a key the context does not hold.
+pub(crate) fn verify_answer<A: TokenAnswer>(
+    operator: &Discovered,
+    answer: A,
+    response: TokenResponse,
+    now: UnixTime,
+) -> Result<Verified<Tokens>, Error> {
+    let snapshot = operator.key_snapshot();
+    match answer.verify(operator, &response, &snapshot.jwks, now)? {
+        Signed::Verified(id_token) => answer.tokens(response, id_token, now).map(Verified::Done),
+        Signed::KeyMissing(missing) => pause_or_refuse(operator, &snapshot, now, missing, || {
+            Box::new(PausedAnswer { answer, response })
+        }),
+    }
+}
+
+/// A token answer whose id_token waits for the operator's keys.
+struct PausedAnswer<A> {
+    answer: A,
     response: TokenResponse,
 }
 
-impl Paused<Tokens> for PausedTokens {
+impl<A: TokenAnswer> Paused<Tokens> for PausedAnswer<A> {
     fn finish(
         self: Box<Self>,
         operator: &Discovered,
         keys: &Jwks,
         now: UnixTime,
     ) -> Result<Tokens, Error> {
-        match verify(operator, &self.flow, &self.response, keys, now)? {
-            Signed::Verified(id_token) => tokens(self.flow.flow.op, self.response, id_token, now),
-            Signed::KeyMissing(error) => Err(error.into()),
+        let Self { answer, response } = *self;
+        match answer.verify(operator, &response, keys, now)? {
+            Signed::Verified(id_token) => answer.tokens(response, id_token, now),
+            Signed::KeyMissing(missing) => Err(missing.into()),
         }
+    }
+}
+
+impl TokenAnswer for CodeReceived {
+    fn verify(
+        &self,
+        operator: &Discovered,
+        response: &TokenResponse,
+        keys: &Jwks,
+        now: UnixTime,
+    ) -> Result<Signed<IdToken>, Error> {
+        verify(operator, self, response, keys, now)
+    }
+
+    fn tokens(
+        self,
+        response: TokenResponse,
+        id_token: IdToken,
+        now: UnixTime,
+    ) -> Result<Tokens, Error> {
+        tokens(self.flow.op, response, id_token, now)
     }
 }
 
@@ -431,19 +492,6 @@ impl Exchange for TokenExchange {
         now: UnixTime,
     ) -> Result<Self::Output, Error> {
         let parsed = TokenResponse::parse(wire::json_body(Endpoint::Token, &response)?)?;
-        let snapshot = self.operator.key_snapshot();
-        match verify(&self.operator, &self.flow, &parsed, &snapshot.jwks, now)? {
-            Signed::Verified(id_token) => {
-                tokens(self.flow.flow.op, parsed, id_token, now).map(Verified::Done)
-            }
-            Signed::KeyMissing(missing) => {
-                pause_or_refuse(&self.operator, &snapshot, now, missing, || {
-                    Box::new(PausedTokens {
-                        flow: self.flow,
-                        response: parsed,
-                    })
-                })
-            }
-        }
+        verify_answer(&self.operator, self.flow, parsed, now)
     }
 }
