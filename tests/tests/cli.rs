@@ -1,7 +1,9 @@
 //! The `mc` command-line tool (mc-io-blocking, feature `cli`) run as a process: logins through
 //! its loopback listener against the sandbox and against oidc-provider (the test plays the
-//! browser), metadata findings for a bad document, decode and verify of good and tampered
-//! tokens, and the exit codes (0 ok, 2 misconfigured, 3 refused, 4 misbehaving, 5 transport).
+//! browser), server-initiated logins (OpenID CIBA and Mobile Connect SI, polled or notified to
+//! the listener; the sandbox's handset answers), metadata findings for a bad document, decode
+//! and verify of good and tampered tokens, and the exit codes (0 ok, 2 misconfigured, 3
+//! refused, 4 misbehaving, 5 transport).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead as _, BufReader, Read as _};
@@ -15,11 +17,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mc_core::{Algorithm, SpSigningKey};
+use mc_sandbox::fixture;
 use mc_sandbox::loopback::{LoopbackServer, Reply};
 use mc_sandbox::sandbox::SandboxConfig;
 use mc_tests::driver::Blocking;
-use mc_tests::interop::{self, AuthMethod, Browser, Landing, Peer, PeerClient};
-use mc_tests::{Sandbox, SandboxServer};
+use mc_tests::interop::{self, AuthMethod, Browser, CibaClient, Landing, Peer, PeerClient};
+use mc_tests::{Handset, Sandbox, SandboxServer};
 use serde_json::{Value, json};
 
 /// How long any one `mc` run may take before the test kills it and fails.
@@ -243,6 +246,7 @@ fn login_against_the_sandbox_prints_the_verified_identity() {
     assert_eq!(result["amr"], json!(["SIM_OK"]));
     assert_eq!(result["phone_number"], "+447700900001");
     assert_eq!(result["profile"], "mobile_connect");
+    assert_eq!(result["mode"], "browser");
     // The login's secrets stay out of the output.
     assert!(result["id_token"]["claims"].get("nonce").is_none());
     assert!(!run.stdout.contains("alpha-client-secret"));
@@ -364,6 +368,241 @@ fn login_against_oidc_provider_with_private_key_jwt() {
         &["--key", &key, "--key-id", interop::SP_KEY_ID],
         &[],
     );
+}
+
+/// The SP's key file for Mobile Connect SI: the sandbox registers its public half under `mc`,
+/// mc's default `--key-id`.
+fn sp_key_file() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sandbox/keys/rsa-b.pem");
+    path.to_str().unwrap().to_owned()
+}
+
+/// A sandbox for server-initiated logins: the SP's JWKS registered, a 1-second polling
+/// interval, logins that live 30 s, and (for `--notify`) the listener on `notify_port` as the
+/// notification URI, to which the server POSTs.
+fn si_sandbox(notify_port: Option<u16>) -> SandboxServer {
+    let key = SpSigningKey::from_pem(Algorithm::RS256, KEY_PEM, "mc").unwrap();
+    let mut config = SandboxConfig::default()
+        .sp_jwks(SpSigningKey::jwks([&key]).unwrap())
+        .poll_interval(1)
+        .backchannel_expiry(30);
+    if let Some(port) = notify_port {
+        config = config.notification_uris([format!("http://127.0.0.1:{port}/notify")]);
+    }
+    SandboxServer::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), config).expect("sandbox")
+}
+
+/// `mc login --server-initiated --json` at the sandbox's alpha (secret and SP key given) for
+/// the subscriber with `handset`, with `extra` arguments (`--timeout 30` unless they set one).
+fn si_login(server: &SandboxServer, handset: Handset, extra: &[&str]) -> Run {
+    let sandbox = server.sandbox();
+    let issuer = sandbox.issuer("alpha");
+    let secret = sandbox.client_secret("alpha").unwrap_or_default();
+    let hint = format!(
+        "MSISDN:{}",
+        fixture::subscriber("alpha", handset).expect("a subscriber")
+    );
+    let key = sp_key_file();
+    let mut args = vec![
+        "login",
+        "--json",
+        "--server-initiated",
+        "--issuer",
+        &issuer,
+        "--client-id",
+        "alpha-client-id",
+        "--secret-env",
+        "MC_TEST_SECRET",
+        "--key",
+        &key,
+        "--login-hint",
+        &hint,
+    ];
+    args.extend_from_slice(extra);
+    if !extra.contains(&"--timeout") {
+        args.extend(["--timeout", "30"]);
+    }
+    spawn(&args, &[("MC_TEST_SECRET", &secret)]).finish()
+}
+
+/// The flavours, as `--si-flavour` takes them (none: CIBA, the sandbox has both), and the mode
+/// each runs in when polling and when notified.
+const FLAVOURS: [(Option<&str>, &str, &str); 2] = [
+    (None, "ciba_poll", "ciba_ping"),
+    (Some("mc"), "si_polling", "si_notification"),
+];
+
+fn flavour_args(flavour: Option<&str>) -> Vec<&str> {
+    flavour.map_or_else(Vec::new, |f| vec!["--si-flavour", f])
+}
+
+/// A verified server-initiated login: exit 0, the mode, the browser login's result shape.
+fn assert_logged_in(run: &Run, mode: &str) {
+    assert_eq!(run.code, 0, "{mode}: {run:?}");
+    assert!(
+        run.stderr
+            .contains("waiting for the subscriber to confirm on the handset"),
+        "{}",
+        run.stderr
+    );
+    let result = &run.json()["result"];
+    assert_eq!(result["mode"], mode);
+    let pcr = result["pcr"].as_str().unwrap();
+    assert!(!pcr.is_empty());
+    assert_eq!(result["id_token"]["claims"]["sub"], pcr);
+    assert_eq!(result["acr"], "2", "{mode}");
+    assert_eq!(result["phone_number"], "+447700900001", "{mode}");
+    assert_eq!(result["profile"], "mobile_connect");
+    assert!(result["id_token"]["claims"].get("nonce").is_none());
+}
+
+#[test]
+fn server_initiated_poll_login_approved_exit_0() {
+    let server = si_sandbox(None);
+    for (flavour, mode, _) in FLAVOURS {
+        let run = si_login(&server, Handset::Approve, &flavour_args(flavour));
+        assert_logged_in(&run, mode);
+    }
+}
+
+#[test]
+fn server_initiated_declined_exits_3() {
+    let server = si_sandbox(None);
+    for (flavour, mode, _) in FLAVOURS {
+        let run = si_login(&server, Handset::Decline, &flavour_args(flavour));
+        assert_eq!(run.code, 3, "{mode}: {run:?}");
+        let out = run.json();
+        assert_eq!(out["error"]["class"], "refused");
+        assert!(
+            out["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("access_denied"),
+            "{mode}: {out}"
+        );
+    }
+}
+
+/// `--notify`: Mobile Connect SI notification mode (the tokens POSTed to the listener) and
+/// OpenID CIBA ping mode (a ping to the listener, then one poll).
+#[test]
+fn server_initiated_notify_login_approved_exit_0() {
+    for (flavour, _, mode) in FLAVOURS {
+        let port = free_port();
+        let server = si_sandbox(Some(port));
+        let port = port.to_string();
+        let mut args = flavour_args(flavour);
+        args.extend(["--notify", "--port", &port]);
+        let run = si_login(&server, Handset::Approve, &args);
+        assert_logged_in(&run, mode);
+    }
+}
+
+#[test]
+fn server_initiated_without_an_answer_times_out_exit_5() {
+    let server = si_sandbox(None);
+    let run = si_login(&server, Handset::NeverAnswers, &["--timeout", "2"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert_eq!(run.json()["error"]["kind"], "HandsetTimeout");
+}
+
+/// Whom the operator asks is required: exit 2 before anything is read or sent.
+#[test]
+fn server_initiated_without_a_login_hint_exits_2() {
+    let run = run(&[
+        "login",
+        "--json",
+        "--server-initiated",
+        "--issuer",
+        ISSUER,
+        "--client-id",
+        "c",
+        "--secret-env",
+        "MC_TEST_SECRET",
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let error = &run.json()["error"];
+    assert_eq!(error["kind"], "MissingArgument");
+    assert!(
+        error["message"].as_str().unwrap().contains("--login-hint"),
+        "{error}"
+    );
+}
+
+/// Mobile Connect SI signs a request object: without `--key` it is misconfiguration, named.
+#[test]
+fn server_initiated_mc_without_a_key_exits_2() {
+    let server = si_sandbox(None);
+    let sandbox = server.sandbox();
+    let issuer = sandbox.issuer("alpha");
+    let secret = sandbox.client_secret("alpha").unwrap_or_default();
+    let run = spawn(
+        &[
+            "login",
+            "--json",
+            "--server-initiated",
+            "--si-flavour",
+            "mc",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            "alpha-client-id",
+            "--secret-env",
+            "MC_TEST_SECRET",
+            "--login-hint",
+            "MSISDN:447700900001",
+        ],
+        &[("MC_TEST_SECRET", &secret)],
+    )
+    .finish();
+    assert_eq!(run.code, 2, "{run:?}");
+    let error = &run.json()["error"];
+    assert_eq!(error["kind"], "MissingArgument");
+    assert!(
+        error["message"].as_str().unwrap().contains("--key"),
+        "{error}"
+    );
+}
+
+/// OpenID CIBA poll mode at oidc-provider (its client `sp-ciba-basic`; its handset answers
+/// after two seconds).
+#[test]
+fn server_initiated_ciba_poll_against_oidc_provider() {
+    let Some(peer) = Peer::start() else {
+        return;
+    };
+    let client = CibaClient::PollBasic;
+    let secret = interop::client_secret(client.id());
+    let hint = format!("MSISDN:{}", interop::APPROVING_MSISDN);
+    let run = spawn(
+        &[
+            "login",
+            "--json",
+            "--server-initiated",
+            "--issuer",
+            peer.issuer(),
+            "--client-id",
+            client.id(),
+            "--secret-env",
+            "MC_TEST_SECRET",
+            "--login-hint",
+            &hint,
+            "--timeout",
+            "30",
+        ],
+        &[("MC_TEST_SECRET", secret.expose_secret())],
+    )
+    .finish();
+    assert_eq!(run.code, 0, "{run:?}\n{}", peer.output());
+    let result = &run.json()["result"];
+    assert_eq!(result["mode"], "ciba_poll");
+    assert_eq!(result["issuer"], peer.issuer());
+    assert_eq!(result["profile"], "openid_connect");
+    assert!(
+        result["pcr"].as_str().unwrap().starts_with("pcr-"),
+        "{result}"
+    );
+    assert_eq!(result["id_token"]["alg"], format!("{:?}", client.alg()));
 }
 
 /// A 1024-bit RSA modulus (never used to verify: only its size matters here).
@@ -585,7 +824,7 @@ fn verify_refuses_an_expired_token_exit_4() {
 /// Bad arguments and configuration: exit 2, before anything is sent.
 #[test]
 fn wrong_arguments_exit_2() {
-    let cases: [(&str, &[&str]); 7] = [
+    let cases: [(&str, &[&str]); 8] = [
         ("no subcommand", &[]),
         ("login without an issuer", &["login", "--client-id", "c"]),
         (
@@ -625,6 +864,10 @@ fn wrong_arguments_exit_2() {
                 "--secret-env",
                 "MC_TEST_SECRET",
             ],
+        ),
+        (
+            "--notify without --server-initiated",
+            &["login", "--notify", "--issuer", ISSUER, "--client-id", "c"],
         ),
         ("not a JWT", &["decode", "not-a-jwt"]),
         (

@@ -10,7 +10,7 @@ Exit codes:
   2  misconfigured: bad arguments or configuration, a misuse of the library
   3  refused: the operator or the user said no (an OAuth error such as access_denied)
   4  misbehaving: a protocol violation, a token that fails verification, bad metadata
-  5  transport: connection, timeout, TLS (or no callback before --timeout)
+  5  transport: connection, timeout, TLS (or no callback or handset answer before --timeout)
 
 Secrets are read from the environment (--secret-env) or files (--secret-file, --key), never
 from the command line. With --json, stdout is one object: command, outcome, exit_code, result,
@@ -85,8 +85,10 @@ pub(crate) struct LoginArgs {
     pub(crate) client_id: Option<String>,
     #[command(flatten)]
     pub(crate) secret: SecretArgs,
-    /// The SP's private key (PEM) for private_key_jwt.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["secret_env", "secret_file"])]
+    /// The SP's private key (PEM): for private_key_jwt, and the signed request object of
+    /// Mobile Connect SI (--server-initiated). With a client secret too, the token endpoint
+    /// still gets the secret unless --auth private_key_jwt.
+    #[arg(long, value_name = "FILE")]
     pub(crate) key: Option<PathBuf>,
     /// The key's algorithm (RS256, PS256, ES256, ...).
     #[arg(long, default_value = "RS256", requires = "key")]
@@ -94,7 +96,8 @@ pub(crate) struct LoginArgs {
     /// The key's kid, as the operator knows it.
     #[arg(long, default_value = "mc", requires = "key")]
     pub(crate) key_id: String,
-    /// Token-endpoint authentication (default: private_key_jwt with --key, else basic).
+    /// Token-endpoint authentication (default: basic with a client secret, else
+    /// private_key_jwt with --key).
     #[arg(long, value_enum)]
     pub(crate) auth: Option<AuthMethod>,
     /// Scopes, space-separated (default: the profile's, `openid mc_authn` for Mobile Connect).
@@ -116,19 +119,43 @@ pub(crate) struct LoginArgs {
     #[arg(long, value_name = "ID", requires = "config")]
     pub(crate) operator: Option<String>,
     /// The listener's port on 127.0.0.1; the redirect URI is http://127.0.0.1:PORT/callback
-    /// (0: any free port). Default 8765, or the port of a loopback redirect_uri in --config.
+    /// (0: any free port), the notification URI of --notify http://127.0.0.1:PORT/notify.
+    /// Default 8765, or the port of a loopback redirect_uri in --config.
     #[arg(long)]
     pub(crate) port: Option<u16>,
     /// The redirect URI to send instead of the listener's (a registered URI whose callback a
     /// tunnel or proxy forwards to the listener).
     #[arg(long, value_name = "URL")]
     pub(crate) redirect_uri: Option<String>,
-    /// How long to wait for the callback, in seconds.
+    /// How long to wait for the callback (or the handset's answer), in seconds.
     #[arg(long, default_value_t = 300)]
     pub(crate) timeout: u64,
     /// Open the authorization URL in the system's browser.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "server_initiated")]
     pub(crate) open: bool,
+    /// A server-initiated login instead of the browser one: the operator asks the subscriber
+    /// named by --login-hint (required) on the handset. OpenID CIBA when the metadata names a
+    /// backchannel_authentication_endpoint, else Mobile Connect SI (which needs --key).
+    #[arg(long)]
+    pub(crate) server_initiated: bool,
+    /// Which server-initiated flavour, when the operator has both.
+    #[arg(long, value_enum, requires = "server_initiated")]
+    pub(crate) si_flavour: Option<SiFlavour>,
+    /// Take the answer as a notification to the listener (http://127.0.0.1:PORT/notify) instead
+    /// of polling: Mobile Connect SI notification mode, or OpenID CIBA ping mode (the operator
+    /// pings the notification endpoint registered for the client).
+    #[arg(long, requires = "server_initiated")]
+    pub(crate) notify: bool,
+}
+
+/// The server-initiated protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SiFlavour {
+    /// OpenID CIBA (backchannel_authentication_endpoint): poll, or ping with --notify.
+    Ciba,
+    /// Mobile Connect SI (si_authorization_endpoint, a request object signed with --key):
+    /// mc_si_polling, or mc_si_async_code with --notify.
+    Mc,
 }
 
 #[derive(Debug, Args)]

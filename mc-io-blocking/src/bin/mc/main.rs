@@ -1,6 +1,7 @@
 //! `mc`: test a Mobile Connect operator integration from the command line (log in through a
-//! loopback listener, run discovery, check an operator's metadata and keys, decode and verify
-//! id_tokens), with mc-core doing every check and mc-io-blocking moving the bytes.
+//! loopback listener or server-initiated, run discovery, check an operator's metadata and
+//! keys, decode and verify id_tokens), with mc-core doing every check and mc-io-blocking
+//! moving the bytes.
 //!
 //! Built with the `cli` feature: `cargo run -p mc-io-blocking --features cli --bin mc -- --help`.
 #![forbid(unsafe_code)]
@@ -9,9 +10,11 @@ mod args;
 mod config;
 mod discover;
 mod jwt;
+mod listener;
 mod login;
 mod metadata;
 mod outcome;
+mod server_initiated;
 
 use std::process::ExitCode;
 
