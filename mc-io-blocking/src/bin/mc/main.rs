@@ -5,6 +5,9 @@
 //!
 //! Built with the `cli` feature: `cargo run -p mc-io-blocking --features cli --bin mc -- --help`.
 #![forbid(unsafe_code)]
+// The argument structs' doc comments are `mc --help`'s text, written for a terminal
+// (`MSISDN:<digits>`, `[operators]`), not rustdoc markup.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 mod args;
 mod config;
