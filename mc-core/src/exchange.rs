@@ -160,6 +160,45 @@ pub trait Exchange {
     fn respond(self, response: Response<Vec<u8>>, now: UnixTime) -> Result<Self::Output, Error>;
 }
 
+/// The members of [`Exchange`] every operator step spells the same way, for a type with an
+/// `operator: Discovered` and a `prepared: Prepared`: `operator_id` and `request`, and
+/// `endpoint` when it is fixed (`operator_step!(Endpoint::Token)`).
+macro_rules! operator_step {
+    ($endpoint:expr) => {
+        fn endpoint(&self) -> $crate::endpoint::Endpoint {
+            $endpoint
+        }
+
+        $crate::exchange::operator_step!();
+    };
+    () => {
+        fn operator_id(&self) -> Option<&str> {
+            Some(self.operator.id())
+        }
+
+        fn request(&self) -> http::Request<Vec<u8>> {
+            self.prepared.to_request()
+        }
+    };
+}
+pub(crate) use operator_step;
+
+/// The `Debug` of an operator step: the operator's id and the request (its `Debug` redacts
+/// the credentials and the body), nothing else.
+macro_rules! operator_step_debug {
+    ($($step:ident),* $(,)?) => {
+        $(impl std::fmt::Debug for $step {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($step))
+                    .field("operator", &self.operator.id())
+                    .field("request", &self.prepared)
+                    .finish_non_exhaustive()
+            }
+        })*
+    };
+}
+pub(crate) use operator_step_debug;
+
 /// A fully built outgoing request, kept in parts so that it can be handed out repeatedly.
 #[derive(Clone)]
 pub(crate) struct Prepared {

@@ -12,8 +12,6 @@
 //! operator may have sent in the same error body; a challenge past its own expiry is refused
 //! before anything is sent ([`OtpError::ChallengeExpired`]).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::endpoint::Endpoint;
@@ -242,29 +240,12 @@ pub struct OtpStartExchange {
     prepared: Prepared,
 }
 
-impl fmt::Debug for OtpStartExchange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtpStartExchange")
-            .field("operator", &self.operator.id())
-            .field("request", &self.prepared)
-            .finish_non_exhaustive()
-    }
-}
+crate::exchange::operator_step_debug!(OtpStartExchange, OtpVerifyExchange);
 
 impl Exchange for OtpStartExchange {
     type Output = OtpChallenge;
 
-    fn endpoint(&self) -> Endpoint {
-        Endpoint::Otp
-    }
-
-    fn operator_id(&self) -> Option<&str> {
-        Some(self.operator.id())
-    }
-
-    fn request(&self) -> http::Request<Vec<u8>> {
-        self.prepared.to_request()
-    }
+    crate::exchange::operator_step!(Endpoint::Otp);
 
     fn respond(
         self,
@@ -471,15 +452,6 @@ pub struct OtpVerifyExchange {
     prepared: Prepared,
 }
 
-impl fmt::Debug for OtpVerifyExchange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtpVerifyExchange")
-            .field("operator", &self.operator.id())
-            .field("request", &self.prepared)
-            .finish_non_exhaustive()
-    }
-}
-
 impl TokenAnswer for OtpChallenge {
     fn verify(
         &self,
@@ -575,17 +547,7 @@ fn expired_refusal(
 impl Exchange for OtpVerifyExchange {
     type Output = Verified<Tokens>;
 
-    fn endpoint(&self) -> Endpoint {
-        Endpoint::Otp
-    }
-
-    fn operator_id(&self) -> Option<&str> {
-        Some(self.operator.id())
-    }
-
-    fn request(&self) -> http::Request<Vec<u8>> {
-        self.prepared.to_request()
-    }
+    crate::exchange::operator_step!(Endpoint::Otp);
 
     fn respond(
         self,

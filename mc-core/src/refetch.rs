@@ -221,17 +221,7 @@ impl<T> KeyRefetch<T> {
 impl<T> Exchange for KeyRefetch<T> {
     type Output = T;
 
-    fn endpoint(&self) -> Endpoint {
-        Endpoint::Jwks
-    }
-
-    fn operator_id(&self) -> Option<&str> {
-        Some(self.operator.id())
-    }
-
-    fn request(&self) -> http::Request<Vec<u8>> {
-        self.prepared.to_request()
-    }
+    crate::exchange::operator_step!(Endpoint::Jwks);
 
     fn respond(self, response: http::Response<Vec<u8>>, now: UnixTime) -> Result<T, Error> {
         let keys = jwks::parse_response(&response)?;

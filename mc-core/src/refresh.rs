@@ -1,8 +1,6 @@
 //! The refresh grant (RFC 6749 6): new tokens for the refresh token, with a new id_token held
 //! to the rules of the first and to OpenID Connect Core 12.2 against it.
 
-use std::fmt;
-
 use crate::endpoint::Endpoint;
 use crate::error::{Error, IdTokenError, MisuseError};
 use crate::exchange::{Exchange, Prepared, UnixTime};
@@ -71,14 +69,7 @@ pub struct RefreshExchange {
     prepared: Prepared,
 }
 
-impl fmt::Debug for RefreshExchange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RefreshExchange")
-            .field("operator", &self.operator.id())
-            .field("request", &self.prepared)
-            .finish_non_exhaustive()
-    }
-}
+crate::exchange::operator_step_debug!(RefreshExchange);
 
 /// A refresh answer, held to the tokens it refreshes.
 struct Refreshed(Tokens);
@@ -179,17 +170,7 @@ fn refreshed(
 impl Exchange for RefreshExchange {
     type Output = Verified<Tokens>;
 
-    fn endpoint(&self) -> Endpoint {
-        Endpoint::Refresh
-    }
-
-    fn operator_id(&self) -> Option<&str> {
-        Some(self.operator.id())
-    }
-
-    fn request(&self) -> http::Request<Vec<u8>> {
-        self.prepared.to_request()
-    }
+    crate::exchange::operator_step!(Endpoint::Refresh);
 
     fn respond(
         self,

@@ -291,14 +291,7 @@ pub struct TokenExchange {
     prepared: Prepared,
 }
 
-impl fmt::Debug for TokenExchange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenExchange")
-            .field("operator", &self.operator.id())
-            .field("request", &self.prepared)
-            .finish_non_exhaustive()
-    }
-}
+crate::exchange::operator_step_debug!(TokenExchange);
 
 /// What one kind of token answer is held to (a login's code, a refresh, a server-initiated
 /// login, the one-time-password grant): its id_token rules, then the tokens it gives. Every
@@ -474,17 +467,7 @@ pub(crate) fn tokens(
 impl Exchange for TokenExchange {
     type Output = Verified<Tokens>;
 
-    fn endpoint(&self) -> Endpoint {
-        Endpoint::Token
-    }
-
-    fn operator_id(&self) -> Option<&str> {
-        Some(self.operator.id())
-    }
-
-    fn request(&self) -> http::Request<Vec<u8>> {
-        self.prepared.to_request()
-    }
+    crate::exchange::operator_step!(Endpoint::Token);
 
     fn respond(
         self,

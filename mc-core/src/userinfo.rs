@@ -276,13 +276,7 @@ impl Exchange for UserInfoExchange {
         self.endpoint
     }
 
-    fn operator_id(&self) -> Option<&str> {
-        Some(self.operator.id())
-    }
-
-    fn request(&self) -> http::Request<Vec<u8>> {
-        self.prepared.to_request()
-    }
+    crate::exchange::operator_step!();
 
     fn respond(
         self,

@@ -122,17 +122,7 @@ impl fmt::Debug for PollExchange {
 impl Exchange for PollExchange {
     type Output = Verified<Poll>;
 
-    fn endpoint(&self) -> Endpoint {
-        Endpoint::Token
-    }
-
-    fn operator_id(&self) -> Option<&str> {
-        Some(self.operator.id())
-    }
-
-    fn request(&self) -> http::Request<Vec<u8>> {
-        self.prepared.to_request()
-    }
+    crate::exchange::operator_step!(Endpoint::Token);
 
     fn respond(
         self,
