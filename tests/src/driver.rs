@@ -321,10 +321,26 @@ pub fn discover<D: Driver>(
 
 /// One `#[test]` per adapter for each scenario: `through_both_adapters!(a, b)` makes
 /// `blocking_adapter::a` calling `a(&blocking())` and `tokio_adapter::a` calling `a(&tokio())`,
-/// where `blocking()` and `tokio()` are the calling test file's driver constructors (each file
-/// picks its own timeout and body cap).
+/// where `blocking()` and `tokio()` are the calling test file's driver constructors (for files
+/// whose drivers need more than a transport setting). `through_both_adapters!(TIMEOUT,
+/// BODY_LIMIT; a, b)` builds the plain drivers from the calling file's two constants instead.
 #[macro_export]
 macro_rules! through_both_adapters {
+    ($timeout:ident, $body_limit:ident; $($scenario:ident),* $(,)?) => {
+        mod blocking_adapter {
+            $( #[test] fn $scenario() {
+                super::$scenario(&$crate::driver::Blocking::new(super::$timeout, super::$body_limit))
+            } )*
+        }
+        mod tokio_adapter {
+            $( #[test] fn $scenario() {
+                super::$scenario(
+                    &$crate::driver::Tokio::new(super::$timeout, super::$body_limit)
+                        .expect("a tokio runtime"),
+                )
+            } )*
+        }
+    };
     ($($scenario:ident),* $(,)?) => {
         mod blocking_adapter {
             $( #[test] fn $scenario() { super::$scenario(&super::blocking()) } )*

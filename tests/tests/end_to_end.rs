@@ -10,23 +10,16 @@ use mc_core::{
     SelectionReturn,
 };
 use mc_tests::SandboxExt as _;
-use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, browser_follow, login, userinfo};
+use mc_tests::driver::{self, Driver, Failure, browser_follow, login, userinfo};
 use mc_tests::{Fault, Handset, OPERATORS, SandboxServer, Target};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 const BODY_LIMIT: usize = 64 * 1024;
 
-fn blocking() -> Blocking {
-    Blocking::new(TIMEOUT, BODY_LIMIT)
-}
-
-fn tokio() -> Tokio {
-    Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
-}
-
 use mc_tests::through_both_adapters;
 
 through_both_adapters!(
+    TIMEOUT, BODY_LIMIT;
     registry_login_every_operator_with_userinfo,
     msisdn_discovery_login_every_operator,
     mcc_mnc_discovery_login,

@@ -8,21 +8,14 @@ use std::time::Duration;
 use mc_core::{
     AuthorizeOptions, KycAttribute, KycMatch, KycMode, KycResult, LoginHint, MatchCode, Msisdn,
 };
-use mc_tests::driver::{self, Blocking, Driver, Tokio, login};
+use mc_tests::driver::{self, Driver, login};
 use mc_tests::{Handset, OPERATORS, SandboxExt as _, SandboxServer};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 const BODY_LIMIT: usize = 64 * 1024;
 
-fn blocking() -> Blocking {
-    Blocking::new(TIMEOUT, BODY_LIMIT)
-}
-
-fn tokio() -> Tokio {
-    Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
-}
-
 mc_tests::through_both_adapters!(
+    TIMEOUT, BODY_LIMIT;
     kyc_login_reaches_premiuminfo,
     kyc_plain_match_at_premiuminfo,
     kyc_hashed_match_at_premiuminfo,

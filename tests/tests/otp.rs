@@ -13,7 +13,7 @@ use mc_core::{
     OtpError, Tokens,
 };
 use mc_tests::SandboxExt as _;
-use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio};
+use mc_tests::driver::{self, Driver, Failure};
 use mc_tests::{Handset, OPERATORS, SandboxServer};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -22,17 +22,10 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// The SMS the SP asks the operator to send.
 const MESSAGE: &str = "Your Sandbox Shop code is {0}";
 
-fn blocking() -> Blocking {
-    Blocking::new(TIMEOUT, BODY_LIMIT)
-}
-
-fn tokio() -> Tokio {
-    Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
-}
-
 use mc_tests::through_both_adapters;
 
 through_both_adapters!(
+    TIMEOUT, BODY_LIMIT;
     the_texted_code_verifies_to_the_number_every_operator,
     a_wrong_code_is_invalid_grant_and_the_right_one_still_works,
     an_expired_code_comes_with_a_new_challenge,

@@ -12,24 +12,17 @@ use mc_core::{
     TokenKind, Tokens,
 };
 use mc_tests::SandboxExt as _;
-use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, login, userinfo};
+use mc_tests::driver::{self, Driver, Failure, login, userinfo};
 use mc_tests::sandbox::RawBody;
 use mc_tests::{Fault, Handset, OPERATORS, SandboxServer, Target};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 const BODY_LIMIT: usize = 64 * 1024;
 
-fn blocking() -> Blocking {
-    Blocking::new(TIMEOUT, BODY_LIMIT)
-}
-
-fn tokio() -> Tokio {
-    Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
-}
-
 use mc_tests::through_both_adapters;
 
 through_both_adapters!(
+    TIMEOUT, BODY_LIMIT;
     refresh_rotates_the_refresh_token_every_operator,
     spent_refresh_token_is_invalid_grant,
     revoked_refresh_token_is_invalid_grant,

@@ -17,22 +17,15 @@ use mc_core::{
 };
 use mc_sandbox::fixture;
 use mc_sandbox::sandbox::SandboxConfig;
-use mc_tests::driver::{Blocking, Driver, Failure, Tokio, login};
+use mc_tests::driver::{Driver, Failure, login};
 use mc_tests::{Handset, OPERATORS, SandboxExt as _, SandboxServer};
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 const BODY_LIMIT: usize = 64 * 1024;
 
-fn blocking() -> Blocking {
-    Blocking::new(TIMEOUT, BODY_LIMIT)
-}
-
-fn tokio() -> Tokio {
-    Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
-}
-
 mc_tests::through_both_adapters!(
+    TIMEOUT, BODY_LIMIT;
     signed_login_completes_at_every_operator,
     signed_login_with_an_es256_key_completes,
     unregistered_key_is_invalid_request_object,

@@ -24,7 +24,7 @@ use mc_core::{
     SelectionReturn, State, SubscriberId, TokenResponse, Verified, redacted,
 };
 use mc_tests::SandboxExt as _;
-use mc_tests::driver::{self, Blocking, Driver, Failure, Tokio, browser_follow};
+use mc_tests::driver::{self, Driver, Failure, browser_follow};
 use mc_tests::sandbox::{
     DISCOVERY_CLIENT_ID, DISCOVERY_CLIENT_SECRET, IdTokenMutation, SP_REDIRECT_URI,
 };
@@ -38,17 +38,9 @@ const LOGIN_HINT_TOKEN: &str = "lht-0a9b8c7d6e5f4a3b";
 const DTBS: &str = "dtbs-contract-sha256-7e6d5c4b";
 const KYC_NAME: &str = "Kycmatch-Given-Name";
 
-fn blocking() -> Blocking {
-    Blocking::new(TIMEOUT, BODY_LIMIT)
-}
-
-fn tokio() -> Tokio {
-    Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
-}
-
 use mc_tests::through_both_adapters;
 
-through_both_adapters!(no_secret_in_any_formatted_value_after_a_login);
+through_both_adapters!(TIMEOUT, BODY_LIMIT; no_secret_in_any_formatted_value_after_a_login);
 
 /// What was printed, and the secrets that must not be in it.
 #[derive(Default)]

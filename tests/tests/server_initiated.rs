@@ -28,7 +28,7 @@ use mc_sandbox::sandbox::{
     SandboxConfig, WRONG_PIN,
 };
 use mc_tests::canned::{CannedServer, Reply};
-use mc_tests::driver::{self, BackchannelDriver, Blocking, Failure, Tokio, entropy};
+use mc_tests::driver::{self, BackchannelDriver, Failure, entropy};
 use mc_tests::{Fault, Handset, Sandbox, SandboxExt as _, SandboxServer, Target};
 use serde_json::{Value, json};
 
@@ -41,15 +41,8 @@ const EXPIRY: u64 = 30;
 /// At least one poll fits: the core polls `interval + 1` seconds after the answer.
 const SHORT_EXPIRY: u64 = 3;
 
-fn blocking() -> Blocking {
-    Blocking::new(TIMEOUT, BODY_LIMIT)
-}
-
-fn tokio() -> Tokio {
-    Tokio::new(TIMEOUT, BODY_LIMIT).unwrap()
-}
-
 mc_tests::through_both_adapters!(
+    TIMEOUT, BODY_LIMIT;
     si_notification_login_every_transport,
     si_notification_login_at_loa3_with_an_es256_key,
     si_notification_delivered_by_post,
